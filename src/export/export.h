@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The export contract between the dataplane (flowtap) and its consumers
+ * (flowtap-collector): the shared-memory segment layout and the record types
+ * that cross it. This is the only header both processes share; everything in it
+ * crosses a process boundary by value, so there are no pointers, every struct has
+ * a fixed layout pinned by static_asserts, and any change to it bumps
+ * FT_EXPORT_LAYOUT_VERSION.
+ *
+ * Segment layout (POSIX shm object /dev/shm/flowtap.<instance>):
+ *
+ *   offset 0                      struct ft_export_header (fixed size, see below)
+ *   header.ring_offset[0]         rte_ring of worker 0 (rte_ring_init in place,
+ *                                 elements of header.record_size bytes)
+ *   header.ring_offset[1]         rte_ring of worker 1
+ *   ...                           (each ring cache-line aligned)
+ *   header.segment_size           end
+ *
+ * Each ring has exactly one producer (its worker lcore) and one consumer (the
+ * collector): RING_F_SP_ENQ | RING_F_SC_DEQ. The producer never waits on a full
+ * ring unless the dataplane runs in backpressure mode (finite inputs, see
+ * struct ft_export_header.overflow); a record that does not fit is counted in
+ * that worker's ring_drop_* counters, with the packets and bytes it carried, so
+ * pcap totals still add up.
+ *
+ * Counters in the header are written by exactly one side each (documented per
+ * field) with relaxed atomic stores and read with relaxed atomic loads. A reader
+ * can see one counter block half-updated while the dataplane runs; the values are
+ * final once state is FT_SEG_FINISHED.
+ */
+#ifndef FT_EXPORT_H
+#define FT_EXPORT_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
+#define FT_EXPORT_LAYOUT_VERSION 1
+#define FT_EXPORT_MAX_WORKERS	 32
+#define FT_EXPORT_MAX_PORTS	 16
+#define FT_EXPORT_NAME_LEN	 32
+#define FT_EXPORT_SHM_PREFIX	 "flowtap."
+#define FT_EXPORT_CACHE_LINE	 64
+
+/* Why a packet is in no flow. Every received packet ends in a flow or in exactly
+ * one of these counters. Names (ft_discard_names) are part of the output format. */
+enum ft_discard {
+	FT_DISCARD_NON_IP = 0,	    /* valid link layer, payload is not IPv4/IPv6 (ARP, LLDP...) */
+	FT_DISCARD_L2_TRUNCATED,    /* frame shorter than its link-layer headers */
+	FT_DISCARD_L2_TOO_DEEP,	    /* more VLAN tags or MPLS labels than the parser follows */
+	FT_DISCARD_IP_BAD_VERSION,  /* ethertype/PPP/MPLS said IP, version nibble disagrees */
+	FT_DISCARD_IPV4_TRUNCATED,  /* IPv4 header (IHL * 4 bytes) not fully captured */
+	FT_DISCARD_IPV4_BAD_IHL,    /* IHL < 5 */
+	FT_DISCARD_IPV4_BAD_LENGTH, /* total length < IHL * 4 (and not a BIG TCP 0) */
+	FT_DISCARD_IPV6_TRUNCATED,  /* fixed IPv6 header not fully captured */
+	FT_DISCARD_IPV6_BAD_EXT,    /* extension header truncated or chain too long */
+	FT_DISCARD_L4_TRUNCATED,    /* TCP/UDP/SCTP/ICMP header not fully captured */
+	FT_DISCARD_TCP_BAD_OFFSET,  /* TCP data offset < 5 */
+	FT_DISCARD_FLOW_TABLE_FULL, /* new flow refused: no free entry in this worker's table */
+	FT_DISCARD_DISPATCH_FULL,   /* software dispatch ring to the owning worker was full */
+	FT_DISCARD_MAX
+};
+
+static const char *const ft_discard_names[FT_DISCARD_MAX] = {
+	[FT_DISCARD_NON_IP] = "non_ip",
+	[FT_DISCARD_L2_TRUNCATED] = "l2_truncated",
+	[FT_DISCARD_L2_TOO_DEEP] = "l2_too_deep",
+	[FT_DISCARD_IP_BAD_VERSION] = "ip_bad_version",
+	[FT_DISCARD_IPV4_TRUNCATED] = "ipv4_truncated",
+	[FT_DISCARD_IPV4_BAD_IHL] = "ipv4_bad_ihl",
+	[FT_DISCARD_IPV4_BAD_LENGTH] = "ipv4_bad_length",
+	[FT_DISCARD_IPV6_TRUNCATED] = "ipv6_truncated",
+	[FT_DISCARD_IPV6_BAD_EXT] = "ipv6_bad_ext",
+	[FT_DISCARD_L4_TRUNCATED] = "l4_truncated",
+	[FT_DISCARD_TCP_BAD_OFFSET] = "tcp_bad_offset",
+	[FT_DISCARD_FLOW_TABLE_FULL] = "flow_table_full",
+	[FT_DISCARD_DISPATCH_FULL] = "dispatch_full",
+};
+
+/* Why a flow record was written. */
+enum ft_end_reason {
+	FT_END_IDLE = 1,  /* no packet for the state's idle timeout */
+	FT_END_TCP_FIN,	  /* FIN seen in both directions (exported after the closing timeout) */
+	FT_END_TCP_RST,	  /* RST seen (exported after the closing timeout) */
+	FT_END_REUSED,	  /* a new TCP SYN reused the 5-tuple of a live flow */
+	FT_END_EVICTED,	  /* table full: evicted to make room for a new flow */
+	FT_END_SHUTDOWN,  /* still live when the input ended or the dataplane stopped */
+	FT_END_MAX
+};
+
+static const char *const ft_end_reason_names[FT_END_MAX] = {
+	[0] = "unknown",
+	[FT_END_IDLE] = "idle",
+	[FT_END_TCP_FIN] = "fin",
+	[FT_END_TCP_RST] = "rst",
+	[FT_END_REUSED] = "reused",
+	[FT_END_EVICTED] = "evicted",
+	[FT_END_SHUTDOWN] = "shutdown",
+};
+
+/* TCP connection state as tracked from flags (the record carries the last one). */
+enum ft_tcp_state {
+	FT_TCP_NONE = 0,     /* not TCP */
+	FT_TCP_SYN_SENT,     /* initiator sent SYN */
+	FT_TCP_SYN_RECEIVED, /* responder answered SYN+ACK */
+	FT_TCP_ESTABLISHED,  /* handshake completed, or data seen mid-stream */
+	FT_TCP_CLOSING,	     /* FIN seen in one direction */
+	FT_TCP_CLOSED,	     /* FIN seen both ways, or RST */
+	FT_TCP_STATE_MAX
+};
+
+static const char *const ft_tcp_state_names[FT_TCP_STATE_MAX] = {
+	[FT_TCP_NONE] = "none",		  [FT_TCP_SYN_SENT] = "syn_sent",
+	[FT_TCP_SYN_RECEIVED] = "syn_received", [FT_TCP_ESTABLISHED] = "established",
+	[FT_TCP_CLOSING] = "closing",	  [FT_TCP_CLOSED] = "closed",
+};
+
+/*
+ * Bidirectional flow key: the two endpoints sorted, so both directions of a flow
+ * produce the same key. The hashed region is the whole struct; pad must be zero.
+ *
+ *   0  addr[0]   16 B  lower endpoint address (IPv4: first 4 bytes, rest zero)
+ *  16  addr[1]   16 B  higher endpoint address
+ *  32  port[0]    2 B  lower endpoint port (host order; 0 for ICMP and fragments)
+ *  34  port[1]    2 B  higher endpoint port
+ *  36  vlan[0]    2 B  outer VLAN id (0: untagged)
+ *  38  vlan[1]    2 B  inner VLAN id (0: none)
+ *  40  proto      1 B  IP protocol number (after IPv6 extension headers)
+ *  41  family     1 B  4 or 6
+ *  42  pad        6 B  zero
+ *
+ * "Lower" compares (address bytes, then port) as unsigned big-endian numbers.
+ */
+struct ft_flow_key {
+	uint8_t addr[2][16];
+	uint16_t port[2];
+	uint16_t vlan[2];
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad[6];
+};
+static_assert(sizeof(struct ft_flow_key) == 48, "flow key layout");
+static_assert(offsetof(struct ft_flow_key, port) == 32, "flow key layout");
+static_assert(offsetof(struct ft_flow_key, proto) == 40, "flow key layout");
+
+/* TCP flag bits as on the wire (byte 13 of the TCP header). */
+#define FT_TCP_FIN 0x01
+#define FT_TCP_SYN 0x02
+#define FT_TCP_RST 0x04
+#define FT_TCP_PSH 0x08
+#define FT_TCP_ACK 0x10
+#define FT_TCP_URG 0x20
+#define FT_TCP_ECE 0x40
+#define FT_TCP_CWR 0x80
+
+/* Flow record flags. */
+#define FT_FLOW_F_FRAGMENTS 0x01 /* the flow holds non-first fragments (ports unknown) */
+#define FT_FLOW_F_MIDSTREAM 0x02 /* TCP flow first seen without its SYN */
+
+/*
+ * A flow record: written when a flow ends. Directions are relative to the
+ * initiator (the sender of the flow's first packet; for TCP, the sender of the
+ * SYN when the first packet seen is a SYN+ACK): index 0 = initiator to responder
+ * ("fwd"), 1 = responder to initiator ("rev").
+ *
+ * Byte counts are link-layer bytes as captured (the mbuf's length), which is what
+ * tcpdump/tshark call frame length for a capture that was not cut by a snaplen.
+ */
+struct ft_flow_record {
+	struct ft_flow_key key; /*   0 */
+	uint64_t flow_id;	/*  48  worker id << 56 | per-worker serial */
+	uint64_t first_ns;	/*  56  first packet, ns since the Unix epoch */
+	uint64_t last_ns;	/*  64  last packet */
+	uint64_t packets[2];	/*  72  [fwd, rev] */
+	uint64_t bytes[2];	/*  88  [fwd, rev] */
+	uint32_t fragments;	/* 104  IPv4/IPv6 fragments counted in this flow */
+	uint16_t input_port;	/* 108  dataplane port of the first packet */
+	uint8_t initiator;	/* 110  key endpoint (0 or 1) that sent first */
+	uint8_t end_reason;	/* 111  enum ft_end_reason */
+	uint8_t tcp_flags[2];	/* 112  OR of TCP flags seen [fwd, rev] */
+	uint8_t tcp_state;	/* 114  enum ft_tcp_state at export */
+	uint8_t flags;		/* 115  FT_FLOW_F_* */
+	uint8_t icmp_type;	/* 116  first ICMP/ICMPv6 type seen (initiator side) */
+	uint8_t icmp_code;	/* 117  */
+	uint8_t reserved[10];	/* 118  zero */
+};
+static_assert(sizeof(struct ft_flow_record) == 128, "flow record layout");
+
+enum ft_record_type {
+	FT_RECORD_FLOW = 1,
+};
+
+/*
+ * Every ring element is one struct ft_record: a small header, then the body of
+ * the type it says. seq counts records per worker from 0; a gap is a ring drop.
+ */
+struct ft_record {
+	uint16_t type;	  /* enum ft_record_type */
+	uint16_t worker;  /* producing worker index */
+	uint32_t reserved;
+	uint64_t seq;	  /* per-worker sequence, including dropped records */
+	union {
+		struct ft_flow_record flow;
+		uint8_t body[240];
+	};
+};
+static_assert(sizeof(struct ft_record) == 256, "record layout");
+static_assert(sizeof(struct ft_record) % 4 == 0, "rte_ring elements are multiples of 4 B");
+
+/* Counters of one worker, written only by that worker (relaxed stores, published
+ * from its private copy about every millisecond and at the end). */
+struct ft_worker_counters {
+	uint64_t rx_packets; /* read from the queues this worker polls */
+	uint64_t rx_bytes;
+	uint64_t packets; /* processed by this worker's pipeline (after dispatch) */
+	uint64_t bytes;
+	uint64_t flow_packets; /* counted into a flow */
+	uint64_t flow_bytes;
+	uint64_t discard_packets[FT_DISCARD_MAX];
+	uint64_t discard_bytes[FT_DISCARD_MAX];
+	uint64_t fragments; /* IP fragments seen (also in flow_packets) */
+	uint64_t flows_created;
+	uint64_t flows_ended;
+	uint64_t flows_active; /* gauge */
+	uint64_t flow_capacity;
+	uint64_t records; /* records put on the ring */
+	uint64_t ring_drop_records;
+	uint64_t ring_drop_packets; /* packets carried by the dropped flow records */
+	uint64_t ring_drop_bytes;
+	uint64_t ring_wait_ns; /* time spent waiting on a full ring (backpressure mode) */
+	uint64_t clock_ns;     /* this worker's flow clock */
+	uint64_t busy_cycles;  /* TSC cycles spent on iterations that had work */
+	uint64_t total_cycles; /* TSC cycles since the worker started */
+	uint64_t done;	       /* 1 once the worker flushed every flow and stopped */
+} __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
+
+/* Counters of one input port, written by the dataplane's main lcore. */
+struct ft_port_counters {
+	char name[FT_EXPORT_NAME_LEN];
+	uint64_t ipackets; /* rte_eth_stats of the port */
+	uint64_t ibytes;
+	uint64_t imissed;
+	uint64_t ierrors;
+	uint64_t rx_nombuf;
+	/* A port that replays a capture file: its totals, from the record headers. */
+	uint64_t file_packets;
+	uint64_t file_bytes;	      /* original (wire) lengths: capinfos' "Data size" */
+	uint64_t file_captured_bytes; /* captured lengths: what the port delivers */
+	uint32_t is_file;
+	uint32_t link_type; /* DLT_* of the capture, or 1 (Ethernet) for live ports */
+} __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
+
+enum ft_segment_state {
+	FT_SEG_STARTING = 0, /* header being filled; do not read further */
+	FT_SEG_RUNNING,	     /* workers running */
+	FT_SEG_STOPPING,     /* input ended or stop requested; workers flushing */
+	FT_SEG_FINISHED,     /* every worker done; counters final; rings hold the rest */
+};
+
+enum ft_overflow_mode {
+	FT_OVERFLOW_DROP = 0,	  /* full ring: count and drop the record (live inputs) */
+	FT_OVERFLOW_BACKPRESSURE, /* full ring: the worker stops reading input until there is
+				     room, while a collector is attached (finite inputs) */
+};
+
+struct ft_export_header {
+	/* Written once by the dataplane before state leaves FT_SEG_STARTING. */
+	uint64_t magic;		  /* FT_EXPORT_MAGIC */
+	uint32_t layout_version;  /* FT_EXPORT_LAYOUT_VERSION */
+	uint32_t header_size;	  /* sizeof(struct ft_export_header) */
+	uint32_t record_size;	  /* sizeof(struct ft_record) */
+	uint32_t worker_count;
+	uint32_t port_count;
+	uint32_t ring_size; /* ring slots (a power of two; capacity is one less) */
+	uint64_t segment_size;
+	uint64_t start_ns; /* wall clock at dataplane start, ns since the epoch */
+	int32_t dataplane_pid;
+	uint32_t overflow; /* enum ft_overflow_mode */
+	char instance[FT_EXPORT_NAME_LEN];
+	char version[16]; /* flowtap version string */
+	uint64_t ring_offset[FT_EXPORT_MAX_WORKERS];
+
+	/* Written by the dataplane's main lcore while running. */
+	uint64_t heartbeat __attribute__((aligned(FT_EXPORT_CACHE_LINE))); /* +1 per tick */
+	uint64_t heartbeat_ns; /* wall clock of the last tick */
+	uint32_t state;	       /* enum ft_segment_state */
+	uint32_t reserved0;
+
+	/* Written by the collector. */
+	int32_t consumer_pid __attribute__((aligned(FT_EXPORT_CACHE_LINE))); /* 0: none */
+	uint32_t reserved1;
+	uint64_t consumer_heartbeat_ns;
+
+	struct ft_port_counters ports[FT_EXPORT_MAX_PORTS];
+	struct ft_worker_counters workers[FT_EXPORT_MAX_WORKERS];
+};
+static_assert(offsetof(struct ft_export_header, heartbeat) % FT_EXPORT_CACHE_LINE == 0,
+	      "dataplane-written fields start a cache line");
+static_assert(offsetof(struct ft_export_header, consumer_pid) % FT_EXPORT_CACHE_LINE == 0,
+	      "collector-written fields start a cache line");
+static_assert(sizeof(struct ft_export_header) % FT_EXPORT_CACHE_LINE == 0, "header size");
+
+/* Relaxed accessors for fields the other process reads or writes. */
+#define FT_SHM_LOAD(p)	   __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define FT_SHM_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+#endif /* FT_EXPORT_H */

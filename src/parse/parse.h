@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet parser: one frame -> struct ft_pkt (flow key, offsets, TCP fields).
+ *
+ * Pure and bounds-checked: it reads only the len bytes it is given, never
+ * allocates, never logs, and keeps no state, so it is safe on any lcore and
+ * under a fuzzer. A frame it cannot attribute to a flow gets exactly one
+ * enum ft_discard reason.
+ *
+ * What it follows:
+ *   link:   Ethernet (802.3 length frames are non-IP), Linux cooked SLL and SLL2,
+ *           BSD NULL/LOOP, raw IP
+ *   L2.5:   up to FT_PARSE_MAX_VLAN 802.1Q/802.1ad/0x9100 tags (the first two go in
+ *           the key), PPPoE session (PPP IPv4/IPv6), MPLS label stacks (up to
+ *           FT_PARSE_MAX_MPLS labels, IP guessed from the first nibble after the
+ *           bottom label)
+ *   L3:     IPv4 with options, IPv6 with up to FT_PARSE_MAX_IPV6_EXT extension
+ *           headers (hop-by-hop, routing, fragment, destination options, AH,
+ *           mobility, HIP, shim6)
+ *   L4:     TCP, UDP, UDP-Lite, SCTP (ports), ICMP and ICMPv6 (type, code);
+ *           anything else is a flow keyed by addresses and protocol, ports 0
+ *
+ * Fragments (the documented attribution rule): a first fragment (offset 0)
+ * carries the L4 header and goes to its 5-tuple flow; a non-first fragment has no
+ * ports and goes to the flow of (addresses, protocol, ports 0). Both are flagged
+ * FT_PKT_F_FRAGMENT and counted as fragments.
+ *
+ * Lengths: the IP packet ends at the smaller of the captured bytes and the IP
+ * length field (so Ethernet padding is not payload, and a snaplen cut is not an
+ * error). An IPv4 total length of 0 or an IPv6 payload length of 0 with a
+ * hop-by-hop header (BIG TCP, jumbograms) means "up to the end of the frame".
+ */
+#ifndef FT_PARSE_H
+#define FT_PARSE_H
+
+#include <stdint.h>
+
+#include "export/export.h"
+
+#define FT_PARSE_MAX_VLAN     4
+#define FT_PARSE_MAX_MPLS     8
+#define FT_PARSE_MAX_IPV6_EXT 8
+
+/* Link types a port can deliver. Values are the pcap LINKTYPE_* numbers. */
+enum ft_link_type {
+	FT_LINK_NULL = 0,	  /* BSD loopback, 4-byte host-order address family */
+	FT_LINK_ETHERNET = 1,	  /* Ethernet II / 802.3 */
+	FT_LINK_RAW = 101,	  /* raw IPv4 or IPv6, version from the first nibble */
+	FT_LINK_LOOP = 108,	  /* OpenBSD loopback, 4-byte network-order family */
+	FT_LINK_LINUX_SLL = 113,  /* Linux cooked capture v1 (16-byte header) */
+	FT_LINK_IPV4 = 228,	  /* raw IPv4 */
+	FT_LINK_IPV6 = 229,	  /* raw IPv6 */
+	FT_LINK_LINUX_SLL2 = 276, /* Linux cooked capture v2 (20-byte header) */
+};
+
+/* Returns 1 if the parser handles this LINKTYPE_* value, 0 if not. */
+int ft_parse_link_supported(uint32_t linktype);
+
+/* Packet flags (struct ft_pkt.flags). */
+#define FT_PKT_F_FRAGMENT     0x01 /* an IPv4 or IPv6 fragment */
+#define FT_PKT_F_LATER_FRAG   0x02 /* a non-first fragment: no L4 header, ports 0 */
+#define FT_PKT_F_IPV4_OPTIONS 0x04 /* IPv4 header longer than 20 bytes */
+#define FT_PKT_F_L4_PAYLOAD   0x08 /* payload_offset/payload_len describe L4 payload */
+
+/*
+ * The parse result. Lives in the mbuf's private area between rx and the flow
+ * table, so it is parsed once even when software dispatch moves the mbuf to
+ * another worker. The worker fills ts_ns and port; the parser fills the rest.
+ *
+ *   0  key            48 B  sorted bidirectional key (pad zeroed)
+ *  48  hash            4 B  CRC32C of key (symmetric: both directions equal)
+ *  52  l3_offset       2 B  from the start of the frame
+ *  54  l4_offset       2 B  0 when there is no L4 header (later fragments)
+ *  56  payload_offset  4 B  L4 payload (TCP/UDP/SCTP/ICMP data) from frame start
+ *  60  payload_len     4 B  captured L4 payload bytes within the IP length
+ *  64  tcp_seq         4 B  host order
+ *  68  tcp_ack         4 B
+ *  72  frag_id         4 B  IPv4 identification or IPv6 fragment identification
+ *  76  tcp_window      2 B
+ *  78  frag_offset     2 B  in 8-byte units
+ *  80  dir             1 B  0: the packet's source is key endpoint 0, else 1
+ *  81  tcp_flags       1 B  FT_TCP_* bits
+ *  82  flags           1 B  FT_PKT_F_*
+ *  83  discard         1 B  enum ft_discard when ft_parse() returned -1
+ *  84  icmp_type       1 B
+ *  85  icmp_code       1 B
+ *  86  port            2 B  input port (worker)
+ *  88  ts_ns           8 B  packet time, ns since the epoch (worker)
+ *  96  wire_len        4 B  frame length in bytes (worker: the mbuf's pkt_len)
+ *  100 reserved        4 B
+ */
+struct ft_pkt {
+	struct ft_flow_key key;
+	uint32_t hash;
+	uint16_t l3_offset;
+	uint16_t l4_offset;
+	uint32_t payload_offset;
+	uint32_t payload_len;
+	uint32_t tcp_seq;
+	uint32_t tcp_ack;
+	uint32_t frag_id;
+	uint16_t tcp_window;
+	uint16_t frag_offset;
+	uint8_t dir;
+	uint8_t tcp_flags;
+	uint8_t flags;
+	uint8_t discard;
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint16_t port;
+	uint64_t ts_ns;
+	uint32_t wire_len;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ft_pkt) == 104, "struct ft_pkt layout");
+static_assert(offsetof(struct ft_pkt, ts_ns) == 88, "struct ft_pkt layout");
+
+/*
+ * Parse one frame.
+ *
+ * @param data  first byte of the frame (the link-layer header for link)
+ * @param len   captured bytes available at data
+ * @param link  link type of the frame (enum ft_link_type)
+ * @param pkt   output; every field the parser owns is written, including the
+ *              key's padding, whatever the result
+ * @return 0 when pkt describes a flow packet; -1 when the frame belongs to no
+ *         flow, with pkt->discard set to the reason (enum ft_discard)
+ */
+int ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt);
+
+/*
+ * Hash of a flow key: CRC32C over the whole key. Symmetric because the key is.
+ * Exposed so tests and the flow table agree with the parser.
+ */
+uint32_t ft_flow_key_hash(const struct ft_flow_key *key);
+
+#endif /* FT_PARSE_H */
