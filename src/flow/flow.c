@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow table internals.
+ *
+ * Index: a power-of-two array of 64-byte buckets, 8 slots each (a 32-bit hash
+ * signature and an entry index). A key lives in its primary bucket (hash & mask)
+ * or its alternate (primary ^ f(hash)), cuckoo style, so a lookup reads at most
+ * two cache lines of index and, after a signature match, the entry. Because the
+ * alternate is derived from the signature alone, an entry can be moved between
+ * its two buckets without its key, which bounded cuckoo displacement uses when
+ * both buckets are full.
+ *
+ * Entries: a preallocated array of struct ft_flow and a stack of free indices.
+ *
+ * Expiry: a hashed timer wheel with lazy re-arming. Each live flow sits in the
+ * slot of the deadline it had when it was last (re)scheduled; packets only move
+ * last_ns, never the flow's slot, so the per-packet cost is zero. When a slot's
+ * time has fully passed, each flow in it is either expired (idle longer than its
+ * state's timeout) or re-linked at its real deadline. Slots are lists through
+ * timer_next/timer_prev; indices >= capacity name slot heads.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "flow/flow.h"
+
+#define BUCKET_SLOTS	8
+#define MAX_KICKS	64
+#define WHEEL_SHIFT	27 /* slot width 2^27 ns = 134 ms */
+#define WHEEL_SLOTS	8192 /* span 1100 s; longer deadlines are re-armed on the way */
+#define MAX_BURST	256
+#define LOAD_FACTOR_PCT 80 /* bucket count sized for at most this share of slots used */
+
+struct bucket {
+	uint32_t sig[BUCKET_SLOTS];
+	uint32_t idx[BUCKET_SLOTS]; /* entry index + 1; 0 = empty slot */
+};
+static_assert(sizeof(struct bucket) == 64, "one bucket per cache line");
+static_assert(sizeof(struct ft_flow) == 128, "flow entry is two cache lines");
+
+struct wheel_head {
+	uint32_t next;
+	uint32_t prev;
+};
+
+struct ft_flow_table {
+	struct ft_flow *flows;
+	struct bucket *buckets;
+	uint32_t *free_stack;
+	struct wheel_head *wheel;
+	uint32_t capacity;
+	uint32_t bucket_mask;
+	uint32_t free_top;
+	uint32_t kick_seed;
+	uint64_t wheel_cursor; /* absolute slot number (time >> WHEEL_SHIFT) to process next */
+	int wheel_started;
+	uint64_t serial;
+	struct ft_flow_table_params params;
+	struct ft_flow_table_stats stats;
+};
+
+static uint32_t
+bucket_count(uint32_t capacity)
+{
+	uint64_t want = ((uint64_t)capacity * 100 / LOAD_FACTOR_PCT + BUCKET_SLOTS - 1) /
+			BUCKET_SLOTS;
+	uint32_t n = 1;
+
+	while (n < want)
+		n <<= 1;
+	return n;
+}
+
+uint64_t
+ft_flow_table_memory(uint32_t capacity)
+{
+	return sizeof(struct ft_flow_table) + (uint64_t)capacity * sizeof(struct ft_flow) +
+	       (uint64_t)bucket_count(capacity) * sizeof(struct bucket) +
+	       (uint64_t)capacity * sizeof(uint32_t) + WHEEL_SLOTS * sizeof(struct wheel_head);
+}
+
+struct ft_flow_table *
+ft_flow_table_create(const struct ft_flow_table_params *params)
+{
+	struct ft_flow_table *t;
+	uint32_t nb;
+
+	if (params == NULL || params->capacity == 0 || params->capacity > (1U << 30) ||
+	    params->expiry_budget == 0) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	t = rte_zmalloc_socket("ft_flow_table", sizeof(*t), 64, params->socket_id);
+	if (t == NULL)
+		goto nomem;
+	t->params = *params;
+	t->capacity = params->capacity;
+	nb = bucket_count(params->capacity);
+	t->bucket_mask = nb - 1;
+	t->flows = rte_zmalloc_socket("ft_flows", (size_t)params->capacity * sizeof(struct ft_flow),
+				      64, params->socket_id);
+	t->buckets = rte_zmalloc_socket("ft_flow_buckets", (size_t)nb * sizeof(struct bucket), 64,
+					params->socket_id);
+	t->free_stack = rte_zmalloc_socket("ft_flow_free", (size_t)params->capacity * 4, 64,
+					   params->socket_id);
+	t->wheel = rte_zmalloc_socket("ft_flow_wheel", WHEEL_SLOTS * sizeof(struct wheel_head), 64,
+				      params->socket_id);
+	if (t->flows == NULL || t->buckets == NULL || t->free_stack == NULL || t->wheel == NULL)
+		goto nomem;
+
+	/* Pop order 0, 1, 2...: entries are used front to back, which keeps a small
+	 * working set dense in memory. */
+	for (uint32_t i = 0; i < params->capacity; i++)
+		t->free_stack[i] = params->capacity - 1 - i;
+	t->free_top = params->capacity;
+	for (uint32_t s = 0; s < WHEEL_SLOTS; s++)
+		t->wheel[s].next = t->wheel[s].prev = params->capacity + s;
+	t->kick_seed = 0x9e3779b9;
+	return t;
+
+nomem:
+	ft_flow_table_free(t);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+void
+ft_flow_table_free(struct ft_flow_table *t)
+{
+	if (t == NULL)
+		return;
+	rte_free(t->flows);
+	rte_free(t->buckets);
+	rte_free(t->free_stack);
+	rte_free(t->wheel);
+	rte_free(t);
+}
+
+void
+ft_flow_table_get_stats(const struct ft_flow_table *t, struct ft_flow_table_stats *stats)
+{
+	*stats = t->stats;
+}
+
+/* --- index ------------------------------------------------------------- */
+
+static inline uint32_t
+primary_bucket(const struct ft_flow_table *t, uint32_t sig)
+{
+	return sig & t->bucket_mask;
+}
+
+/* The other bucket of a signature, from either of its two buckets. Never the
+ * same bucket unless the table has a single one. */
+static inline uint32_t
+alt_bucket(const struct ft_flow_table *t, uint32_t bucket, uint32_t sig)
+{
+	uint32_t tag = ((sig >> 16) | (sig << 16)) * 0x5bd1e995U;
+
+	tag &= t->bucket_mask;
+	return bucket ^ (tag != 0 ? tag : (1 & t->bucket_mask));
+}
+
+static inline int
+key_equal(const struct ft_flow_key *a, const struct ft_flow_key *b)
+{
+	const uint64_t *x = (const uint64_t *)a;
+	const uint64_t *y = (const uint64_t *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+		(x[5] ^ y[5])) == 0;
+}
+
+static inline uint32_t
+bucket_find(const struct ft_flow_table *t, const struct bucket *b, uint32_t sig,
+	    const struct ft_flow_key *key)
+{
+	for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+		uint32_t idx = b->idx[s];
+
+		if (b->sig[s] == sig && idx != 0 && key_equal(&t->flows[idx - 1].key, key))
+			return idx;
+	}
+	return 0;
+}
+
+/* Entry index + 1 of key, or 0. */
+static inline uint32_t
+index_lookup(const struct ft_flow_table *t, const struct ft_flow_key *key, uint32_t sig)
+{
+	uint32_t b1 = primary_bucket(t, sig);
+	uint32_t idx = bucket_find(t, &t->buckets[b1], sig, key);
+
+	if (idx != 0)
+		return idx;
+	return bucket_find(t, &t->buckets[alt_bucket(t, b1, sig)], sig, key);
+}
+
+static inline int
+bucket_put(struct bucket *b, uint32_t sig, uint32_t idx)
+{
+	for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+		if (b->idx[s] == 0) {
+			b->sig[s] = sig;
+			b->idx[s] = idx;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Insert (sig, idx) into one of its buckets, displacing residents to their
+ * alternate buckets if both are full (at most MAX_KICKS moves). On failure the
+ * table is left exactly as it was.
+ */
+static int
+index_insert(struct ft_flow_table *t, uint32_t sig, uint32_t idx)
+{
+	uint32_t path_bucket[MAX_KICKS], path_slot[MAX_KICKS];
+	uint32_t b1 = primary_bucket(t, sig);
+	uint32_t b2 = alt_bucket(t, b1, sig);
+	uint32_t b, cur_sig, cur_idx;
+	int depth;
+
+	if (bucket_put(&t->buckets[b1], sig, idx) == 0 || bucket_put(&t->buckets[b2], sig, idx) == 0)
+		return 0;
+
+	/* Random walk: evict a resident of b into its alternate, repeat. Record the
+	 * path so a failed walk can be undone. */
+	b = (t->kick_seed & 1) ? b1 : b2;
+	cur_sig = sig;
+	cur_idx = idx;
+	for (depth = 0; depth < MAX_KICKS; depth++) {
+		struct bucket *bk = &t->buckets[b];
+		uint32_t s, victim_sig, victim_idx, nb;
+
+		t->kick_seed = t->kick_seed * 1103515245U + 12345U;
+		s = (t->kick_seed >> 16) % BUCKET_SLOTS;
+		victim_sig = bk->sig[s];
+		victim_idx = bk->idx[s];
+		bk->sig[s] = cur_sig;
+		bk->idx[s] = cur_idx;
+		path_bucket[depth] = b;
+		path_slot[depth] = s;
+		nb = alt_bucket(t, b, victim_sig);
+		if (bucket_put(&t->buckets[nb], victim_sig, victim_idx) == 0)
+			return 0;
+		cur_sig = victim_sig;
+		cur_idx = victim_idx;
+		b = nb;
+	}
+	/* Undo: walk back, restoring each displaced resident. */
+	for (depth = MAX_KICKS - 1; depth >= 0; depth--) {
+		struct bucket *bk = &t->buckets[path_bucket[depth]];
+		uint32_t s = path_slot[depth];
+		uint32_t placed_sig = bk->sig[s], placed_idx = bk->idx[s];
+
+		bk->sig[s] = cur_sig;
+		bk->idx[s] = cur_idx;
+		cur_sig = placed_sig;
+		cur_idx = placed_idx;
+	}
+	return -1;
+}
+
+static void
+index_remove(struct ft_flow_table *t, uint32_t sig, uint32_t idx)
+{
+	uint32_t b1 = primary_bucket(t, sig);
+	uint32_t bs[2] = {b1, alt_bucket(t, b1, sig)};
+
+	for (int i = 0; i < 2; i++) {
+		struct bucket *b = &t->buckets[bs[i]];
+
+		for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+			if (b->idx[s] == idx) {
+				b->idx[s] = 0;
+				b->sig[s] = 0;
+				return;
+			}
+		}
+	}
+}
+
+/* --- timer wheel --------------------------------------------------------- */
+
+static inline uint32_t *
+link_next(struct ft_flow_table *t, uint32_t i)
+{
+	return i < t->capacity ? &t->flows[i].timer_next : &t->wheel[i - t->capacity].next;
+}
+
+static inline uint32_t *
+link_prev(struct ft_flow_table *t, uint32_t i)
+{
+	return i < t->capacity ? &t->flows[i].timer_prev : &t->wheel[i - t->capacity].prev;
+}
+
+static inline void
+wheel_unlink(struct ft_flow_table *t, uint32_t i)
+{
+	struct ft_flow *f = &t->flows[i];
+
+	*link_next(t, f->timer_prev) = f->timer_next;
+	*link_prev(t, f->timer_next) = f->timer_prev;
+}
+
+static void
+wheel_schedule(struct ft_flow_table *t, uint32_t i, uint64_t deadline_ns)
+{
+	uint64_t slot = deadline_ns >> WHEEL_SHIFT;
+	uint32_t head;
+	struct ft_flow *f = &t->flows[i];
+
+	if (slot < t->wheel_cursor)
+		slot = t->wheel_cursor;
+	else if (slot >= t->wheel_cursor + WHEEL_SLOTS)
+		slot = t->wheel_cursor + WHEEL_SLOTS - 1;
+	head = t->capacity + (uint32_t)(slot & (WHEEL_SLOTS - 1));
+	/* Append at the tail: a slot is then processed in scheduling order. */
+	f->timer_next = head;
+	f->timer_prev = t->wheel[head - t->capacity].prev;
+	*link_next(t, f->timer_prev) = i;
+	t->wheel[head - t->capacity].prev = i;
+}
+
+/* --- flows --------------------------------------------------------------- */
+
+uint64_t
+ft_flow_timeout(const struct ft_flow_timeouts *to, const struct ft_flow *f)
+{
+	switch (f->key.proto) {
+	case 6:
+		switch (f->tcp_state) {
+		case FT_TCP_SYN_SENT:
+		case FT_TCP_SYN_RECEIVED:
+			return to->tcp_new_ns;
+		case FT_TCP_CLOSED:
+			return to->tcp_closed_ns;
+		default:
+			return to->tcp_established_ns;
+		}
+	case 17:
+	case 136:
+		return to->udp_ns;
+	case 1:
+	case 58:
+		return to->icmp_ns;
+	default:
+		return to->other_ns;
+	}
+}
+
+/* Reason a flow ends when its timeout passes (or at flush, if it closed). */
+static inline enum ft_end_reason
+closed_reason(const struct ft_flow *f)
+{
+	return (f->flags & FT_FLOW_E_RST) ? FT_END_TCP_RST : FT_END_TCP_FIN;
+}
+
+static inline enum ft_end_reason
+timeout_reason(const struct ft_flow *f)
+{
+	return f->tcp_state == FT_TCP_CLOSED ? closed_reason(f) : FT_END_IDLE;
+}
+
+static void
+flow_end(struct ft_flow_table *t, uint32_t i, enum ft_end_reason reason, ft_flow_end_fn end_fn,
+	 void *ctx)
+{
+	struct ft_flow *f = &t->flows[i];
+
+	end_fn(ctx, f, reason);
+	wheel_unlink(t, i);
+	index_remove(t, f->hash, i + 1);
+	f->flags = 0;
+	t->free_stack[t->free_top++] = i;
+	t->stats.ended++;
+	t->stats.active--;
+}
+
+/* Direction of a packet relative to the flow's initiator: 0 fwd, 1 rev. */
+static inline unsigned
+pkt_direction(const struct ft_flow *f, const struct ft_pkt *p)
+{
+	unsigned initiator = (f->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
+
+	return p->dir != initiator;
+}
+
+static void
+tcp_update(struct ft_flow *f, const struct ft_pkt *p, unsigned d)
+{
+	uint8_t fl = p->tcp_flags;
+
+	if (fl & FT_TCP_RST) {
+		f->flags |= FT_FLOW_E_RST;
+		f->tcp_state = FT_TCP_CLOSED;
+		return;
+	}
+	if (fl & FT_TCP_FIN) {
+		f->flags |= d == 0 ? FT_FLOW_E_FIN_FWD : FT_FLOW_E_FIN_REV;
+		if ((f->flags & (FT_FLOW_E_FIN_FWD | FT_FLOW_E_FIN_REV)) ==
+		    (FT_FLOW_E_FIN_FWD | FT_FLOW_E_FIN_REV))
+			f->tcp_state = FT_TCP_CLOSED;
+		else if (f->tcp_state < FT_TCP_CLOSING)
+			f->tcp_state = FT_TCP_CLOSING;
+		return;
+	}
+	switch (f->tcp_state) {
+	case FT_TCP_SYN_SENT:
+		if (d == 1 && (fl & (FT_TCP_SYN | FT_TCP_ACK)) == (FT_TCP_SYN | FT_TCP_ACK))
+			f->tcp_state = FT_TCP_SYN_RECEIVED;
+		else if (p->payload_len > 0 && !(fl & FT_TCP_SYN))
+			f->tcp_state = FT_TCP_ESTABLISHED;
+		break;
+	case FT_TCP_SYN_RECEIVED:
+		if (d == 0 && (fl & FT_TCP_ACK) && !(fl & FT_TCP_SYN))
+			f->tcp_state = FT_TCP_ESTABLISHED;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Create a flow for p; returns the entry index or UINT32_MAX when full. */
+static uint32_t
+flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
+{
+	struct ft_flow *f;
+	uint32_t i;
+	unsigned initiator = p->dir;
+
+	if (unlikely(t->free_top == 0))
+		return UINT32_MAX;
+	i = t->free_stack[t->free_top - 1];
+	if (unlikely(index_insert(t, p->hash, i + 1) != 0))
+		return UINT32_MAX;
+	t->free_top--;
+
+	f = &t->flows[i];
+	f->key = p->key;
+	f->first_ns = p->ts_ns;
+	f->last_ns = p->ts_ns;
+	f->packets[0] = f->packets[1] = 0;
+	f->bytes[0] = f->bytes[1] = 0;
+	f->id = ((uint64_t)t->params.worker_id << 56) | (t->serial++ & ((1ULL << 56) - 1));
+	f->hash = p->hash;
+	f->fragments = 0;
+	f->input_port = p->port;
+	f->tcp_flags[0] = f->tcp_flags[1] = 0;
+	f->icmp_type = p->icmp_type;
+	f->icmp_code = p->icmp_code;
+	f->flags = FT_FLOW_E_IN_USE;
+	f->tcp_state = FT_TCP_NONE;
+
+	if (p->key.proto == 6 && !(p->flags & FT_PKT_F_LATER_FRAG)) {
+		uint8_t fl = p->tcp_flags;
+
+		if ((fl & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN) {
+			f->tcp_state = FT_TCP_SYN_SENT;
+		} else if ((fl & (FT_TCP_SYN | FT_TCP_ACK)) == (FT_TCP_SYN | FT_TCP_ACK)) {
+			/* First packet seen is the answer: the other side initiated. */
+			initiator ^= 1;
+			f->tcp_state = FT_TCP_SYN_SENT; /* tcp_update moves it to SYN_RECEIVED */
+		} else {
+			f->tcp_state = FT_TCP_ESTABLISHED;
+			f->flags |= FT_FLOW_E_MIDSTREAM;
+		}
+	}
+	if (initiator)
+		f->flags |= FT_FLOW_E_INITIATOR_HI;
+
+	if (unlikely(!t->wheel_started)) {
+		t->wheel_cursor = p->ts_ns >> WHEEL_SHIFT;
+		t->wheel_started = 1;
+	}
+	wheel_schedule(t, i, p->ts_ns + ft_flow_timeout(&t->params.timeouts, f));
+	t->stats.created++;
+	t->stats.active++;
+	return i;
+}
+
+/*
+ * Lazy re-arming handles timeouts that grow; a state whose timeout is shorter
+ * (closing after FIN/RST) must move the flow to an earlier slot, or the record
+ * would leave up to the old timeout late. Rare: a few times per flow at most.
+ */
+static void
+rearm_if_sooner(struct ft_flow_table *t, uint32_t i, uint8_t old_state)
+{
+	struct ft_flow *f = &t->flows[i];
+	uint8_t new_state = f->tcp_state;
+	uint64_t new_to = ft_flow_timeout(&t->params.timeouts, f);
+	uint64_t old_to;
+
+	f->tcp_state = old_state;
+	old_to = ft_flow_timeout(&t->params.timeouts, f);
+	f->tcp_state = new_state;
+	if (new_to < old_to) {
+		wheel_unlink(t, i);
+		wheel_schedule(t, i, f->last_ns + new_to);
+	}
+}
+
+static inline void
+flow_account(struct ft_flow_table *t, uint32_t i, const struct ft_pkt *p)
+{
+	struct ft_flow *f = &t->flows[i];
+	unsigned d = pkt_direction(f, p);
+
+	f->packets[d]++;
+	f->bytes[d] += p->wire_len;
+	if (p->ts_ns > f->last_ns)
+		f->last_ns = p->ts_ns;
+	else if (p->ts_ns < f->first_ns)
+		f->first_ns = p->ts_ns;
+	if (p->flags & FT_PKT_F_FRAGMENT)
+		f->fragments++;
+	if (p->flags & FT_PKT_F_LATER_FRAG)
+		f->flags |= FT_FLOW_E_FRAGMENTS;
+	if (f->key.proto == 6 && !(p->flags & FT_PKT_F_LATER_FRAG)) {
+		uint8_t old_state = f->tcp_state;
+
+		f->tcp_flags[d] |= p->tcp_flags;
+		tcp_update(f, p, d);
+		if (unlikely(f->tcp_state != old_state))
+			rearm_if_sooner(t, i, old_state);
+	}
+}
+
+/* Must an existing flow end before p is counted? Returns the reason or 0. */
+static inline enum ft_end_reason
+end_before(const struct ft_flow_table *t, const struct ft_flow *f, const struct ft_pkt *p)
+{
+	if (p->ts_ns > f->last_ns &&
+	    p->ts_ns - f->last_ns > ft_flow_timeout(&t->params.timeouts, f))
+		return timeout_reason(f);
+	if (f->key.proto == 6 && (p->tcp_flags & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN &&
+	    !(p->flags & FT_PKT_F_LATER_FRAG)) {
+		/* A fresh SYN on a closed connection starts the next one (port reuse). */
+		if (f->tcp_state == FT_TCP_CLOSED)
+			return closed_reason(f);
+	}
+	return 0;
+}
+
+unsigned
+ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[], unsigned n,
+			   uint8_t refused[], ft_flow_end_fn end_fn, void *ctx)
+{
+	uint32_t cand[MAX_BURST];
+	unsigned nrefused = 0;
+
+	for (unsigned base = 0; base < n; base += MAX_BURST) {
+		unsigned m = RTE_MIN(n - base, (unsigned)MAX_BURST);
+		struct ft_pkt *const *ps = pkts + base;
+
+		/* Stage 1: bring both candidate buckets of every packet in. */
+		for (unsigned k = 0; k < m; k++) {
+			uint32_t b1 = primary_bucket(t, ps[k]->hash);
+
+			rte_prefetch0(&t->buckets[b1]);
+			rte_prefetch0(&t->buckets[alt_bucket(t, b1, ps[k]->hash)]);
+		}
+		/* Stage 2: signature match, then bring the entry in. */
+		for (unsigned k = 0; k < m; k++) {
+			uint32_t sig = ps[k]->hash;
+			uint32_t b1 = primary_bucket(t, sig);
+			const struct bucket *bk[2] = {&t->buckets[b1],
+						      &t->buckets[alt_bucket(t, b1, sig)]};
+
+			cand[k] = 0;
+			for (int j = 0; j < 2 && cand[k] == 0; j++) {
+				for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+					if (bk[j]->sig[s] == sig && bk[j]->idx[s] != 0) {
+						cand[k] = bk[j]->idx[s];
+						rte_prefetch0(&t->flows[cand[k] - 1]);
+						rte_prefetch0((char *)&t->flows[cand[k] - 1] + 64);
+						break;
+					}
+				}
+			}
+		}
+		/* Stage 3: in packet order. Earlier packets of this burst may have
+		 * created or ended flows, so a candidate is confirmed against the key
+		 * and otherwise looked up again (all in cache by now). */
+		for (unsigned k = 0; k < m; k++) {
+			struct ft_pkt *p = ps[k];
+			uint32_t idx = cand[k];
+			uint32_t i;
+			enum ft_end_reason why;
+
+			refused[base + k] = 0;
+			if (idx == 0 || !(t->flows[idx - 1].flags & FT_FLOW_E_IN_USE) ||
+			    !key_equal(&t->flows[idx - 1].key, &p->key))
+				idx = index_lookup(t, &p->key, p->hash);
+
+			if (idx != 0) {
+				why = end_before(t, &t->flows[idx - 1], p);
+				if (why != 0) {
+					flow_end(t, idx - 1, why, end_fn, ctx);
+					idx = 0;
+				}
+			}
+			if (idx == 0) {
+				i = flow_create(t, p);
+				if (unlikely(i == UINT32_MAX)) {
+					refused[base + k] = 1;
+					nrefused++;
+					t->stats.refused++;
+					continue;
+				}
+			} else {
+				i = idx - 1;
+			}
+			flow_account(t, i, p);
+		}
+	}
+	return nrefused;
+}
+
+unsigned
+ft_flow_table_expire(struct ft_flow_table *t, uint64_t now_ns, ft_flow_end_fn end_fn, void *ctx)
+{
+	uint64_t target = now_ns >> WHEEL_SHIFT;
+	unsigned budget = t->params.expiry_budget;
+	unsigned ended = 0;
+
+	if (!t->wheel_started)
+		return 0;
+	/* After a jump of more than one revolution, every slot is due once:
+	 * start one revolution before the target. */
+	if (target > t->wheel_cursor + WHEEL_SLOTS)
+		t->wheel_cursor = target - WHEEL_SLOTS;
+
+	while (t->wheel_cursor < target && budget > 0) {
+		uint32_t head = t->capacity + (uint32_t)(t->wheel_cursor & (WHEEL_SLOTS - 1));
+		struct wheel_head *h = &t->wheel[head - t->capacity];
+
+		budget--; /* visiting a slot costs, so a sparse wheel is bounded too */
+		while (h->next != head && budget > 0) {
+			uint32_t i = h->next;
+			struct ft_flow *f = &t->flows[i];
+			uint64_t deadline = f->last_ns + ft_flow_timeout(&t->params.timeouts, f);
+
+			budget--;
+			if (now_ns > deadline) {
+				flow_end(t, i, timeout_reason(f), end_fn, ctx);
+				ended++;
+			} else {
+				wheel_unlink(t, i);
+				wheel_schedule(t, i, deadline);
+			}
+		}
+		if (h->next != head)
+			break; /* budget ran out inside this slot: resume here next call */
+		t->wheel_cursor++;
+	}
+	return ended;
+}
+
+unsigned
+ft_flow_table_flush(struct ft_flow_table *t, uint64_t now_ns, enum ft_end_reason reason,
+		    ft_flow_end_fn end_fn, void *ctx)
+{
+	unsigned ended = 0;
+
+	for (uint32_t i = 0; i < t->capacity; i++) {
+		struct ft_flow *f = &t->flows[i];
+		enum ft_end_reason why;
+
+		if (!(f->flags & FT_FLOW_E_IN_USE))
+			continue;
+		if (now_ns > f->last_ns &&
+		    now_ns - f->last_ns > ft_flow_timeout(&t->params.timeouts, f))
+			why = timeout_reason(f);
+		else if (f->tcp_state == FT_TCP_CLOSED)
+			why = closed_reason(f);
+		else
+			why = reason;
+		flow_end(t, i, why, end_fn, ctx);
+		ended++;
+	}
+	return ended;
+}
+
+void
+ft_flow_to_record(const struct ft_flow *f, enum ft_end_reason reason, struct ft_flow_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->key = f->key;
+	rec->flow_id = f->id;
+	rec->first_ns = f->first_ns;
+	rec->last_ns = f->last_ns;
+	rec->packets[0] = f->packets[0];
+	rec->packets[1] = f->packets[1];
+	rec->bytes[0] = f->bytes[0];
+	rec->bytes[1] = f->bytes[1];
+	rec->fragments = f->fragments;
+	rec->input_port = f->input_port;
+	rec->initiator = (f->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
+	rec->end_reason = (uint8_t)reason;
+	rec->tcp_flags[0] = f->tcp_flags[0];
+	rec->tcp_flags[1] = f->tcp_flags[1];
+	rec->tcp_state = f->tcp_state;
+	rec->flags = (uint8_t)(((f->flags & FT_FLOW_E_FRAGMENTS) ? FT_FLOW_F_FRAGMENTS : 0) |
+			       ((f->flags & FT_FLOW_E_MIDSTREAM) ? FT_FLOW_F_MIDSTREAM : 0));
+	rec->icmp_type = f->icmp_type;
+	rec->icmp_code = f->icmp_code;
+}

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <pcap/pcap.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include "common/common.h"
+#include "port/port.h"
+
+RTE_LOG_REGISTER_SUFFIX(ft_logtype_port, port, INFO);
+
+#define MBUF_PRIV_SIZE RTE_ALIGN_CEIL(sizeof(struct ft_pkt), RTE_MBUF_PRIV_ALIGN)
+
+/* The well-known symmetric Toeplitz key: 0x6d5a repeated makes the hash of
+ * (a, b) equal the hash of (b, a), so both directions of a flow reach one queue. */
+static const uint8_t symmetric_rss_byte[2] = {0x6d, 0x5a};
+
+/* libpcap reports DLT_* values; captures store LINKTYPE_*. They differ for raw IP. */
+static uint32_t
+dlt_to_linktype(int dlt)
+{
+#ifdef DLT_RAW
+	if (dlt == DLT_RAW)
+		return FT_LINK_RAW;
+#endif
+	return (uint32_t)dlt;
+}
+
+int
+ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t err_len)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	pcap_t *pc;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	/* Microseconds, as net_pcap opens it, so file times and mbuf times agree. */
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	if (pc == NULL) {
+		snprintf(err, err_len, "cannot read capture '%s': %s", path, errbuf);
+		return -1;
+	}
+	info->linktype = dlt_to_linktype(pcap_datalink(pc));
+	info->first_ns = UINT64_MAX;
+	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+		uint64_t ns = (uint64_t)h->ts.tv_sec * FT_NSEC_PER_SEC +
+			      (uint64_t)h->ts.tv_usec * 1000;
+
+		info->packets++;
+		info->bytes += h->len;
+		info->captured_bytes += h->caplen;
+		if (h->caplen > info->max_caplen)
+			info->max_caplen = h->caplen;
+		if (ns < info->first_ns)
+			info->first_ns = ns;
+		if (ns > info->last_ns)
+			info->last_ns = ns;
+	}
+	if (rc == PCAP_ERROR) {
+		snprintf(err, err_len, "capture '%s': record %" PRIu64 ": %s", path,
+			 info->packets + 1, pcap_geterr(pc));
+		pcap_close(pc);
+		return -1;
+	}
+	pcap_close(pc);
+	if (info->packets == 0)
+		info->first_ns = 0;
+	return 0;
+}
+
+static int
+is_vdev(const char *devargs)
+{
+	static const char *const prefixes[] = {"net_", "eth_", "crypto_", "event_", "baseband_"};
+
+	for (size_t i = 0; i < RTE_DIM(prefixes); i++)
+		if (strncmp(devargs, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+port_fail(char *err, size_t err_len, const struct ft_port_config *pc, const char *fmt, ...)
+{
+	char why[PATH_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (pc->origin.line > 0)
+		snprintf(err, err_len, "%s:%u: [port.%s]: %s", pc->origin.file, pc->origin.line,
+			 pc->name, why);
+	else
+		snprintf(err, err_len, "%s: [port.%s]: %s", pc->origin.file, pc->name, why);
+	return -1;
+}
+
+int
+ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv, int *eal_argc,
+	     int eal_argv_max, bool *pci_wanted, char *err, size_t err_len)
+{
+	static char args[FT_CFG_MAX_PORTS][PATH_MAX + 128];
+	int clock_packet = -1;
+
+	*pci_wanted = false;
+	for (unsigned i = 0; i < cfg->port_count; i++) {
+		const struct ft_port_config *pc = &cfg->ports[i];
+		struct ft_port *p = &ports[i];
+		char why[PATH_MAX + 256];
+		bool packet_clock;
+
+		memset(p, 0, sizeof(*p));
+		p->cfg = pc;
+		p->link = FT_LINK_ETHERNET;
+		if (*eal_argc + 2 >= eal_argv_max)
+			return port_fail(err, err_len, pc, "too many EAL arguments");
+
+		if (pc->kind == FT_PORT_PCAP) {
+			if (strpbrk(pc->pcap, ",=") != NULL)
+				return port_fail(err, err_len, pc,
+						 "pcap path '%s' contains ',' or '=', which DPDK "
+						 "device arguments cannot carry; rename or link it",
+						 pc->pcap);
+			if (ft_pcap_scan(pc->pcap, &p->file, why, sizeof(why)) != 0)
+				return port_fail(err, err_len, pc, "pcap: %s", why);
+			if (!ft_parse_link_supported(p->file.linktype))
+				return port_fail(err, err_len, pc,
+						 "pcap: '%s' has link type %u (%s), which flowtap "
+						 "does not decode (supported: Ethernet, Linux SLL and "
+						 "SLL2, BSD NULL/LOOP, raw IPv4/IPv6)",
+						 pc->pcap, p->file.linktype,
+						 pcap_datalink_val_to_name((int)p->file.linktype)
+							 ?: "unknown");
+			p->link = (enum ft_link_type)p->file.linktype;
+			p->is_file = !pc->pcap_loop;
+			snprintf(p->dev_name, sizeof(p->dev_name), "net_pcap_ft%u", i);
+			snprintf(args[i], sizeof(args[i]), "--vdev=%s,rx_pcap=%s%s", p->dev_name,
+				 pc->pcap, pc->pcap_loop ? ",infinite_rx=1" : "");
+		} else if (is_vdev(pc->device)) {
+			size_t n = strcspn(pc->device, ",");
+
+			snprintf(p->dev_name, sizeof(p->dev_name), "%.*s", (int)n, pc->device);
+			snprintf(args[i], sizeof(args[i]), "--vdev=%s", pc->device);
+		} else {
+			size_t n = strcspn(pc->device, ",");
+
+			snprintf(p->dev_name, sizeof(p->dev_name), "%.*s", (int)n, pc->device);
+			snprintf(args[i], sizeof(args[i]), "--allow=%s", pc->device);
+			*pci_wanted = true;
+		}
+		eal_argv[(*eal_argc)++] = args[i];
+
+		switch (pc->clock) {
+		case FT_CLOCK_PACKET:
+			packet_clock = true;
+			break;
+		case FT_CLOCK_TSC:
+			packet_clock = false;
+			break;
+		default:
+			packet_clock = p->is_file;
+			break;
+		}
+		if (packet_clock && !(pc->kind == FT_PORT_PCAP && !pc->pcap_loop))
+			return port_fail(err, err_len, pc,
+					 "clock = packet needs a capture file port without "
+					 "pcap_loop (other devices give no capture timestamps)");
+		if (clock_packet >= 0 && clock_packet != packet_clock)
+			return port_fail(err, err_len, pc,
+					 "ports mix packet time (capture files) and arrival time; "
+					 "flows need one clock: set clock = tsc on the file ports");
+		clock_packet = packet_clock;
+		p->packet_clock = packet_clock;
+	}
+	return 0;
+}
+
+uint32_t
+ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *p, unsigned workers)
+{
+	uint64_t n;
+
+	if (cfg->mbufs != 0)
+		return cfg->mbufs;
+	/* Descriptors, plus what workers hold in flight (a burst each, dispatch rings
+	 * towards every worker), plus per-lcore caches, plus chains for the largest
+	 * frame a capture holds (2 KiB per segment). */
+	n = (uint64_t)RTE_MAX(p->rx_queues, 1) * p->cfg->rx_descriptors +
+	    (uint64_t)workers * (cfg->burst_size * 4 + cfg->dispatch_ring_size) +
+	    (uint64_t)(workers + 1) * cfg->mbuf_cache + 1024 +
+	    (uint64_t)cfg->burst_size * (p->file.max_caplen / 2048 + 1);
+	if (p->cfg->kind == FT_PORT_PCAP && p->cfg->pcap_loop)
+		n += p->file.packets; /* infinite_rx keeps the whole file in mbufs */
+	return (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
+}
+
+static int
+setup_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info, uint8_t *key)
+{
+	uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP) &
+		      info->flow_type_rss_offloads;
+	unsigned key_len = info->hash_key_size != 0 ? info->hash_key_size : 40;
+
+	if (hf == 0)
+		return -1;
+	for (unsigned i = 0; i < key_len; i++)
+		key[i] = symmetric_rss_byte[i & 1];
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_key = key;
+	conf->rx_adv_conf.rss_conf.rss_key_len = (uint8_t)key_len;
+	conf->rx_adv_conf.rss_conf.rss_hf = hf;
+	return 0;
+}
+
+int
+ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned workers,
+	      int *ts_offset, uint64_t *ts_flag, char *err, size_t err_len)
+{
+	unsigned next_worker = 0;
+	bool any_packet_clock = false;
+
+	*ts_offset = -1;
+	*ts_flag = 0;
+	for (unsigned i = 0; i < cfg->port_count; i++) {
+		struct ft_port *p = &ports[i];
+		const struct ft_port_config *pc = p->cfg;
+		struct rte_eth_conf conf = {0};
+		struct rte_eth_dev_info info;
+		uint8_t rss_key[64];
+		char pool_name[RTE_MEMPOOL_NAMESIZE];
+		uint16_t port_id;
+		uint32_t nb_mbufs;
+		int rc, socket;
+
+		if (rte_eth_dev_get_port_by_name(p->dev_name, &port_id) != 0)
+			return port_fail(err, err_len, pc,
+					 "device '%s' was not probed by DPDK (check the "
+					 "address/devargs, the driver binding, and EAL's log above)",
+					 p->dev_name);
+		p->port_id = port_id;
+		rc = rte_eth_dev_info_get(port_id, &info);
+		if (rc != 0)
+			return port_fail(err, err_len, pc, "device info: %s", strerror(-rc));
+
+		p->rx_queues = pc->rx_queues != 0 ? pc->rx_queues
+						  : (uint16_t)RTE_MIN(workers, info.max_rx_queues);
+		if (p->rx_queues == 0)
+			p->rx_queues = 1;
+		if (p->rx_queues > info.max_rx_queues || p->rx_queues > FT_PORT_MAX_QUEUES)
+			return port_fail(err, err_len, pc,
+					 "rx_queues = %u, but the device has at most %u",
+					 p->rx_queues, RTE_MIN(info.max_rx_queues,
+							       FT_PORT_MAX_QUEUES));
+		if (p->rx_queues > 1 && info.flow_type_rss_offloads != 0) {
+			if (setup_rss(&conf, &info, rss_key) != 0)
+				return port_fail(err, err_len, pc,
+						 "the device hashes none of IP/TCP/UDP for RSS");
+		}
+		p->dispatch = p->rx_queues < workers;
+
+		socket = rte_eth_dev_socket_id(port_id);
+		if (socket < 0)
+			socket = (int)rte_socket_id();
+		nb_mbufs = ft_port_pool_size(cfg, p, workers);
+		snprintf(pool_name, sizeof(pool_name), "ft_pool_%u", i);
+		p->pool = rte_pktmbuf_pool_create(pool_name, nb_mbufs, cfg->mbuf_cache,
+						  MBUF_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		if (p->pool == NULL)
+			return port_fail(err, err_len, pc, "mbuf pool of %u: %s", nb_mbufs,
+					 rte_strerror(rte_errno));
+
+		rc = rte_eth_dev_configure(port_id, p->rx_queues, 0, &conf);
+		if (rc != 0)
+			return port_fail(err, err_len, pc, "configure %u rx queues: %s",
+					 p->rx_queues, strerror(-rc));
+		for (uint16_t q = 0; q < p->rx_queues; q++) {
+			rc = rte_eth_rx_queue_setup(port_id, q, pc->rx_descriptors,
+						    (unsigned)socket, NULL, p->pool);
+			if (rc != 0)
+				return port_fail(err, err_len, pc, "rx queue %u setup: %s", q,
+						 strerror(-rc));
+			p->queue_worker[q] = (uint16_t)(next_worker++ % workers);
+		}
+		rc = rte_eth_dev_start(port_id);
+		if (rc != 0)
+			return port_fail(err, err_len, pc, "start: %s", strerror(-rc));
+		if (pc->promiscuous) {
+			rc = rte_eth_promiscuous_enable(port_id);
+			if (rc != 0 && rc != -ENOTSUP)
+				FT_LOG(ft_logtype_port, WARNING, "port %s: promiscuous mode: %s",
+				       pc->name, strerror(-rc));
+		}
+		any_packet_clock |= p->packet_clock;
+		FT_LOG(ft_logtype_port, INFO,
+		       "port %s: %s, %u rx queue(s)%s, %u mbufs, %s time%s", pc->name, p->dev_name,
+		       p->rx_queues,
+		       p->dispatch ? " (software dispatch to workers)"
+				   : (conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " (symmetric RSS)"
+									       : ""),
+		       nb_mbufs, p->packet_clock ? "packet" : "arrival",
+		       p->is_file ? "; replaying a capture" : "");
+	}
+	if (any_packet_clock) {
+		*ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+
+		if (*ts_offset < 0 || bit < 0) {
+			snprintf(err, err_len,
+				 "packet clock: the capture device registered no mbuf timestamp");
+			return -1;
+		}
+		*ts_flag = 1ULL << bit;
+	}
+	return 0;
+}
+
+void
+ft_port_read_stats(const struct ft_port *p, struct ft_port_counters *out)
+{
+	struct rte_eth_stats st;
+
+	snprintf(out->name, sizeof(out->name), "%s", p->cfg->name);
+	if (rte_eth_stats_get(p->port_id, &st) == 0) {
+		out->ipackets = st.ipackets;
+		out->ibytes = st.ibytes;
+		out->imissed = st.imissed;
+		out->ierrors = st.ierrors;
+		out->rx_nombuf = st.rx_nombuf;
+	}
+	out->is_file = p->is_file;
+	out->link_type = p->link;
+	if (p->is_file) {
+		out->file_packets = p->file.packets;
+		out->file_bytes = p->file.bytes;
+		out->file_captured_bytes = p->file.captured_bytes;
+	}
+}
+
+uint64_t
+ft_port_consumed(const struct ft_port *p)
+{
+	struct rte_eth_stats st;
+
+	if (rte_eth_stats_get(p->port_id, &st) != 0)
+		return 0;
+	return st.ipackets + st.ierrors + st.rx_nombuf;
+}
+
+void
+ft_port_close_all(struct ft_port *ports, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (ports[i].pool == NULL)
+			continue;
+		rte_eth_dev_stop(ports[i].port_id);
+		rte_eth_dev_close(ports[i].port_id);
+	}
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Input ports: from configuration to started ethdevs.
+ *
+ * Before EAL: ft_port_plan() scans capture files (packet and byte totals, link
+ * type, time span) and turns the ports into EAL arguments (--vdev for vdevs and
+ * capture files, -a for PCI devices), so EAL probes exactly the configured
+ * devices and nothing else. After EAL: ft_port_start() configures each port
+ * (queues, symmetric RSS when the device has RSS and more than one queue, one
+ * mempool per port, timestamps) and decides how its queues map to workers.
+ *
+ * Distribution: a port with at least as many queues as workers gives each
+ * worker its own queues. A port with fewer (capture files, single-queue vdevs)
+ * is read by the worker owning each queue, which spreads packets to all workers
+ * by the symmetric flow hash (software dispatch).
+ */
+#ifndef FT_PORT_H
+#define FT_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+#include "cfg/cfg.h"
+#include "export/export.h"
+#include "parse/parse.h"
+
+#define FT_PORT_MAX_QUEUES 64
+
+/* Totals of a capture file, from its record headers. */
+struct ft_pcap_info {
+	uint64_t packets;
+	uint64_t bytes;		 /* original lengths (capinfos' "Data size") */
+	uint64_t captured_bytes; /* captured lengths: what net_pcap delivers */
+	uint64_t first_ns;
+	uint64_t last_ns;	 /* latest timestamp in the file (files need not be sorted) */
+	uint32_t max_caplen;
+	uint32_t linktype; /* LINKTYPE_* */
+};
+
+struct ft_port {
+	const struct ft_port_config *cfg;
+	char dev_name[64]; /* ethdev name EAL gives the device */
+	uint16_t port_id;
+	uint16_t rx_queues;
+	bool dispatch;	   /* fewer queues than workers: software dispatch */
+	bool packet_clock; /* flow time from the mbuf timestamp */
+	bool is_file;	   /* finite capture file (not looping) */
+	enum ft_link_type link;
+	struct ft_pcap_info file; /* for capture-file ports */
+	struct rte_mempool *pool;
+	uint16_t queue_worker[FT_PORT_MAX_QUEUES]; /* worker that polls each queue */
+};
+
+/*
+ * Scan a capture file with libpcap.
+ *
+ * @return 0, or -1 with err filled (unreadable, unsupported link type)
+ */
+int ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t err_len);
+
+/*
+ * Everything that must happen before EAL: scan capture files, check link types
+ * and the clock mode, and append the device arguments EAL needs to eal_argv
+ * (strings owned by ports[]; *eal_argc grows).
+ *
+ * @param pci_wanted  out: true if some port is a PCI device
+ * @return 0, or -1 with err naming the file and line of the port's key
+ */
+int ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv,
+		 int *eal_argc, int eal_argv_max, bool *pci_wanted, char *err, size_t err_len);
+
+/* Mbufs a port's pool needs for `workers` workers (config mbufs = 0: auto). */
+uint32_t ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *port,
+			   unsigned workers);
+
+/*
+ * Configure and start every port after rte_eal_init(): find it, pick queue
+ * count, set up symmetric RSS, pools and rx queues, assign queues to workers.
+ *
+ * @param ts_offset, ts_flag  out: mbuf timestamp dynfield and flag (packet
+ *        clock), -1/0 when no port uses the packet clock
+ * @return 0, or -1 with err filled
+ */
+int ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned workers,
+		  int *ts_offset, uint64_t *ts_flag, char *err, size_t err_len);
+
+/* Copy ethdev statistics and file totals into the export header's port block. */
+void ft_port_read_stats(const struct ft_port *port, struct ft_port_counters *out);
+
+/* Sum of ipackets + ierrors + rx_nombuf: packets the port has taken from its
+ * source, delivered or not. For a capture file, equal to its packet count once
+ * the whole file was read. */
+uint64_t ft_port_consumed(const struct ft_port *port);
+
+/* Stop and close every started port (detaches XDP programs, closes files). */
+void ft_port_close_all(struct ft_port *ports, unsigned count);
+
+#endif /* FT_PORT_H */

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+
+#include "parse/parse.h"
+#include "worker/worker.h"
+
+RTE_LOG_REGISTER_SUFFIX(ft_logtype_worker, worker, INFO);
+
+#define OUT_STAGE     64	 /* mbufs staged per destination before a ring write */
+#define LINEAR_MAX    (128 * 1024) /* a chained frame is copied up to this for parsing */
+#define PUBLISH_EVERY_NS 1000000 /* counters to the export header every millisecond */
+
+struct ft_worker {
+	struct ft_worker_params p;
+	struct ft_worker_ctl *ctl;
+	struct ft_flow_table *flows;
+	struct ft_worker_counters *shared; /* this worker's block in the export header */
+	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
+	struct ft_clock clock;
+	uint64_t now_ns; /* flow clock: latest packet time, or TSC time */
+	uint64_t publish_interval_tsc;
+	unsigned nsrc;
+	struct ft_worker_source src[FT_WORKER_MAX_SOURCES];
+	struct rte_ring *in[FT_WORKER_MAX];  /* from worker j to us */
+	struct rte_ring *out[FT_WORKER_MAX]; /* from us to worker j */
+	unsigned out_n[FT_WORKER_MAX];
+	struct rte_mbuf *out_stage[FT_WORKER_MAX][OUT_STAGE];
+	struct ft_export_writer writer;
+	uint8_t linear[LINEAR_MAX];
+};
+
+static inline struct ft_pkt *
+pkt_of(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+static void
+on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
+{
+	struct ft_worker *w = ctx;
+	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
+
+	ft_flow_to_record(f, reason, &r->flow);
+}
+
+static inline void
+count_discard(struct ft_worker *w, unsigned reason, uint32_t bytes)
+{
+	w->c.discard_packets[reason]++;
+	w->c.discard_bytes[reason] += bytes;
+}
+
+/* Account parsed packets into flows, then free them. */
+static void
+process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
+{
+	struct ft_pkt *pkts[FT_WORKER_MAX_BURST];
+	uint8_t refused[FT_WORKER_MAX_BURST];
+	uint64_t latest = w->now_ns;
+
+	if (n == 0)
+		return;
+	for (unsigned k = 0; k < n; k++) {
+		pkts[k] = pkt_of(m[k]);
+		w->c.packets++;
+		w->c.bytes += pkts[k]->wire_len;
+		if (pkts[k]->ts_ns > latest)
+			latest = pkts[k]->ts_ns;
+	}
+	ft_flow_table_update_burst(w->flows, pkts, n, refused, on_flow_end, w);
+	for (unsigned k = 0; k < n; k++) {
+		if (unlikely(refused[k])) {
+			count_discard(w, FT_DISCARD_FLOW_TABLE_FULL, pkts[k]->wire_len);
+		} else {
+			w->c.flow_packets++;
+			w->c.flow_bytes += pkts[k]->wire_len;
+		}
+		if (pkts[k]->flags & FT_PKT_F_FRAGMENT)
+			w->c.fragments++;
+	}
+	w->now_ns = latest;
+	rte_pktmbuf_free_bulk(m, n);
+}
+
+/* Packets other workers dispatched to us. */
+static unsigned
+drain_incoming(struct ft_worker *w)
+{
+	struct rte_mbuf *m[FT_WORKER_MAX_BURST];
+	unsigned total = 0;
+
+	for (unsigned j = 0; j < w->p.workers; j++) {
+		unsigned n;
+
+		if (w->in[j] == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(w->in[j], (void **)m, w->p.burst_size, NULL);
+		process(w, m, n);
+		total += n;
+	}
+	return total;
+}
+
+static void
+flush_out(struct ft_worker *w, unsigned dst)
+{
+	unsigned n = w->out_n[dst], sent = 0;
+
+	while (sent < n) {
+		sent += rte_ring_sp_enqueue_burst(w->out[dst], (void **)&w->out_stage[dst][sent],
+						  n - sent, NULL);
+		if (sent == n || !w->p.dispatch_backpressure || w->ctl->stop)
+			break;
+		/* Finite input: wait rather than drop, and keep draining our own
+		 * incoming rings so two dispatching workers cannot block each other. */
+		drain_incoming(w);
+		rte_pause();
+	}
+	for (unsigned k = sent; k < n; k++) {
+		count_discard(w, FT_DISCARD_DISPATCH_FULL, pkt_of(w->out_stage[dst][k])->wire_len);
+		rte_pktmbuf_free(w->out_stage[dst][k]);
+	}
+	w->out_n[dst] = 0;
+}
+
+static void
+flush_all_out(struct ft_worker *w)
+{
+	for (unsigned j = 0; j < w->p.workers; j++)
+		if (w->out_n[j] != 0)
+			flush_out(w, j);
+}
+
+/* Read one burst from a source, parse it, dispatch or process it. */
+static unsigned
+poll_source(struct ft_worker *w, const struct ft_worker_source *s)
+{
+	struct rte_mbuf *m[FT_WORKER_MAX_BURST];
+	struct rte_mbuf *local[FT_WORKER_MAX_BURST];
+	unsigned n, nl = 0;
+	uint64_t arrival_ns = 0;
+
+	n = rte_eth_rx_burst(s->port_id, s->queue, m, w->p.burst_size);
+	if (n == 0)
+		return 0;
+	if (!s->packet_clock)
+		arrival_ns = ft_clock_ns(&w->clock, rte_rdtsc());
+
+	for (unsigned k = 0; k < n; k++) {
+		struct rte_mbuf *mb = m[k];
+		struct ft_pkt *pkt = pkt_of(mb);
+		const uint8_t *data = rte_pktmbuf_mtod(mb, const uint8_t *);
+		uint32_t len = mb->data_len;
+
+		if (k + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(m[k + 1], void *));
+		w->c.rx_packets++;
+		w->c.rx_bytes += mb->pkt_len;
+		if (unlikely(mb->nb_segs > 1)) {
+			/* Headers may straddle segments: parse a linear copy. */
+			len = RTE_MIN(mb->pkt_len, (uint32_t)LINEAR_MAX);
+			data = rte_pktmbuf_read(mb, 0, len, w->linear);
+		}
+		if (unlikely(ft_parse(data, len, s->link, pkt) != 0)) {
+			count_discard(w, pkt->discard, mb->pkt_len);
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		pkt->port = s->port_index;
+		pkt->wire_len = mb->pkt_len;
+		if (s->packet_clock) {
+			/* net_pcap stores microseconds (it opens files at that precision). */
+			if (likely(mb->ol_flags & w->p.ts_flag))
+				pkt->ts_ns = *RTE_MBUF_DYNFIELD(mb, w->p.ts_offset,
+								rte_mbuf_timestamp_t *) * 1000;
+			else
+				pkt->ts_ns = w->now_ns;
+		} else {
+			pkt->ts_ns = arrival_ns;
+		}
+		if (s->dispatch) {
+			unsigned dst = (unsigned)(((uint64_t)pkt->hash * w->p.workers) >> 32);
+
+			if (dst != w->p.id) {
+				w->out_stage[dst][w->out_n[dst]++] = mb;
+				if (w->out_n[dst] == OUT_STAGE)
+					flush_out(w, dst);
+				continue;
+			}
+		}
+		local[nl++] = mb;
+	}
+	process(w, local, nl);
+	return n;
+}
+
+static void
+publish(struct ft_worker *w)
+{
+	struct ft_flow_table_stats fs;
+
+	ft_flow_table_get_stats(w->flows, &fs);
+	w->c.flows_created = fs.created;
+	w->c.flows_ended = fs.ended;
+	w->c.flows_active = fs.active;
+	w->c.clock_ns = w->now_ns;
+	/* Word-sized stores: a reader sees each counter whole, the block possibly
+	 * mid-update while running; final values are complete once done is set. */
+	memcpy(w->shared, &w->c, sizeof(w->c));
+}
+
+static bool
+all_rx_done(const struct ft_worker *w)
+{
+	for (unsigned j = 0; j < w->p.workers; j++)
+		if (!__atomic_load_n(&w->ctl->rx_done[j], __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static bool
+incoming_empty(const struct ft_worker *w)
+{
+	for (unsigned j = 0; j < w->p.workers; j++)
+		if (w->in[j] != NULL && !rte_ring_empty(w->in[j]))
+			return false;
+	return true;
+}
+
+int
+ft_worker_main(void *arg)
+{
+	struct ft_worker *w = arg;
+	struct ft_worker_ctl *ctl = w->ctl;
+	uint64_t start_tsc, last_publish, t0;
+	bool packet_clock = false, rx_done = false;
+	uint64_t end_ns;
+
+	for (unsigned i = 0; i < w->nsrc; i++)
+		packet_clock |= w->src[i].packet_clock;
+	/* A worker without sources of its own follows the dispatchers' clock. */
+	if (w->nsrc == 0)
+		packet_clock = w->p.ts_offset >= 0;
+
+	while (!ctl->start && !ctl->stop)
+		rte_pause();
+
+	ft_clock_init(&w->clock);
+	if (!packet_clock)
+		w->now_ns = ft_clock_ns(&w->clock, rte_rdtsc());
+	start_tsc = last_publish = rte_rdtsc();
+	FT_LOG(ft_logtype_worker, INFO, "worker %u: lcore %u, %u source(s)", w->p.id,
+	       rte_lcore_id(), w->nsrc);
+
+	for (;;) {
+		bool reading = !ctl->stop && !ctl->input_done;
+		unsigned busy = 0;
+
+		t0 = rte_rdtsc();
+		if (reading)
+			for (unsigned i = 0; i < w->nsrc; i++)
+				busy += poll_source(w, &w->src[i]);
+		flush_all_out(w);
+		busy += drain_incoming(w);
+		if (!packet_clock)
+			w->now_ns = ft_clock_ns(&w->clock, t0);
+		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
+		if (w->writer.staged != 0)
+			ft_export_writer_flush(&w->writer);
+
+		if (busy)
+			w->c.busy_cycles += rte_rdtsc() - t0;
+		if (t0 - last_publish > w->publish_interval_tsc) {
+			w->c.total_cycles = t0 - start_tsc;
+			publish(w);
+			last_publish = t0;
+		}
+		if (!reading) {
+			if (!rx_done) {
+				__atomic_store_n(&ctl->rx_done[w->p.id], 1, __ATOMIC_RELEASE);
+				rx_done = true;
+			}
+			if (all_rx_done(w) && incoming_empty(w))
+				break;
+		}
+	}
+
+	/* Input is over: every flow still live ends now, at the time the input
+	 * ended (the latest packet time of the files, whichever worker saw it). */
+	end_ns = packet_clock ? RTE_MAX(w->now_ns, ctl->end_ns)
+			      : ft_clock_ns(&w->clock, rte_rdtsc());
+	ft_flow_table_flush(w->flows, end_ns, FT_END_SHUTDOWN, on_flow_end, w);
+	ft_export_writer_flush(&w->writer);
+	w->now_ns = end_ns;
+	w->c.total_cycles = rte_rdtsc() - start_tsc;
+	w->c.done = 1;
+	publish(w);
+	FT_LOG(ft_logtype_worker, INFO, "worker %u: done, %" PRIu64 " packets, %" PRIu64 " flows",
+	       w->p.id, w->c.packets, w->c.flows_created);
+	return 0;
+}
+
+struct ft_worker *
+ft_worker_create(const struct ft_worker_params *params, int socket_id,
+		 const struct ft_export_segment *seg, struct ft_worker_ctl *ctl)
+{
+	struct ft_worker *w;
+
+	if (params->workers == 0 || params->workers > FT_WORKER_MAX ||
+	    params->id >= params->workers || params->burst_size == 0 ||
+	    params->burst_size > FT_WORKER_MAX_BURST) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	w = rte_zmalloc_socket("ft_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket_id);
+	if (w == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	w->p = *params;
+	w->ctl = ctl;
+	w->flows = ft_flow_table_create(&params->flow);
+	if (w->flows == NULL) {
+		int e = rte_errno;
+
+		rte_free(w);
+		rte_errno = e;
+		return NULL;
+	}
+	w->shared = &seg->hdr->workers[params->id];
+	w->c.flow_capacity = params->flow.capacity;
+	w->publish_interval_tsc = rte_get_tsc_hz() / (FT_NSEC_PER_SEC / PUBLISH_EVERY_NS);
+	ft_export_writer_init(&w->writer, seg, params->id, &w->c, &ctl->consumer_alive);
+	publish(w);
+	return w;
+}
+
+int
+ft_worker_add_source(struct ft_worker *w, const struct ft_worker_source *src)
+{
+	if (w->nsrc == FT_WORKER_MAX_SOURCES)
+		return -ENOSPC;
+	w->src[w->nsrc++] = *src;
+	return 0;
+}
+
+void
+ft_worker_connect(struct ft_worker *from, struct ft_worker *to, struct rte_ring *ring)
+{
+	from->out[to->p.id] = ring;
+	to->in[from->p.id] = ring;
+}
+
+void
+ft_worker_free(struct ft_worker *w)
+{
+	if (w == NULL)
+		return;
+	ft_flow_table_free(w->flows);
+	rte_free(w);
+}
+
+const struct ft_worker_counters *
+ft_worker_counters(const struct ft_worker *w)
+{
+	return &w->c;
+}

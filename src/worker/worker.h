@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-lcore pipeline: rx burst -> parse -> (software dispatch) -> flow table
+ * -> export ring, plus timer-wheel expiry, run to completion on one lcore.
+ *
+ * Workers share nothing on the hot path. They meet the main lcore through
+ * struct ft_worker_ctl (flags the main lcore sets, read once per loop) and each
+ * other only through SPSC dispatch rings (one per ordered pair of workers).
+ *
+ * Ending: the main lcore sets input_done when every finite input has been read
+ * in full, or stop on a signal. A worker then stops reading, hands its last
+ * dispatched packets over (rx_done), drains what other workers still send it,
+ * flushes every flow (end reason "shutdown" unless idle or closed), flushes its
+ * writer, publishes its final counters with done = 1 and returns.
+ */
+#ifndef FT_WORKER_H
+#define FT_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "common/common.h"
+#include "export/writer.h"
+#include "flow/flow.h"
+#include "port/port.h"
+
+#define FT_WORKER_MAX	      FT_EXPORT_MAX_WORKERS
+#define FT_WORKER_MAX_SOURCES 64
+#define FT_WORKER_MAX_BURST   512
+
+/* Set by the main lcore, read by workers. */
+struct ft_worker_ctl {
+	volatile int start;	     /* begin reading input */
+	volatile int stop;	     /* stop reading now (signal) */
+	volatile int input_done;     /* every finite input was read in full */
+	volatile int consumer_alive; /* a collector is attached and alive */
+	volatile int rx_done[FT_WORKER_MAX]; /* set by each worker: no more dispatch from it */
+	uint64_t end_ns;		     /* flush time for finite inputs (latest packet time) */
+	unsigned workers;
+};
+
+/* One (port, queue) a worker polls. */
+struct ft_worker_source {
+	uint16_t port_id;
+	uint16_t queue;
+	uint16_t port_index; /* index in the configuration, goes in struct ft_pkt.port */
+	uint8_t dispatch;    /* spread packets over all workers by flow hash */
+	uint8_t packet_clock;
+	enum ft_link_type link;
+};
+
+struct ft_worker_params {
+	unsigned id;
+	unsigned workers;
+	uint16_t burst_size;
+	struct ft_flow_table_params flow;
+	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
+	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
+	uint64_t ts_flag;
+};
+
+struct ft_worker;
+
+/*
+ * Create a worker's state on the given NUMA socket: its flow table and writer.
+ * Sources and dispatch rings are added afterwards.
+ *
+ * @return the worker, or NULL with rte_errno set (ENOMEM, EINVAL)
+ */
+struct ft_worker *ft_worker_create(const struct ft_worker_params *params, int socket_id,
+				   const struct ft_export_segment *seg, struct ft_worker_ctl *ctl);
+
+/* Add a (port, queue) for this worker to poll. @return 0 or -ENOSPC. */
+int ft_worker_add_source(struct ft_worker *w, const struct ft_worker_source *src);
+
+/* Connect the SPSC ring carrying mbufs from worker `from` to worker `to`. */
+void ft_worker_connect(struct ft_worker *from, struct ft_worker *to, struct rte_ring *ring);
+
+/* The lcore entry point (rte_eal_remote_launch); arg is the struct ft_worker. */
+int ft_worker_main(void *arg);
+
+/* Free what ft_worker_create allocated (NULL is a no-op). */
+void ft_worker_free(struct ft_worker *w);
+
+/* Counters as last published (the export header's block for this worker). */
+const struct ft_worker_counters *ft_worker_counters(const struct ft_worker *w);
+
+#endif /* FT_WORKER_H */
