@@ -699,6 +699,26 @@ ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
+const char *
+ft_config_key(unsigned i, const char **section)
+{
+	for (const struct section_spec *s = sections; s->name != NULL; s++) {
+		for (const struct key_spec *k = s->keys; k->key != NULL; k++) {
+			if (i-- == 0) {
+				*section = s->name;
+				return k->key;
+			}
+		}
+	}
+	for (const struct key_spec *k = port_keys; k->key != NULL; k++) {
+		if (i-- == 0) {
+			*section = "port";
+			return k->key;
+		}
+	}
+	return NULL;
+}
+
 bool
 ft_config_all_finite(const struct ft_config *cfg)
 {

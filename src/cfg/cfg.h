@@ -126,6 +126,14 @@ int ft_config_set_pcap(struct ft_config *cfg, const char *path, char *err, size_
  */
 int ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len);
 
+/*
+ * The known keys, for documentation checks: key i (from 0) of section
+ * *section ("port" stands for every [port.NAME]).
+ *
+ * @return the key name, or NULL past the last key
+ */
+const char *ft_config_key(unsigned i, const char **section);
+
 /* True when every port reads a finite capture file (not looping). */
 bool ft_config_all_finite(const struct ft_config *cfg);
 

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of src/cfg: parsing, every error path, overrides, and the
+ * documented defaults in config/flowtap.ini. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cfg/cfg.h"
+
+static char tmpdir[] = "/tmp/ft-test-cfg-XXXXXX";
+
+/* Write text to a file in tmpdir; returns its path (static buffer per slot). */
+static const char *
+write_file(const char *name, const char *text)
+{
+	static char paths[8][256];
+	static unsigned slot;
+	char *p = paths[slot++ % 8];
+	FILE *f;
+
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+/* Load text as a config file; returns the rc and leaves the error in err. */
+static int
+load_text(struct ft_config *cfg, const char *text, char *err, size_t len)
+{
+	const char *path = write_file("t.ini", text);
+
+	ft_config_defaults(cfg);
+	err[0] = '\0';
+	return ft_config_load(cfg, path, err, len);
+}
+
+/* Expect a load failure whose message names the line and carries `what`. */
+static void
+expect_error(const char *text, unsigned line, const char *what)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN], at[32];
+
+	assert_int_equal(load_text(&cfg, text, err, sizeof(err)), -1);
+	snprintf(at, sizeof(at), "t.ini:%u: ", line);
+	if (strstr(err, at) == NULL || strstr(err, what) == NULL)
+		fail_msg("error '%s' lacks '%s' or '%s'", err, at, what);
+}
+
+static void
+test_defaults_valid(void **state)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN];
+
+	(void)state;
+	ft_config_defaults(&cfg);
+	assert_string_equal(cfg.instance, "default");
+	assert_int_equal(cfg.ring_size, 65536);
+	assert_int_equal(cfg.shm_mode, 0660);
+	/* Defaults alone have no input: the one thing validation must refuse. */
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no input"));
+}
+
+static void
+test_values(void **state)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN];
+	const char *pcap = write_file("a.pcap", "x");
+
+	(void)state;
+	(void)pcap;
+	assert_int_equal(load_text(&cfg,
+				   "# comment\n"
+				   "[dataplane]\n"
+				   "instance = lab-1 ; inline comment\n"
+				   "burst_size=64\n"
+				   "[export]\n"
+				   "ring_size = 4096\n"
+				   "overflow = drop\n"
+				   "shm_mode = 0640\n"
+				   "linger = 250ms\n"
+				   "[flow]\n"
+				   "capacity = 1000\n"
+				   "tcp_established_timeout = 1.5m\n"
+				   "udp_timeout = 30\n"
+				   "icmp_timeout = 1h\n"
+				   "tcp_closed_timeout = 100us\n"
+				   "[port.in0]\n"
+				   "pcap = a.pcap\n"
+				   "clock = tsc\n"
+				   "promiscuous = off\n",
+				   err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg.instance, "lab-1");
+	assert_int_equal(cfg.burst_size, 64);
+	assert_int_equal(cfg.ring_size, 4096);
+	assert_int_equal(cfg.overflow, FT_OVERFLOW_CFG_DROP);
+	assert_int_equal(cfg.shm_mode, 0640);
+	assert_int_equal(cfg.linger_ns, 250000000ULL);
+	assert_int_equal(cfg.flow_capacity, 1000);
+	assert_int_equal(cfg.timeouts.tcp_established_ns, 90000000000ULL);
+	assert_int_equal(cfg.timeouts.udp_ns, 30000000000ULL);
+	assert_int_equal(cfg.timeouts.icmp_ns, 3600000000000ULL);
+	assert_int_equal(cfg.timeouts.tcp_closed_ns, 100000ULL);
+	assert_int_equal(cfg.port_count, 1);
+	assert_string_equal(cfg.ports[0].name, "in0");
+	assert_int_equal(cfg.ports[0].kind, FT_PORT_PCAP);
+	assert_int_equal(cfg.ports[0].clock, FT_CLOCK_TSC);
+	assert_false(cfg.ports[0].promiscuous);
+	/* Relative to the config file's folder, made absolute. */
+	assert_int_equal(cfg.ports[0].pcap[0], '/');
+	assert_non_null(strstr(cfg.ports[0].pcap, "/a.pcap"));
+	assert_int_equal(cfg.ports[0].origin.line, 17);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_true(ft_config_all_finite(&cfg));
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("[dataplane]\nbogus = 1\n", 2, "[dataplane] bogus: unknown key");
+	expect_error("[nosuch]\n", 1, "[nosuch]: unknown section");
+	expect_error("burst_size = 3\n", 1, "outside of any [section]");
+	expect_error("[dataplane]\nburst_size = 8\n\nburst_size = 9\n", 4,
+		     "key repeated (first set at line 2)");
+	expect_error("[dataplane]\nburst_size = lots\n", 2, "not a non-negative integer");
+	expect_error("[dataplane]\nburst_size = -1\n", 2, "not a non-negative integer");
+	expect_error("[dataplane]\nburst_size = 0\n", 2, "out of range [1, 512]");
+	expect_error("[dataplane]\nburst_size = 99999999999999999999\n", 2,
+		     "not a non-negative integer");
+	expect_error("[export]\nring_size = 5000\n", 2, "not a power of two");
+	expect_error("[port.a]\npromiscuous = maybe\n", 2, "not a boolean");
+	expect_error("[flow]\nudp_timeout = 5 parsecs\n", 2, "not a duration");
+	expect_error("[flow]\nudp_timeout = 0\n", 2, "out of range");
+	expect_error("[export]\noverflow = sometimes\n", 2,
+		     "'sometimes' is not one of: auto, drop, backpressure");
+	expect_error("[export]\nshm_mode = 0999\n", 2, "octal file mode");
+	expect_error("[dataplane]\ninstance = a/b\n", 2, "is not a name");
+	expect_error("[port.a]\npcap = /nonexistent/x.pcap\n", 2,
+		     "[port.a] pcap: cannot read '/nonexistent/x.pcap'");
+	expect_error("[port.a]\npcap = missing.pcap\n", 2, "missing.pcap': No such file");
+	expect_error("[flow]\njust a line\n", 2, "expected 'key = value'");
+	expect_error("[flow\n", 1, "malformed section header");
+	expect_error("[port.bad/name]\n", 1, "port name must be");
+	expect_error("[port.a]\n[port.a]\n", 2, "section repeated (first at line 1)");
+	expect_error("[flow]\n = 3\n", 2, "missing key");
+}
+
+static void
+test_validate(void **state)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN];
+
+	(void)state;
+	write_file("b.pcap", "x");
+	assert_int_equal(load_text(&cfg, "[port.a]\nrx_queues = 2\n", err, sizeof(err)), 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[port.a]: needs pcap = FILE or device = DEVARGS"));
+
+	assert_int_equal(load_text(&cfg, "[port.a]\npcap = b.pcap\ndevice = net_null0\n", err,
+				   sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pcap and device are exclusive"));
+
+	assert_int_equal(load_text(&cfg, "[port.a]\ndevice = net_null0\npcap_loop = true\n", err,
+				   sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pcap_loop: only for pcap ports"));
+	assert_false(ft_config_all_finite(&cfg));
+
+	assert_int_equal(load_text(&cfg, "[dataplane]\nmbufs = 1000\nmbuf_cache = 501\n"
+					 "[port.a]\ndevice = net_null0\n",
+				   err, sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mbuf_cache"));
+}
+
+static void
+test_overrides(void **state)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN];
+	char cwd[512];
+	const char *pcap = write_file("c.pcap", "x");
+
+	(void)state;
+	ft_config_defaults(&cfg);
+	assert_int_equal(ft_config_set(&cfg, "flow.capacity=1234", err, sizeof(err)), 0);
+	assert_int_equal(cfg.flow_capacity, 1234);
+	assert_int_equal(ft_config_set(&cfg, "flow.capacity=1235", err, sizeof(err)), 0);
+	assert_int_equal(cfg.flow_capacity, 1235); /* overrides may repeat */
+	assert_int_equal(ft_config_set(&cfg, "flow.capacity=x", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "command line: [flow] capacity: 'x'"));
+	assert_int_equal(ft_config_set(&cfg, "flow.nope=1", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key"));
+	assert_int_equal(ft_config_set(&cfg, "capacity=1", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "expected SECTION.KEY=VALUE"));
+	assert_int_equal(ft_config_set(&cfg, "flow.capacity", err, sizeof(err)), -1);
+
+	/* Port sections contain a dot: the key is after the last one. Relative
+	 * paths on the command line start from the current directory. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	assert_int_equal(ft_config_set(&cfg, "port.x.pcap=c.pcap", err, sizeof(err)), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(cfg.port_count, 1);
+	assert_string_equal(cfg.ports[0].name, "x");
+	assert_string_equal(cfg.ports[0].pcap, pcap);
+
+	/* --pcap replaces every port. */
+	assert_int_equal(ft_config_set(&cfg, "port.y.device=net_null0", err, sizeof(err)), 0);
+	assert_int_equal(cfg.port_count, 2);
+	assert_int_equal(ft_config_set_pcap(&cfg, pcap, err, sizeof(err)), 0);
+	assert_int_equal(cfg.port_count, 1);
+	assert_int_equal(cfg.ports[0].kind, FT_PORT_PCAP);
+	assert_int_equal(ft_config_set_pcap(&cfg, "/nonexistent.pcap", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--pcap: cannot read '/nonexistent.pcap'"));
+}
+
+/* config/flowtap.ini is the reference: it must load, hold exactly the
+ * defaults, and mention every key the parser knows. */
+static void
+test_shipped_config(void **state)
+{
+	const char *root = getenv("FT_SOURCE_ROOT");
+	struct ft_config cfg, def;
+	char path[1024], err[FT_CFG_ERR_LEN];
+	const char *section, *key;
+	char *text;
+	long size;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/config/flowtap.ini", root);
+	ft_config_defaults(&cfg);
+	if (ft_config_load(&cfg, path, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	ft_config_defaults(&def);
+	memset(cfg.source, 0, sizeof(cfg.source));
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)size + 1);
+	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	for (unsigned i = 0; (key = ft_config_key(i, &section)) != NULL; i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "\n%s%s =", strcmp(section, "port") ? "" : "; ", key);
+		if (strstr(text, want) == NULL)
+			fail_msg("config/flowtap.ini does not document [%s] %s", section, key);
+	}
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_valid), cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_overrides),      cmocka_unit_test(test_shipped_config),
+	};
+	int rc;
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			rc = rc ? rc : 1;
+	}
+	return rc;
+}

@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of src/flow: TCP state and end reasons, timeouts, table full, the
+ * timer wheel's bounds, and a torture test against a reference model.
+ *
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_errno.h>
+
+#include "flow/flow.h"
+
+RTE_DEFINE_PER_LCORE(int, _rte_errno);
+
+void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
+void __wrap_rte_free(void *p);
+
+void *
+__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
+{
+	void *p = NULL;
+
+	(void)type;
+	(void)socket;
+	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+void
+__wrap_rte_free(void *p)
+{
+	free(p);
+}
+
+#define SEC 1000000000ULL
+
+struct ended {
+	struct ft_flow_record rec;
+};
+
+/* Collects ended flows. */
+struct sink {
+	struct ended *v;
+	size_t n, cap;
+};
+
+static void
+on_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
+{
+	struct sink *s = ctx;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+	}
+	ft_flow_to_record(f, reason, &s->v[s->n++].rec);
+}
+
+static struct ft_flow_timeouts
+timeouts(void)
+{
+	struct ft_flow_timeouts t = {
+		.tcp_new_ns = 60 * SEC,
+		.tcp_established_ns = 600 * SEC,
+		.tcp_closed_ns = 10 * SEC,
+		.udp_ns = 60 * SEC,
+		.icmp_ns = 30 * SEC,
+		.other_ns = 60 * SEC,
+	};
+	return t;
+}
+
+static struct ft_flow_table *
+make_table(uint32_t capacity, uint32_t budget)
+{
+	struct ft_flow_table_params p = {
+		.capacity = capacity,
+		.socket_id = -1,
+		.worker_id = 3,
+		.expiry_budget = budget,
+		.timeouts = timeouts(),
+	};
+	struct ft_flow_table *t = ft_flow_table_create(&p);
+
+	assert_non_null(t);
+	return t;
+}
+
+/* A packet between 10.0.0.a:pa and 10.0.0.b:pb (sender first). */
+static struct ft_pkt
+mkpkt(uint8_t proto, uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint8_t flags,
+      uint64_t ts, uint32_t len)
+{
+	struct ft_pkt p;
+	int swap = a > b || (a == b && pa > pb);
+
+	memset(&p, 0, sizeof(p));
+	p.key.family = 4;
+	p.key.proto = proto;
+	p.key.addr[0][0] = 10;
+	p.key.addr[1][0] = 10;
+	p.key.addr[0][3] = swap ? b : a;
+	p.key.addr[1][3] = swap ? a : b;
+	p.key.port[0] = swap ? pb : pa;
+	p.key.port[1] = swap ? pa : pb;
+	p.dir = (uint8_t)swap;
+	p.hash = (uint32_t)(p.key.addr[0][3] * 2654435761U) ^ (p.key.addr[1][3] * 40503U) ^
+		 (uint32_t)(p.key.port[0] << 16 | p.key.port[1]) ^ proto;
+	p.tcp_flags = flags;
+	p.ts_ns = ts;
+	p.wire_len = len;
+	return p;
+}
+
+static unsigned
+feed(struct ft_flow_table *t, struct ft_pkt *p, struct sink *s)
+{
+	struct ft_pkt *pp[1] = {p};
+	uint8_t refused[1];
+
+	return ft_flow_table_update_burst(t, pp, 1, refused, on_end, s);
+}
+
+#define S  FT_TCP_SYN
+#define A  FT_TCP_ACK
+#define F  FT_TCP_FIN
+#define R  FT_TCP_RST
+#define PA (FT_TCP_PSH | FT_TCP_ACK)
+
+static void
+test_tcp_lifecycle(void **state)
+{
+	struct ft_flow_table *t = make_table(16, 64);
+	struct sink s = {0};
+	struct ft_pkt p;
+	const struct ft_flow_record *r;
+	uint64_t t0 = 1000 * SEC;
+
+	(void)state;
+	/* Client 10.0.0.9:40000 -> server 10.0.0.2:80: the client's address is the
+	 * higher one, so the initiator is key endpoint 1. */
+	p = mkpkt(6, 9, 40000, 2, 80, S, t0, 74), feed(t, &p, &s);
+	p = mkpkt(6, 2, 80, 9, 40000, S | A, t0 + 1000, 74), feed(t, &p, &s);
+	p = mkpkt(6, 9, 40000, 2, 80, A, t0 + 2000, 66), feed(t, &p, &s);
+	p = mkpkt(6, 9, 40000, 2, 80, PA, t0 + 3000, 166), feed(t, &p, &s);
+	p = mkpkt(6, 2, 80, 9, 40000, PA, t0 + 4000, 566), feed(t, &p, &s);
+	p = mkpkt(6, 9, 40000, 2, 80, F | A, t0 + 5000, 66), feed(t, &p, &s);
+	p = mkpkt(6, 2, 80, 9, 40000, F | A, t0 + 6000, 66), feed(t, &p, &s);
+	p = mkpkt(6, 9, 40000, 2, 80, A, t0 + 7000, 66), feed(t, &p, &s);
+	assert_int_equal(s.n, 0);
+
+	/* The closing timeout (10 s) ends it, not the established one (600 s): the
+	 * flow moved to an earlier wheel slot when it closed. */
+	assert_int_equal(ft_flow_table_expire(t, t0 + 9 * SEC, on_end, &s), 0);
+	assert_int_equal(ft_flow_table_expire(t, t0 + 11 * SEC, on_end, &s), 1);
+	assert_int_equal(s.n, 1);
+	r = &s.v[0].rec;
+	assert_int_equal(r->end_reason, FT_END_TCP_FIN);
+	assert_int_equal(r->tcp_state, FT_TCP_CLOSED);
+	assert_int_equal(r->initiator, 1);
+	assert_int_equal(r->packets[0], 5);
+	assert_int_equal(r->packets[1], 3);
+	assert_int_equal(r->bytes[0], 74 + 66 + 166 + 66 + 66);
+	assert_int_equal(r->bytes[1], 74 + 566 + 66);
+	assert_int_equal(r->tcp_flags[0], S | A | F | FT_TCP_PSH);
+	assert_int_equal(r->tcp_flags[1], S | A | F | FT_TCP_PSH);
+	assert_int_equal(r->first_ns, t0);
+	assert_int_equal(r->last_ns, t0 + 7000);
+	assert_int_equal(r->flow_id >> 56, 3);
+	assert_int_equal(r->flags & FT_FLOW_F_MIDSTREAM, 0);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+static void
+test_tcp_reuse_rst_midstream(void **state)
+{
+	struct ft_flow_table *t = make_table(16, 64);
+	struct sink s = {0};
+	struct ft_pkt p;
+	uint64_t t0 = 50 * SEC;
+
+	(void)state;
+	/* RST closes; a new SYN on the closed tuple ends it ("rst") and starts
+	 * the next connection. */
+	p = mkpkt(6, 1, 1000, 2, 22, S, t0, 60), feed(t, &p, &s);
+	p = mkpkt(6, 2, 22, 1, 1000, R | A, t0 + 10, 60), feed(t, &p, &s);
+	p = mkpkt(6, 1, 1000, 2, 22, S, t0 + 20, 60), feed(t, &p, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].rec.end_reason, FT_END_TCP_RST);
+	assert_int_equal(s.v[0].rec.packets[0] + s.v[0].rec.packets[1], 2);
+
+	/* First packet a SYN+ACK: the other side is the initiator. */
+	p = mkpkt(6, 5, 443, 6, 5555, S | A, t0, 60), feed(t, &p, &s);
+	/* Mid-stream data on another tuple. */
+	p = mkpkt(6, 7, 3333, 8, 80, PA, t0, 100), feed(t, &p, &s);
+	ft_flow_table_flush(t, t0 + 30, FT_END_SHUTDOWN, on_end, &s);
+	assert_int_equal(s.n, 4);
+	for (size_t i = 1; i < s.n; i++) {
+		const struct ft_flow_record *r = &s.v[i].rec;
+
+		assert_int_equal(r->end_reason, FT_END_SHUTDOWN);
+		if (r->key.port[0] == 443) { /* SYN+ACK came from endpoint 0 */
+			assert_int_equal(r->initiator, 1);
+			assert_int_equal(r->packets[1], 1);
+			assert_int_equal(r->tcp_state, FT_TCP_SYN_RECEIVED);
+		} else if (r->key.port[1] == 80) {
+			assert_int_equal(r->flags & FT_FLOW_F_MIDSTREAM, FT_FLOW_F_MIDSTREAM);
+			assert_int_equal(r->tcp_state, FT_TCP_ESTABLISHED);
+		} else {
+			assert_int_equal(r->tcp_state, FT_TCP_SYN_SENT);
+		}
+	}
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+static void
+test_idle_split_and_flush_reasons(void **state)
+{
+	struct ft_flow_table *t = make_table(16, 64);
+	struct sink s = {0};
+	struct ft_pkt p;
+	uint64_t t0 = 7 * SEC;
+
+	(void)state;
+	/* UDP idle for exactly the timeout continues the flow; one ns more ends it
+	 * when the next packet arrives, even if expiry never ran. */
+	p = mkpkt(17, 1, 53, 2, 5353, 0, t0, 100), feed(t, &p, &s);
+	p = mkpkt(17, 2, 5353, 1, 53, 0, t0 + 60 * SEC, 100), feed(t, &p, &s);
+	assert_int_equal(s.n, 0);
+	p = mkpkt(17, 1, 53, 2, 5353, 0, t0 + 120 * SEC + 1, 100), feed(t, &p, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].rec.end_reason, FT_END_IDLE);
+	assert_int_equal(s.v[0].rec.packets[0], 1);
+	assert_int_equal(s.v[0].rec.packets[1], 1);
+
+	/* An older timestamp (unsorted capture) does not move last back. */
+	p = mkpkt(17, 1, 53, 2, 5353, 0, t0 + 120 * SEC - 5, 100), feed(t, &p, &s);
+	/* ICMP: 30 s timeout. */
+	p = mkpkt(1, 3, 0, 4, 0, 0, t0 + 100 * SEC, 84), feed(t, &p, &s);
+	s.n = 0;
+	/* Flush at a time past the ICMP timeout but not the UDP one. */
+	ft_flow_table_flush(t, t0 + 131 * SEC, FT_END_SHUTDOWN, on_end, &s);
+	assert_int_equal(s.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct ft_flow_record *r = &s.v[i].rec;
+
+		if (r->key.proto == 1) {
+			assert_int_equal(r->end_reason, FT_END_IDLE);
+		} else {
+			assert_int_equal(r->end_reason, FT_END_SHUTDOWN);
+			assert_int_equal(r->first_ns, t0 + 120 * SEC - 5);
+			assert_int_equal(r->last_ns, t0 + 120 * SEC + 1);
+		}
+	}
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+static void
+test_table_full_and_budget(void **state)
+{
+	struct ft_flow_table *t = make_table(100, 10);
+	struct ft_flow_table_stats st;
+	struct sink s = {0};
+	struct ft_pkt p;
+	unsigned refused = 0, ended = 0, calls = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 150; i++) {
+		p = mkpkt(17, 1, (uint16_t)(1000 + i), 2, 53, 0, SEC, 60);
+		refused += feed(t, &p, &s);
+	}
+	assert_int_equal(refused, 50);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.active, 100);
+	assert_int_equal(st.refused, 50);
+
+	/* All 100 are due at once; each call examines at most 10. */
+	do {
+		unsigned n = ft_flow_table_expire(t, 1000 * SEC, on_end, &s);
+
+		assert_true(n <= 10);
+		ended += n;
+		calls++;
+	} while (ended < 100 && calls < 1000);
+	assert_int_equal(ended, 100);
+	assert_true(calls >= 10);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.active, 0);
+	/* A clock jump of years costs a bounded number of calls too. */
+	p = mkpkt(17, 1, 1, 2, 2, 0, 2000 * SEC, 60), feed(t, &p, &s);
+	calls = 0;
+	while (ft_flow_table_expire(t, 400000000ULL * SEC, on_end, &s) == 0 && calls < 100000)
+		calls++;
+	assert_true(calls < 100000);
+	assert_int_equal(s.v[s.n - 1].rec.end_reason, FT_END_IDLE);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+static void
+test_bad_params(void **state)
+{
+	struct ft_flow_table_params p = {.capacity = 0, .expiry_budget = 1};
+
+	(void)state;
+	assert_null(ft_flow_table_create(&p));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(ft_flow_table_create(NULL));
+	p.capacity = 10;
+	p.expiry_budget = 0;
+	assert_null(ft_flow_table_create(&p));
+	ft_flow_table_free(NULL);
+	assert_true(ft_flow_table_memory(1000000) > 1000000ULL * sizeof(struct ft_flow));
+}
+
+/*
+ * Torture: tens of millions of packets over a pool of keys larger than the
+ * table, with time moving forward, against a model that keeps one slot per
+ * key. For every burst the model predicts, in order, which flows end (idle
+ * past the timeout when their next packet comes) and which packets are refused
+ * (table full); the table must produce exactly that. Expiry must end only flows
+ * idle past the timeout, and all of those once their wheel slot has passed.
+ */
+#define T_KEYS	   200000
+#define T_CAPACITY 50000
+#define T_SLOT_NS  (1ULL << 27)
+#define T_UDP_NS   (60 * SEC)
+
+struct model_flow {
+	uint64_t first, last, packets, bytes;
+	int live;
+};
+
+struct model_end {
+	unsigned key;
+	uint64_t first, last, packets, bytes;
+};
+
+static struct model_flow *model;
+static unsigned model_live;
+static struct model_end expected[64], got[64];
+static unsigned n_expected, n_got;
+static uint64_t expire_now, expire_bad;
+
+static void
+key_of(unsigned k, struct ft_pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->key.family = 4;
+	p->key.proto = 17;
+	memcpy(p->key.addr[0], &k, sizeof(k));
+	p->key.addr[1][0] = 0xff;
+	p->key.port[0] = (uint16_t)k;
+	p->key.port[1] = 53;
+	/* Odd keys share hashes in groups of 8: signature collisions must be
+	 * resolved by the key compare. */
+	p->hash = (k & 1) ? (k >> 4) * 2654435761U : k * 2246822519U ^ (k >> 7);
+}
+
+static unsigned
+key_index(const struct ft_flow *f)
+{
+	unsigned k;
+
+	memcpy(&k, f->key.addr[0], sizeof(k));
+	return k;
+}
+
+/* Ends reported during update_burst: recorded for comparison. */
+static void
+burst_on_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
+{
+	struct model_end *e = &got[n_got++ % 64];
+
+	(void)ctx;
+	assert_int_equal(reason, FT_END_IDLE);
+	e->key = key_index(f);
+	e->first = f->first_ns;
+	e->last = f->last_ns;
+	e->packets = f->packets[0] + f->packets[1];
+	e->bytes = f->bytes[0] + f->bytes[1];
+}
+
+/* Ends reported by expiry or flush: must match the model's flow, which ends. */
+static void
+expire_on_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
+{
+	struct model_flow *m = &model[key_index(f)];
+
+	(void)ctx;
+	if (!m->live || m->packets != f->packets[0] + f->packets[1] ||
+	    m->bytes != f->bytes[0] + f->bytes[1] || m->first != f->first_ns ||
+	    m->last != f->last_ns)
+		expire_bad++;
+	/* Expiry may only end flows idle past the timeout. */
+	if (reason == FT_END_IDLE && expire_now - m->last <= T_UDP_NS)
+		expire_bad++;
+	m->live = 0;
+	model_live--;
+}
+
+/* The model's verdict for one packet. */
+static int
+model_packet(const struct ft_pkt *p)
+{
+	unsigned k;
+	struct model_flow *m;
+
+	memcpy(&k, p->key.addr[0], sizeof(k));
+	m = &model[k];
+	if (m->live && p->ts_ns - m->last > T_UDP_NS) {
+		struct model_end *e = &expected[n_expected++ % 64];
+
+		*e = (struct model_end){k, m->first, m->last, m->packets, m->bytes};
+		m->live = 0;
+		model_live--;
+	}
+	if (!m->live) {
+		if (model_live == T_CAPACITY)
+			return 1;
+		m->live = 1;
+		model_live++;
+		m->first = p->ts_ns;
+		m->packets = m->bytes = 0;
+	}
+	m->last = p->ts_ns;
+	m->packets++;
+	m->bytes += p->wire_len;
+	return 0;
+}
+
+static void
+test_torture(void **state)
+{
+	struct ft_flow_table *t = make_table(T_CAPACITY, 4096);
+	struct ft_pkt pkts[32], *pp[32];
+	uint8_t refused[32], want_refused[32];
+	uint64_t now = 1000 * SEC, ops = 0, rng = 88172645463325252ULL;
+	uint64_t refusals = 0, idle_ends = 0, expired = 0;
+
+	(void)state;
+	model = calloc(T_KEYS, sizeof(*model));
+	assert_non_null(model);
+	for (unsigned i = 0; i < 32; i++)
+		pp[i] = &pkts[i];
+
+	while (ops < 20000000) {
+		unsigned n = 1 + (unsigned)(rng % 32);
+
+		for (unsigned i = 0; i < n; i++) {
+			unsigned k;
+
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			/* A hot set and a long tail, so flows both live long and churn. */
+			k = (rng & 3) ? (unsigned)(rng >> 20) % 5000
+				      : (unsigned)(rng >> 20) % T_KEYS;
+			now += (rng >> 40) % 400000; /* up to 0.4 ms per packet */
+			key_of(k, &pkts[i]);
+			pkts[i].ts_ns = now;
+			pkts[i].wire_len = 60 + (uint32_t)(rng % 1400);
+		}
+		n_expected = n_got = 0;
+		for (unsigned i = 0; i < n; i++)
+			want_refused[i] = (uint8_t)model_packet(&pkts[i]);
+		ft_flow_table_update_burst(t, pp, n, refused, burst_on_end, NULL);
+		assert_int_equal(n_got, n_expected);
+		for (unsigned i = 0; i < n_got; i++)
+			assert_memory_equal(&got[i], &expected[i], sizeof(got[i]));
+		assert_memory_equal(refused, want_refused, n);
+		for (unsigned i = 0; i < n; i++)
+			refusals += refused[i];
+		idle_ends += n_got;
+		ops += n;
+
+		expire_now = now;
+		if ((ops & 0xff) < n)
+			expired += ft_flow_table_expire(t, now, expire_on_end, NULL);
+		if ((ops & 0xfffff) < n) {
+			/* Run expiry to completion: every flow idle past the timeout by
+			 * more than a wheel slot must be gone. */
+			unsigned e;
+
+			while ((e = ft_flow_table_expire(t, now, expire_on_end, NULL)) > 0)
+				expired += e;
+			for (unsigned k = 0; k < T_KEYS; k++)
+				if (model[k].live && model[k].last + T_UDP_NS + 2 * T_SLOT_NS < now)
+					expire_bad++;
+		}
+		assert_int_equal(expire_bad, 0);
+	}
+	/* The test exercised every path. */
+	assert_true(refusals > 0);
+	assert_true(idle_ends > 0);
+	assert_true(expired > 0);
+	ft_flow_table_flush(t, now, FT_END_SHUTDOWN, expire_on_end, NULL);
+	assert_int_equal(expire_bad, 0);
+	assert_int_equal(model_live, 0);
+	print_message("torture: %" PRIu64 " packets, %" PRIu64 " refused, %" PRIu64
+		      " ended on their next packet, %" PRIu64 " expired by the wheel\n",
+		      ops, refusals, idle_ends, expired);
+	free(model);
+	ft_flow_table_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_lifecycle),
+		cmocka_unit_test(test_tcp_reuse_rst_midstream),
+		cmocka_unit_test(test_idle_split_and_flush_reasons),
+		cmocka_unit_test(test_table_full_and_budget),
+		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_torture),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
