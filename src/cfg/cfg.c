@@ -28,6 +28,7 @@ enum value_type {
 	T_STRING,   /* anything up to field size - 1 */
 	T_PCAP,	    /* path of a readable file, made absolute */
 	T_ENUM,	    /* one of choices[], stored as its index (an int-sized enum) */
+	T_RATIO,    /* decimal number in [min, max] (a double) */
 };
 
 struct key_spec {
@@ -53,6 +54,8 @@ static const struct key_spec dataplane_keys[] = {
 	{"mbufs", T_U32, CFG(mbufs), 0, 1U << 30, NULL},
 	{"mbuf_cache", T_U32, CFG(mbuf_cache), 0, 512, NULL},
 	{"dispatch_ring_size", T_POW2, CFG(dispatch_ring_size), 64, 1U << 20, NULL},
+	{"replay_speed", T_RATIO, CFG(replay_speed), 0, 1000000, NULL},
+	{"replay_max_gap", T_DURATION, CFG(replay_max_gap_ns), SEC / 1000, 3600 * SEC, NULL},
 	{NULL},
 };
 
@@ -126,6 +129,8 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->mbufs = 0;
 	cfg->mbuf_cache = 256;
 	cfg->dispatch_ring_size = 4096;
+	cfg->replay_speed = 0;
+	cfg->replay_max_gap_ns = 1 * SEC;
 
 	cfg->ring_size = 65536;
 	cfg->overflow = FT_OVERFLOW_CFG_AUTO;
@@ -374,6 +379,24 @@ set_value(const struct key_spec *spec, void *base, const char *v, const char *ba
 		}
 		snprintf(field, spec->size, "%s", v);
 		return 0;
+	case T_RATIO: {
+		char *end;
+		double x;
+
+		errno = 0;
+		x = strtod(v, &end);
+		if (*v == '\0' || errno != 0 || *end != '\0' || !isfinite(x)) {
+			snprintf(why, why_len, "'%s' is not a number", v);
+			return -1;
+		}
+		if (x < (double)spec->min || x > (double)spec->max) {
+			snprintf(why, why_len, "%g is out of range [%" PRIu64 ", %" PRIu64 "]", x,
+				 spec->min, spec->max);
+			return -1;
+		}
+		*(double *)field = x;
+		return 0;
+	}
 	case T_PCAP:
 		return resolve_file(base_dir, v, field, spec->size, why, why_len);
 	case T_ENUM:

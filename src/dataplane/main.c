@@ -522,6 +522,8 @@ main(int argc, char **argv)
 				.dispatch = p->dispatch,
 				.packet_clock = p->packet_clock,
 				.link = p->link,
+				.speed = p->is_file ? cfg.replay_speed : 0,
+				.max_gap_ns = cfg.replay_max_gap_ns,
 			};
 
 			ft_worker_add_source(workers[owner], &src);

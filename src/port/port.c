@@ -66,10 +66,17 @@ ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t err_
 			info->last_ns = ns;
 	}
 	if (rc == PCAP_ERROR) {
-		snprintf(err, err_len, "capture '%s': record %" PRIu64 ": %s", path,
-			 info->packets + 1, pcap_geterr(pc));
-		pcap_close(pc);
-		return -1;
+		if (info->packets == 0) {
+			snprintf(err, err_len, "capture '%s': first record: %s", path,
+				 pcap_geterr(pc));
+			pcap_close(pc);
+			return -1;
+		}
+		FT_LOG(ft_logtype_port, WARNING,
+		       "capture '%s' is cut short after record %" PRIu64 " (%s): replaying the %" PRIu64
+		       " complete records",
+		       path, info->packets, pcap_geterr(pc), info->packets);
+		info->cut_short = true;
 	}
 	pcap_close(pc);
 	if (info->packets == 0)

@@ -37,6 +37,7 @@ struct ft_pcap_info {
 	uint64_t last_ns;	 /* latest timestamp in the file (files need not be sorted) */
 	uint32_t max_caplen;
 	uint32_t linktype; /* LINKTYPE_* */
+	bool cut_short;	   /* the file ends inside a record (what precedes is replayed) */
 };
 
 struct ft_port {
@@ -54,9 +55,11 @@ struct ft_port {
 };
 
 /*
- * Scan a capture file with libpcap.
+ * Scan a capture file with libpcap. A file that ends inside a record (a capture
+ * cut short) counts the records before the cut, as capinfos does, and sets
+ * cut_short: net_pcap stops at the same place.
  *
- * @return 0, or -1 with err filled (unreadable, unsupported link type)
+ * @return 0, or -1 with err filled (unreadable)
  */
 int ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t err_len);
 

@@ -53,6 +53,8 @@ usage(FILE *out)
 		"  -o, --output FILE      JSON lines output (default: standard output)\n"
 		"  -w, --workers N        worker lcores (default 1)\n"
 		"  -s, --set SECTION.KEY=VALUE   override a configuration key (repeatable)\n"
+		"      --speed X          replay at X times the capture's pace (default 0: as fast\n"
+		"                         as possible; 1: as captured)\n"
 		"      --summary FILE     also write the final summary line to FILE\n"
 		"      --stats-interval S live statistics on stderr every S seconds (default 1;\n"
 		"                         0: off)\n"
@@ -82,13 +84,13 @@ find_program(const char *name, const char *build_subdir, const char *env, char *
 		self[n] = '\0';
 		snprintf(dir, sizeof(dir), "%s", dirname(self));
 		snprintf(cand, sizeof(cand), "%s/%s", dir, name);
-		if (access(cand, X_OK) == 0) {
-			snprintf(out, out_len, "%s", cand);
+		if (access(cand, X_OK) == 0 && strlen(cand) < out_len) {
+			memcpy(out, cand, strlen(cand) + 1);
 			return;
 		}
 		snprintf(cand, sizeof(cand), "%s/../%s/%s", dir, build_subdir, name);
-		if (access(cand, X_OK) == 0) {
-			snprintf(out, out_len, "%s", cand);
+		if (access(cand, X_OK) == 0 && strlen(cand) < out_len) {
+			memcpy(out, cand, strlen(cand) + 1);
 			return;
 		}
 	}
@@ -180,6 +182,7 @@ main(int argc, char **argv)
 		{"workers", required_argument, NULL, 'w'},
 		{"set", required_argument, NULL, 's'},
 		{"summary", required_argument, NULL, 'S'},
+		{"speed", required_argument, NULL, 'X'},
 		{"stats-interval", required_argument, NULL, 'I'},
 		{"top", required_argument, NULL, 'T'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -194,7 +197,7 @@ main(int argc, char **argv)
 	bool quiet = false;
 	char dataplane[PATH_MAX], collector[PATH_MAX];
 	char instance[64], prefix[96], lcores[512], summary_path[PATH_MAX], rules_set[PATH_MAX + 32];
-	char inst_set[96];
+	char inst_set[96], speed_set[96];
 	static char summary[65536];
 	char *dp_argv[MAX_ARGS], *col_argv[MAX_ARGS];
 	int ndp = 0, ncol = 0, c, dp_rc, col_rc, rc;
@@ -233,6 +236,14 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			summary_copy = optarg;
+			break;
+		case 'X':
+			snprintf(speed_set, sizeof(speed_set), "dataplane.replay_speed=%s", optarg);
+			if (nsets == sizeof(sets) / sizeof(sets[0])) {
+				fprintf(stderr, "flowtap-replay: too many --set options\n");
+				return EXIT_USAGE;
+			}
+			sets[nsets++] = speed_set;
 			break;
 		case 'I':
 			stats_interval = optarg;

@@ -18,6 +18,18 @@ RTE_LOG_REGISTER_SUFFIX(ft_logtype_worker, worker, INFO);
 #define OUT_STAGE     64	 /* mbufs staged per destination before a ring write */
 #define LINEAR_MAX    (128 * 1024) /* a chained frame is copied up to this for parsing */
 #define PUBLISH_EVERY_NS 1000000 /* counters to the export header every millisecond */
+#define PACE_HOLD     64	 /* packets a paced source reads ahead */
+
+/* A paced source (replay at the capture's pace or a multiple): packets are read
+ * ahead and released when the wall clock reaches their capture time. */
+struct pacer {
+	struct rte_mbuf *held[PACE_HOLD];
+	unsigned nheld, next;
+	bool started;
+	uint64_t base_pkt_ns; /* capture time that maps to base_tsc */
+	uint64_t base_tsc;
+	uint64_t last_pkt_ns; /* latest capture time released */
+};
 
 struct ft_worker {
 	struct ft_worker_params p;
@@ -35,6 +47,7 @@ struct ft_worker {
 	unsigned out_n[FT_WORKER_MAX];
 	struct rte_mbuf *out_stage[FT_WORKER_MAX][OUT_STAGE];
 	struct ft_export_writer writer;
+	struct pacer pace[FT_WORKER_MAX_SOURCES];
 	uint8_t linear[LINEAR_MAX];
 };
 
@@ -141,16 +154,91 @@ flush_all_out(struct ft_worker *w)
 			flush_out(w, j);
 }
 
-/* Read one burst from a source, parse it, dispatch or process it. */
-static unsigned
-poll_source(struct ft_worker *w, const struct ft_worker_source *s)
+static inline uint64_t
+capture_ns(const struct ft_worker *w, const struct rte_mbuf *mb)
 {
+	/* net_pcap stores microseconds (it opens files at that precision). */
+	if (likely(mb->ol_flags & w->p.ts_flag))
+		return *RTE_MBUF_DYNFIELD(mb, w->p.ts_offset, rte_mbuf_timestamp_t *) * 1000;
+	return w->now_ns;
+}
+
+/*
+ * Paced read: release held packets whose capture time, scaled by the speed and
+ * with gaps longer than max_gap shrunk to it, has come on the TSC. With `all`,
+ * release everything held at once (input over or stopping: nothing read may be
+ * left uncounted).
+ */
+static unsigned
+rx_paced(struct ft_worker *w, unsigned si, const struct ft_worker_source *s,
+	 struct rte_mbuf **m, bool all)
+{
+	struct pacer *pc = &w->pace[si];
+	uint64_t now = rte_rdtsc();
+	unsigned n = 0;
+
+	if (pc->next == pc->nheld) {
+		if (all)
+			return 0;
+		pc->nheld = rte_eth_rx_burst(s->port_id, s->queue, pc->held,
+					     RTE_MIN(w->p.burst_size, PACE_HOLD));
+		pc->next = 0;
+	}
+	while (pc->next < pc->nheld) {
+		struct rte_mbuf *mb = pc->held[pc->next];
+		uint64_t ts = capture_ns(w, mb);
+		uint64_t base = pc->base_pkt_ns;
+
+		if (!pc->started) {
+			pc->started = true;
+			pc->base_pkt_ns = base = ts;
+			pc->base_tsc = now;
+			pc->last_pkt_ns = ts;
+		}
+		if (ts > pc->last_pkt_ns + s->max_gap_ns)
+			base += ts - pc->last_pkt_ns - s->max_gap_ns;
+		if (!all && ts > base) {
+			uint64_t due = pc->base_tsc +
+				       (uint64_t)((double)(ts - base) / s->speed *
+						  (double)rte_get_tsc_hz() / 1e9);
+
+			if (due > now)
+				break;
+		}
+		pc->base_pkt_ns = base;
+		if (ts > pc->last_pkt_ns)
+			pc->last_pkt_ns = ts;
+		m[n++] = mb;
+		pc->next++;
+	}
+	return n;
+}
+
+static bool
+pacers_hold(const struct ft_worker *w)
+{
+	for (unsigned i = 0; i < w->nsrc; i++)
+		if (w->pace[i].next < w->pace[i].nheld)
+			return true;
+	return false;
+}
+
+/* Read one burst from a source (or its pacer), parse it, dispatch or process it. */
+static unsigned
+poll_source(struct ft_worker *w, unsigned si, bool release_all)
+{
+	const struct ft_worker_source *s = &w->src[si];
 	struct rte_mbuf *m[FT_WORKER_MAX_BURST];
 	struct rte_mbuf *local[FT_WORKER_MAX_BURST];
 	unsigned n, nl = 0;
 	uint64_t arrival_ns = 0;
 
-	n = rte_eth_rx_burst(s->port_id, s->queue, m, w->p.burst_size);
+	if (s->speed > 0)
+		n = rx_paced(w, si, s, m, release_all);
+	else if (release_all)
+		return 0;
+	else
+		n = rte_eth_rx_burst(s->port_id, s->queue, m, w->p.burst_size);
 	if (n == 0)
 		return 0;
 	if (!s->packet_clock)
@@ -178,16 +266,7 @@ poll_source(struct ft_worker *w, const struct ft_worker_source *s)
 		}
 		pkt->port = s->port_index;
 		pkt->wire_len = mb->pkt_len;
-		if (s->packet_clock) {
-			/* net_pcap stores microseconds (it opens files at that precision). */
-			if (likely(mb->ol_flags & w->p.ts_flag))
-				pkt->ts_ns = *RTE_MBUF_DYNFIELD(mb, w->p.ts_offset,
-								rte_mbuf_timestamp_t *) * 1000;
-			else
-				pkt->ts_ns = w->now_ns;
-		} else {
-			pkt->ts_ns = arrival_ns;
-		}
+		pkt->ts_ns = s->packet_clock ? capture_ns(w, mb) : arrival_ns;
 		if (s->dispatch) {
 			unsigned dst = (unsigned)(((uint64_t)pkt->hash * w->p.workers) >> 32);
 
@@ -263,13 +342,14 @@ ft_worker_main(void *arg)
 	       rte_lcore_id(), w->nsrc);
 
 	for (;;) {
-		bool reading = !ctl->stop && !ctl->input_done;
+		/* A paced source keeps releasing what it read ahead after its file
+		 * ended; on stop, everything held is released at once. */
+		bool reading = !ctl->stop && (!ctl->input_done || pacers_hold(w));
 		unsigned busy = 0;
 
 		t0 = rte_rdtsc();
-		if (reading)
-			for (unsigned i = 0; i < w->nsrc; i++)
-				busy += poll_source(w, &w->src[i]);
+		for (unsigned i = 0; i < w->nsrc; i++)
+			busy += poll_source(w, i, !reading);
 		flush_all_out(w);
 		busy += drain_incoming(w);
 		if (!packet_clock)

@@ -50,6 +50,8 @@ struct ft_worker_source {
 	uint8_t dispatch;    /* spread packets over all workers by flow hash */
 	uint8_t packet_clock;
 	enum ft_link_type link;
+	double speed;	     /* paced replay (packet clock only): 0 off, 1 capture pace */
+	uint64_t max_gap_ns; /* paced replay: gaps between packets longer than this shrink */
 };
 
 struct ft_worker_params {
