@@ -24,7 +24,9 @@
  * pcap totals still add up.
  *
  * Counters in the header are written by exactly one side each (documented per
- * field) with relaxed atomic stores and read with relaxed atomic loads. A reader
+ * field) with word-sized stores and read with word-sized loads; state, the
+ * heartbeats and consumer_pid go through FT_SHM_STORE (release) and
+ * FT_SHM_LOAD (acquire). A reader
  * can see one counter block half-updated while the dataplane runs; the values are
  * final once state is FT_SEG_FINISHED.
  */
@@ -301,7 +303,7 @@ static_assert(offsetof(struct ft_export_header, consumer_pid) % FT_EXPORT_CACHE_
 	      "collector-written fields start a cache line");
 static_assert(sizeof(struct ft_export_header) % FT_EXPORT_CACHE_LINE == 0, "header size");
 
-/* Relaxed accessors for fields the other process reads or writes. */
+/* Acquire/release accessors for the fields that order the two processes. */
 #define FT_SHM_LOAD(p)	   __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define FT_SHM_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 

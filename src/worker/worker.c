@@ -154,6 +154,22 @@ flush_all_out(struct ft_worker *w)
 			flush_out(w, j);
 }
 
+/*
+ * Bytes a chained mbuf really holds. Not always pkt_len: net_pcap (22.11) copies
+ * frames into chains with a 16-bit length, so a frame over 64 KiB arrives with
+ * its full pkt_len but only (len mod 64 KiB) bytes in the chain. The headers
+ * are intact; the frame still counts at pkt_len, as captured.
+ */
+static uint32_t
+chain_bytes(const struct rte_mbuf *m)
+{
+	uint32_t n = 0;
+
+	for (unsigned seg = 0; m != NULL && seg < 1024; m = m->next, seg++)
+		n += m->data_len;
+	return n;
+}
+
 static inline uint64_t
 capture_ns(const struct ft_worker *w, const struct rte_mbuf *mb)
 {
@@ -256,7 +272,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		w->c.rx_bytes += mb->pkt_len;
 		if (unlikely(mb->nb_segs > 1)) {
 			/* Headers may straddle segments: parse a linear copy. */
-			len = RTE_MIN(mb->pkt_len, (uint32_t)LINEAR_MAX);
+			len = RTE_MIN(chain_bytes(mb), (uint32_t)LINEAR_MAX);
 			data = rte_pktmbuf_read(mb, 0, len, w->linear);
 		}
 		if (unlikely(ft_parse(data, len, s->link, pkt) != 0)) {

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * flowtap-collector: the consumer side of the export segment (src/export/export.h).
+ *
+ * A plain process: no EAL, only DPDK's inline ring headers and libc, so it runs as
+ * an unprivileged user that has group read/write access to
+ * /dev/shm/flowtap.<instance>.
+ *
+ * Delivery is at-least-once. Records are taken from a ring with the two-phase
+ * zero-copy dequeue of rte_ring_peek_zc.h: the consumer head moves when a burst
+ * is taken (its lines are formatted from ring memory), the consumer tail only
+ * after those lines have been handed to write(2). A collector killed at any
+ * point therefore leaves every record it has not written between cons.tail and
+ * prod.tail; the next collector sets cons.head = cons.tail on attach and reads
+ * them again. Lines of the interrupted burst that were written may appear twice
+ * across the two collectors' outputs; no record is lost. A failed write puts the
+ * burst back (finish with 0) before the collector exits.
+ *
+ * This header is the module's whole surface: the pieces are public so the unit
+ * tests can reach them (JSON formatting, accounting, sequence tracking, segment
+ * validation); main.c only parses the command line and calls ft_collector_run().
+ */
+#ifndef FT_COLLECTOR_H
+#define FT_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export/export.h"
+
+struct rte_ring;
+
+/* ---------------------------------------------------------------- formatting */
+
+/* Upper bound of one flow line (newline and terminating NUL included). */
+#define FT_JSON_FLOW_MAX 1024
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
+#define FT_RFC3339_LEN 30
+/* Longest inet_ntop() IPv6 text ("ffff:...:ffff" or "::ffff:255.255.255.255"). */
+#define FT_IPV6_STR_MAX 46
+/* Longest dotted quad. */
+#define FT_IPV4_STR_MAX 16
+
+/**
+ * Format a time as RFC 3339 UTC with nanoseconds.
+ *
+ * @param buf
+ *   At least FT_RFC3339_LEN + 1 bytes; receives the text and a NUL.
+ * @param ns
+ *   Nanoseconds since the Unix epoch; every uint64_t value is valid (the last
+ *   one is 2554-07-21T23:34:33.709551615Z).
+ * @return
+ *   FT_RFC3339_LEN.
+ */
+size_t ft_format_rfc3339(char *buf, uint64_t ns);
+
+/**
+ * Format an IPv4 address as a dotted quad.
+ *
+ * @param buf
+ *   At least FT_IPV4_STR_MAX bytes; receives the text and a NUL.
+ * @param addr
+ *   4 bytes in network order.
+ * @return
+ *   Length of the text.
+ */
+size_t ft_format_ipv4(char *buf, const uint8_t *addr);
+
+/**
+ * Format an IPv6 address in RFC 5952 form, exactly as glibc's inet_ntop() does
+ * (longest run of two or more zero groups compressed, the first of equal runs,
+ * lower-case hex, "::ffff:a.b.c.d" and "::a.b.c.d" for embedded IPv4), without
+ * its per-group snprintf cost.
+ *
+ * @param buf
+ *   At least FT_IPV6_STR_MAX bytes; receives the text and a NUL.
+ * @param addr
+ *   16 bytes in network order.
+ * @return
+ *   Length of the text.
+ */
+size_t ft_format_ipv6(char *buf, const uint8_t *addr);
+
+/**
+ * Write one flow record as a JSON line (format: src/collector/README.md).
+ *
+ * @param buf
+ *   At least FT_JSON_FLOW_MAX bytes; receives the line, '\n' and a NUL.
+ * @param rec
+ *   A record of type FT_RECORD_FLOW. Out-of-range enum values print as
+ *   "unknown"; the record is not otherwise checked.
+ * @return
+ *   Length of the line including the newline, excluding the NUL.
+ */
+size_t ft_json_flow(char *buf, const struct ft_record *rec);
+
+/**
+ * Write a fixed-size, possibly unterminated C string as a JSON string literal
+ * (quotes included). Control characters, '"' and '\\' are escaped; invalid
+ * UTF-8 bytes become U+FFFD.
+ *
+ * @param buf
+ *   Destination; needs at most 6 * maxlen + 3 bytes.
+ * @param s
+ *   Source; read up to the first NUL or maxlen bytes.
+ * @return
+ *   Length written (a NUL is added after it).
+ */
+size_t ft_json_string(char *buf, const char *s, size_t maxlen);
+
+/* ---------------------------------------------------------------- sequences */
+
+/* Per-worker record sequence check. seq counts every record a worker produced,
+ * dropped ones included, so a number never received is a ring drop (or a record
+ * an earlier collector consumed). */
+struct ft_seq_tracker {
+	uint64_t next;	   /* highest seq received + 1 */
+	uint64_t received; /* records received */
+	uint64_t gaps;	   /* numbers below `next` skipped (leading gap included) */
+	uint64_t behind;   /* records whose seq was below `next` (re-reads, disorder) */
+};
+
+/**
+ * Account one received sequence number.
+ */
+static inline void
+ft_seq_track(struct ft_seq_tracker *t, uint64_t seq)
+{
+	t->received++;
+	if (__builtin_expect(seq == t->next, 1)) {
+		t->next = seq + 1;
+	} else if (seq > t->next) {
+		t->gaps += seq - t->next;
+		t->next = seq + 1;
+	} else {
+		t->behind++;
+	}
+}
+
+/**
+ * Sequence numbers of a worker this collector did not receive.
+ *
+ * @param t
+ *   The worker's tracker.
+ * @param issued
+ *   Sequence numbers the worker issued (its records + ring_drop_records), to
+ *   count drops after the last record received; 0 when the counters are not
+ *   final.
+ * @return
+ *   Missing numbers: gaps before and between received records, plus those after
+ *   the last one up to issued.
+ */
+uint64_t ft_seq_missing(const struct ft_seq_tracker *t, uint64_t issued);
+
+/* ---------------------------------------------------------------- summary */
+
+/* What this collector received in a run. */
+struct ft_flow_totals {
+	uint64_t records; /* flow records */
+	uint64_t packets; /* sum of their packets (both directions) */
+	uint64_t bytes;
+};
+
+/* The numbers of a summary line, derived from a header snapshot. */
+struct ft_summary {
+	bool any_file_port;
+	uint64_t input_packets; /* file ports: file_packets */
+	uint64_t input_bytes;
+	uint64_t input_captured_bytes;
+	uint64_t beyond_snaplen_bytes;
+	uint64_t port_loss_packets; /* imissed + ierrors + rx_nombuf, all ports */
+	uint64_t port_ibytes;
+	uint64_t port_ipackets;
+	uint64_t rx_packets; /* workers */
+	uint64_t rx_bytes;
+	uint64_t flows_created;
+	uint64_t flows_ended;
+	uint64_t fragments;
+	uint64_t discard_packets[FT_DISCARD_MAX];
+	uint64_t discard_bytes[FT_DISCARD_MAX];
+	uint64_t ring_drop_records;
+	uint64_t ring_drop_packets;
+	uint64_t ring_drop_bytes;
+	uint64_t seq_gaps;
+	/* accounting */
+	uint64_t packets_in;
+	uint64_t bytes_in;
+	uint64_t accounted_packets;
+	uint64_t accounted_bytes;
+	int64_t unaccounted_packets;
+	int64_t unaccounted_bytes;
+	bool packets_accounted;
+	bool bytes_accounted;
+};
+
+/**
+ * Compute the summary numbers and the packet/byte accounting.
+ *
+ *   packets_in = sum(file_packets) if any port is a file, else
+ *                sum(ipackets + imissed + ierrors + rx_nombuf)
+ *   accounted  = flows.packets + ring_drop_packets + sum(discard packets)
+ *                + sum(imissed + ierrors + rx_nombuf)
+ *   bytes_in   = sum(file_bytes) if any port is a file, else sum(ibytes)
+ *   accounted  = flows.bytes + ring_drop_bytes + sum(discard bytes)
+ *                + beyond_snaplen_bytes
+ * Bytes are only claimed accounted when no port lost packets (losses carry no
+ * byte count).
+ *
+ * @param s
+ *   Output.
+ * @param snap
+ *   A header snapshot (ft_segment_snapshot()); port_count and worker_count are
+ *   clamped to the array sizes.
+ * @param flows
+ *   What this collector received.
+ * @param seq_gaps
+ *   Sum of ft_seq_missing() over the workers.
+ */
+void ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
+			const struct ft_flow_totals *flows, uint64_t seq_gaps);
+
+/* Upper bound of a summary line. */
+#define FT_JSON_SUMMARY_MAX 16384
+
+/**
+ * Write the summary line of a run.
+ *
+ * @param buf
+ *   At least FT_JSON_SUMMARY_MAX bytes; receives the line, '\n' and a NUL.
+ * @param snap, flows, s
+ *   As passed to / produced by ft_summary_compute().
+ * @param complete
+ *   The run ended with FT_SEG_FINISHED and drained rings.
+ * @param end_ns
+ *   Wall-clock end of the run, ns since the epoch.
+ * @return
+ *   Length including the newline.
+ */
+size_t ft_json_summary(char *buf, const struct ft_export_header *snap,
+		       const struct ft_flow_totals *flows, const struct ft_summary *s,
+		       bool complete, uint64_t end_ns);
+
+/* ---------------------------------------------------------------- segment */
+
+/* Heartbeat silence after which a dataplane that is not FINISHED is gone. */
+#define FT_DATAPLANE_STALE_NS (3ULL * 1000000000ULL)
+/* A dataplane pid that kill(pid, 0) does not find is gone once its heartbeat
+ * has also been still this long (ten ticks); until then it may live in another
+ * pid namespace. */
+#define FT_DATAPLANE_PID_GRACE_NS (100ULL * 1000000ULL)
+/* Heartbeat silence after which another collector's claim may be taken over. */
+#define FT_CONSUMER_STALE_NS (3ULL * 1000000000ULL)
+/* The collector refreshes consumer_heartbeat_ns at least this often. */
+#define FT_CONSUMER_HEARTBEAT_NS (50ULL * 1000000ULL)
+
+/* An attached (mapped and validated) export segment. */
+struct ft_segment {
+	char shm_name[48]; /* "/flowtap.<instance>" for shm_open() */
+	char path[64];	   /* "/dev/shm/flowtap.<instance>" for messages */
+	int fd;		   /* -1 when closed */
+	struct ft_export_header *hdr;
+	size_t map_size;
+	uint32_t worker_count;
+	uint32_t ring_size;
+	struct rte_ring *rings[FT_EXPORT_MAX_WORKERS];
+	int32_t dataplane_pid; /* run identity: (dataplane_pid, start_ns) */
+	uint64_t start_ns;
+	int32_t self_pid;	 /* nonzero once claimed */
+	uint64_t reread_records; /* records a previous consumer had taken, not confirmed */
+	/* Dataplane liveness. */
+	uint64_t last_heartbeat;
+	uint64_t heartbeat_seen_ns; /* CLOCK_MONOTONIC when last_heartbeat last moved */
+};
+
+/**
+ * Check an instance name: [A-Za-z0-9_.-]{1,31}.
+ *
+ * @return
+ *   true if valid.
+ */
+bool ft_instance_name_valid(const char *instance);
+
+/**
+ * Check a segment header (no ring is looked at).
+ *
+ * @param h
+ *   The header, mapped or copied.
+ * @param file_size
+ *   Size of the shm object.
+ * @param err, errlen
+ *   Receives a message on failure (without the segment name).
+ * @return
+ *   0 if the header is complete and valid; -EAGAIN if it is still being written
+ *   (file shorter than a header, magic or layout version still 0, or state
+ *   FT_SEG_STARTING); -EPROTO if it is not a segment this collector can read
+ *   (bad magic, layout version, header or record size, counts, ring geometry,
+ *   segment larger than the file).
+ */
+int ft_segment_validate_header(const struct ft_export_header *h, uint64_t file_size, char *err,
+			       size_t errlen);
+
+/**
+ * Check the rings of a fully mapped segment whose header passed
+ * ft_segment_validate_header().
+ *
+ * @param h
+ *   The mapped header (its rings follow at h->ring_offset[]).
+ * @param err, errlen
+ *   Receives a message on failure.
+ * @return
+ *   0, or -EPROTO if a ring does not look like what rte_ring_init() made with
+ *   RING_F_SP_ENQ | RING_F_SC_DEQ and header.ring_size slots.
+ */
+int ft_segment_validate_rings(const struct ft_export_header *h, char *err, size_t errlen);
+
+/**
+ * Open, map and validate /dev/shm/flowtap.<instance>. Does not claim it.
+ *
+ * @param seg
+ *   Output; closed (fd -1) on failure.
+ * @param instance
+ *   Instance name (ft_instance_name_valid()).
+ * @param err, errlen
+ *   Receives a message naming the segment on failure (not for -ENOENT/-EAGAIN).
+ * @return
+ *   0 on success; -ENOENT if there is no segment; -EAGAIN if it is still being
+ *   created; -EACCES if this user may not open it read/write; -EPROTO if it is
+ *   not a segment this collector can read; another -errno for system errors.
+ */
+int ft_segment_open(struct ft_segment *seg, const char *instance, char *err, size_t errlen);
+
+/**
+ * Become the segment's consumer: refuse if another collector is alive and
+ * heart-beating, else store our pid, reset every ring's consumer head to its
+ * tail (at-least-once, see the file comment) and start the heartbeat.
+ *
+ * @param seg
+ *   An open segment.
+ * @param self_pid
+ *   getpid().
+ * @param now_ns
+ *   Wall clock (CLOCK_REALTIME ns).
+ * @param err, errlen
+ *   Receives a message on failure.
+ * @return
+ *   0, or -EBUSY if another live collector holds it.
+ */
+int ft_segment_claim(struct ft_segment *seg, int32_t self_pid, uint64_t now_ns, char *err,
+		     size_t errlen);
+
+/**
+ * @return
+ *   true while consumer_pid still holds our pid (another collector may have taken
+ *   over after our heartbeat went stale, e.g. when we were stopped).
+ */
+bool ft_segment_owned(const struct ft_segment *seg);
+
+/**
+ * Refresh consumer_heartbeat_ns.
+ */
+void ft_segment_heartbeat(struct ft_segment *seg, uint64_t now_ns);
+
+/**
+ * Store 0 in consumer_pid if it still holds ours. Safe on an unclaimed segment.
+ */
+void ft_segment_release(struct ft_segment *seg);
+
+/**
+ * Unmap and close. Safe on a closed segment.
+ */
+void ft_segment_close(struct ft_segment *seg);
+
+/**
+ * Copy the header with 8-byte atomic loads (the dataplane keeps writing it).
+ */
+void ft_segment_snapshot(const struct ft_segment *seg, struct ft_export_header *out);
+
+enum ft_dataplane_status {
+	FT_DATAPLANE_RUNNING,  /* alive, not finished */
+	FT_DATAPLANE_FINISHED, /* state FT_SEG_FINISHED: nothing more will be enqueued */
+	FT_DATAPLANE_GONE,     /* pid gone or heartbeat stalled before FINISHED */
+};
+
+/**
+ * Decide whether the dataplane is alive: FINISHED state, else gone when its pid
+ * does not exist (ESRCH; EPERM means it exists) and its heartbeat has been
+ * still for FT_DATAPLANE_PID_GRACE_NS, or when the heartbeat has been still for
+ * FT_DATAPLANE_STALE_NS.
+ *
+ * @param seg
+ *   A claimed segment (liveness bookkeeping is updated).
+ * @param mono_ns
+ *   CLOCK_MONOTONIC now.
+ * @param why
+ *   For FT_DATAPLANE_GONE, receives a static description.
+ */
+enum ft_dataplane_status ft_segment_dataplane_status(struct ft_segment *seg, uint64_t mono_ns,
+						     const char **why);
+
+/**
+ * Records waiting in a ring (producer tail - consumer tail).
+ */
+uint32_t ft_segment_ring_count(const struct ft_segment *seg, uint32_t worker);
+
+/* ---------------------------------------------------------------- run */
+
+/* Largest --top. */
+#define FT_COLLECTOR_TOP_MAX 1000
+
+struct ft_collector_config {
+	const char *instance;	   /* default "default" */
+	const char *output;	   /* path, or NULL / "-" for stdout */
+	const char *summary;	   /* also write each run's summary line here (replaced) */
+	bool once;		   /* exit after the first run */
+	uint32_t stats_interval_s; /* 0: no live statistics */
+	uint32_t top;		   /* top flows per interval in the statistics */
+	int64_t wait_timeout_ms;   /* < 0: wait forever for a segment */
+	bool quiet;		   /* errors only on stderr */
+};
+
+/* Exit statuses of ft_collector_run(). */
+#define FT_EXIT_OK	   0 /* run complete, or stopped by a signal */
+#define FT_EXIT_INCOMPLETE 1 /* dataplane vanished, wait timeout, output failure */
+#define FT_EXIT_USAGE	   2 /* usage or attach error */
+
+/**
+ * Wait for segments, drain them into the output and write a summary per run,
+ * until a signal (SIGINT/SIGTERM, handled here) or, with config->once, the end of
+ * the first run.
+ *
+ * @return
+ *   An FT_EXIT_* status.
+ */
+int ft_collector_run(const struct ft_collector_config *config);
+
+#endif /* FT_COLLECTOR_H */

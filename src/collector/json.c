@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * JSON lines for flow records. This is the collector's hot path (millions of
+ * records per second), so numbers, addresses and times are formatted by hand:
+ * snprintf and inet_ntop cost several times the rest of the line, and gmtime_r
+ * takes glibc's timezone lock.
+ */
+#include <string.h>
+
+#include "collector.h"
+
+static const char digit_pairs[201] = "00010203040506070809"
+				     "10111213141516171819"
+				     "20212223242526272829"
+				     "30313233343536373839"
+				     "40414243444546474849"
+				     "50515253545556575859"
+				     "60616263646566676869"
+				     "70717273747576777879"
+				     "80818283848586878889"
+				     "90919293949596979899";
+
+#define PUT(p, lit)                                                                                \
+	do {                                                                                       \
+		memcpy((p), (lit), sizeof(lit) - 1);                                               \
+		(p) += sizeof(lit) - 1;                                                            \
+	} while (0)
+
+/* Below 10^8: digit pairs from the right. */
+static inline char *
+put_u32_small(char *p, uint32_t v)
+{
+	unsigned int len = v < 10	  ? 1
+			   : v < 100	  ? 2
+			   : v < 1000	  ? 3
+			   : v < 10000	  ? 4
+			   : v < 100000	  ? 5
+			   : v < 1000000  ? 6
+			   : v < 10000000 ? 7
+					  : 8;
+	char *end = p + len;
+	char *q = end;
+
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, digit_pairs + (v % 100) * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		q -= 2;
+		memcpy(q, digit_pairs + v * 2, 2);
+	} else {
+		*--q = (char)('0' + v);
+	}
+	return end;
+}
+
+/* Exactly 8 digits; the four pairs do not depend on each other. */
+static inline void
+put_8d(char *p, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(p, digit_pairs + (hi / 100) * 2, 2);
+	memcpy(p + 2, digit_pairs + (hi % 100) * 2, 2);
+	memcpy(p + 4, digit_pairs + (lo / 100) * 2, 2);
+	memcpy(p + 6, digit_pairs + (lo % 100) * 2, 2);
+}
+
+/* Timestamps and flow ids have 17-20 digits: format them in independent
+ * 8-digit chunks rather than one long chain of divisions. */
+static inline char *
+put_u64(char *p, uint64_t v)
+{
+	uint64_t rest;
+
+	if (v < 100000000ULL)
+		return put_u32_small(p, (uint32_t)v);
+	if (v < 10000000000000000ULL) {
+		p = put_u32_small(p, (uint32_t)(v / 100000000ULL));
+		put_8d(p, (uint32_t)(v % 100000000ULL));
+		return p + 8;
+	}
+	p = put_u32_small(p, (uint32_t)(v / 10000000000000000ULL));
+	rest = v % 10000000000000000ULL;
+	put_8d(p, (uint32_t)(rest / 100000000ULL));
+	put_8d(p + 8, (uint32_t)(rest % 100000000ULL));
+	return p + 16;
+}
+
+static inline char *
+put_2d(char *p, unsigned int v)
+{
+	memcpy(p, digit_pairs + v * 2, 2);
+	return p + 2;
+}
+
+/* Howard Hinnant's days -> civil date: exact over the proleptic Gregorian
+ * calendar, integer only. */
+static void
+civil_from_days(uint64_t days, unsigned int *y, unsigned int *m, unsigned int *d)
+{
+	uint64_t z = days + 719468;
+	uint64_t era = z / 146097;
+	uint64_t doe = z - era * 146097;
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint64_t mp = (5 * doy + 2) / 153;
+
+	*d = (unsigned int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (unsigned int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void
+format_date(char *p, uint64_t days)
+{
+	unsigned int y, mo, d;
+
+	civil_from_days(days, &y, &mo, &d);
+	p = put_2d(p, y / 100);
+	p = put_2d(p, y % 100);
+	*p++ = '-';
+	p = put_2d(p, mo);
+	*p++ = '-';
+	put_2d(p, d);
+}
+
+static inline char *
+put_rfc3339(char *p, uint64_t ns)
+{
+	/* Records of a run mostly share a day: remember the last one. */
+	static __thread uint64_t cached_days = UINT64_MAX;
+	static __thread char cached_date[10];
+	uint64_t secs = ns / 1000000000ULL;
+	uint64_t days = secs / 86400;
+	unsigned int frac = (unsigned int)(ns % 1000000000ULL);
+	unsigned int sod = (unsigned int)(secs % 86400);
+
+	if (__builtin_expect(days != cached_days, 0)) {
+		format_date(cached_date, days);
+		cached_days = days;
+	}
+	memcpy(p, cached_date, 10);
+	p += 10;
+	*p++ = 'T';
+	p = put_2d(p, sod / 3600);
+	*p++ = ':';
+	p = put_2d(p, sod / 60 % 60);
+	*p++ = ':';
+	p = put_2d(p, sod % 60);
+	*p++ = '.';
+	/* 9 digits: 1 + 4 pairs */
+	*p++ = (char)('0' + frac / 100000000);
+	frac %= 100000000;
+	p = put_2d(p, frac / 1000000);
+	p = put_2d(p, frac / 10000 % 100);
+	p = put_2d(p, frac / 100 % 100);
+	p = put_2d(p, frac % 100);
+	*p++ = 'Z';
+	return p;
+}
+
+size_t
+ft_format_rfc3339(char *buf, uint64_t ns)
+{
+	char *p = put_rfc3339(buf, ns);
+
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+/* Decimal text of every octet, 4 bytes each, and its length: a table lookup
+ * instead of two data-dependent branches per octet. */
+static struct {
+	char text[4];
+	uint8_t len;
+} octet_text[256];
+
+static void __attribute__((constructor)) octet_text_init(void)
+{
+	unsigned int v;
+
+	for (v = 0; v < 256; v++) {
+		char *t = octet_text[v].text;
+
+		if (v >= 100) {
+			t[0] = (char)('0' + v / 100);
+			t[1] = (char)('0' + v / 10 % 10);
+			t[2] = (char)('0' + v % 10);
+			octet_text[v].len = 3;
+		} else if (v >= 10) {
+			t[0] = (char)('0' + v / 10);
+			t[1] = (char)('0' + v % 10);
+			octet_text[v].len = 2;
+		} else {
+			t[0] = (char)('0' + v);
+			octet_text[v].len = 1;
+		}
+	}
+}
+
+static inline char *
+put_octet(char *p, unsigned int v)
+{
+	memcpy(p, octet_text[v].text, 4);
+	return p + octet_text[v].len;
+}
+
+static inline char *
+put_ipv4(char *p, const uint8_t *a)
+{
+	p = put_octet(p, a[0]);
+	*p++ = '.';
+	p = put_octet(p, a[1]);
+	*p++ = '.';
+	p = put_octet(p, a[2]);
+	*p++ = '.';
+	return put_octet(p, a[3]);
+}
+
+size_t
+ft_format_ipv4(char *buf, const uint8_t *addr)
+{
+	char *p = put_ipv4(buf, addr);
+
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static inline char *
+put_hex16(char *p, unsigned int v)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (v >= 0x1000)
+		*p++ = hex[v >> 12];
+	if (v >= 0x100)
+		*p++ = hex[(v >> 8) & 0xf];
+	if (v >= 0x10)
+		*p++ = hex[(v >> 4) & 0xf];
+	*p++ = hex[v & 0xf];
+	return p;
+}
+
+static char *
+put_ipv6(char *p, const uint8_t *a)
+{
+	unsigned int w[8];
+	int best = -1, best_len = 0, cur = -1, cur_len = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+
+	/* RFC 5952 4.2: compress the longest run of zero groups (the first of equal
+	 * ones), never a single group. */
+	for (i = 0; i < 8; i++) {
+		if (w[i] == 0) {
+			if (cur < 0) {
+				cur = i;
+				cur_len = 0;
+			}
+			cur_len++;
+			if (cur_len > best_len) {
+				best = cur;
+				best_len = cur_len;
+			}
+		} else {
+			cur = -1;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+
+	for (i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i != 0)
+			*p++ = ':';
+		/* Embedded IPv4 in the two forms inet_ntop() prints: ::a.b.c.d and
+		 * ::ffff:a.b.c.d. */
+		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+			return put_ipv4(p, a + 12);
+		p = put_hex16(p, w[i]);
+	}
+	if (best >= 0 && best + best_len == 8)
+		*p++ = ':';
+	return p;
+}
+
+size_t
+ft_format_ipv6(char *buf, const uint8_t *addr)
+{
+	char *p = put_ipv6(buf, addr);
+
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static inline char *
+put_ip(char *p, uint8_t family, const uint8_t *addr)
+{
+	if (family == 4)
+		return put_ipv4(p, addr);
+	return put_ipv6(p, addr);
+}
+
+/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0xff >> (len + 1));
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+size_t
+ft_json_string(char *buf, const char *s, size_t maxlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strnlen(s, maxlen);
+	char *p = buf;
+	size_t i = 0;
+
+	*p++ = '"';
+	while (i < n) {
+		unsigned char c = u[i];
+
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			PUT(p, "\\u00");
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 0xf];
+			i++;
+		} else if (c < 0x80) {
+			*p++ = (char)c;
+			i++;
+		} else {
+			size_t len = utf8_seq_len(u + i, n - i);
+
+			if (len == 0) {
+				PUT(p, "\\ufffd");
+				i++;
+			} else {
+				memcpy(p, u + i, len);
+				p += len;
+				i += len;
+			}
+		}
+	}
+	*p++ = '"';
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+/* Enum names with their lengths, "unknown" for every value without one: one
+ * table lookup and a fixed-size copy per name. */
+struct name_text {
+	char text[16];
+	uint8_t len;
+};
+static struct name_text tcp_state_text[256];
+static struct name_text end_reason_text[256];
+
+static void
+name_table_init(struct name_text *t, const char *const *names, unsigned int count)
+{
+	unsigned int v;
+
+	for (v = 0; v < 256; v++) {
+		const char *s = v < count && names[v] != NULL ? names[v] : "unknown";
+		size_t n = strlen(s);
+
+		if (n > sizeof(t[v].text))
+			n = sizeof(t[v].text);
+		memcpy(t[v].text, s, n);
+		t[v].len = (uint8_t)n;
+	}
+}
+
+static void __attribute__((constructor)) name_text_init(void)
+{
+	name_table_init(tcp_state_text, ft_tcp_state_names, FT_TCP_STATE_MAX);
+	name_table_init(end_reason_text, ft_end_reason_names, FT_END_MAX);
+}
+
+static inline char *
+put_name(char *p, const struct name_text *t)
+{
+	memcpy(p, t->text, sizeof(t->text));
+	return p + t->len;
+}
+
+size_t
+ft_json_flow(char *buf, const struct ft_record *rec)
+{
+	const struct ft_flow_record *f = &rec->flow;
+	const struct ft_flow_key *k = &f->key;
+	unsigned int src = f->initiator ? 1 : 0;
+	unsigned int dst = src ^ 1;
+	char *p = buf;
+
+	PUT(p, "{\"type\":\"flow\",\"flow_id\":");
+	p = put_u64(p, f->flow_id);
+	PUT(p, ",\"worker\":");
+	p = put_u64(p, rec->worker);
+	PUT(p, ",\"input_port\":");
+	p = put_u64(p, f->input_port);
+	PUT(p, ",\"ip_version\":");
+	p = put_u64(p, k->family);
+	PUT(p, ",\"proto\":");
+	p = put_u64(p, k->proto);
+	PUT(p, ",\"src_ip\":\"");
+	p = put_ip(p, k->family, k->addr[src]);
+	PUT(p, "\",\"src_port\":");
+	p = put_u64(p, k->port[src]);
+	PUT(p, ",\"dst_ip\":\"");
+	p = put_ip(p, k->family, k->addr[dst]);
+	PUT(p, "\",\"dst_port\":");
+	p = put_u64(p, k->port[dst]);
+	if (k->vlan[0] != 0) {
+		PUT(p, ",\"vlan\":[");
+		p = put_u64(p, k->vlan[0]);
+		if (k->vlan[1] != 0) {
+			*p++ = ',';
+			p = put_u64(p, k->vlan[1]);
+		}
+		*p++ = ']';
+	}
+	PUT(p, ",\"start\":\"");
+	p = put_rfc3339(p, f->first_ns);
+	PUT(p, "\",\"end\":\"");
+	p = put_rfc3339(p, f->last_ns);
+	PUT(p, "\",\"start_ns\":");
+	p = put_u64(p, f->first_ns);
+	PUT(p, ",\"end_ns\":");
+	p = put_u64(p, f->last_ns);
+	PUT(p, ",\"packets_fwd\":");
+	p = put_u64(p, f->packets[0]);
+	PUT(p, ",\"bytes_fwd\":");
+	p = put_u64(p, f->bytes[0]);
+	PUT(p, ",\"packets_rev\":");
+	p = put_u64(p, f->packets[1]);
+	PUT(p, ",\"bytes_rev\":");
+	p = put_u64(p, f->bytes[1]);
+	PUT(p, ",\"tcp_flags_fwd\":");
+	p = put_u64(p, f->tcp_flags[0]);
+	PUT(p, ",\"tcp_flags_rev\":");
+	p = put_u64(p, f->tcp_flags[1]);
+	PUT(p, ",\"tcp_state\":\"");
+	p = put_name(p, &tcp_state_text[f->tcp_state]);
+	PUT(p, "\",\"end_reason\":\"");
+	p = put_name(p, &end_reason_text[f->end_reason]);
+	PUT(p, "\",\"fragments\":");
+	p = put_u64(p, f->fragments);
+	if (k->proto == 1 || k->proto == 58) {
+		PUT(p, ",\"icmp_type\":");
+		p = put_u64(p, f->icmp_type);
+		PUT(p, ",\"icmp_code\":");
+		p = put_u64(p, f->icmp_code);
+	}
+	if (f->flags & FT_FLOW_F_MIDSTREAM)
+		PUT(p, ",\"midstream\":true");
+	if (f->flags & FT_FLOW_F_FRAGMENTS)
+		PUT(p, ",\"flagged_fragments\":true");
+	PUT(p, "}\n");
+	*p = '\0';
+	return (size_t)(p - buf);
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * End-of-run summary: counters from the segment header, what this collector
+ * received, and whether every input packet and byte is accounted for. Runs once
+ * per run, so plain snprintf is fine here.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector.h"
+
+uint64_t
+ft_seq_missing(const struct ft_seq_tracker *t, uint64_t issued)
+{
+	uint64_t missing = t->gaps;
+
+	if (issued > t->next)
+		missing += issued - t->next;
+	return missing;
+}
+
+static inline uint32_t
+clamp_u32(uint32_t v, uint32_t max)
+{
+	return v < max ? v : max;
+}
+
+void
+ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
+		   const struct ft_flow_totals *flows, uint64_t seq_gaps)
+{
+	uint32_t nports = clamp_u32(snap->port_count, FT_EXPORT_MAX_PORTS);
+	uint32_t nworkers = clamp_u32(snap->worker_count, FT_EXPORT_MAX_WORKERS);
+	uint64_t discard_packets = 0, discard_bytes = 0;
+	uint32_t i, d;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < nports; i++) {
+		const struct ft_port_counters *pc = &snap->ports[i];
+
+		s->port_ipackets += pc->ipackets;
+		s->port_ibytes += pc->ibytes;
+		/* A capture file's losses are the records it holds that the port
+		 * never delivered (no mbuf, no room for a chained frame). Its ierrors
+		 * also count read errors, such as every poll of a file cut inside a
+		 * record, which are not packets. */
+		if (pc->is_file)
+			s->port_loss_packets +=
+				pc->file_packets > pc->ipackets ? pc->file_packets - pc->ipackets : 0;
+		else
+			s->port_loss_packets += pc->imissed + pc->ierrors + pc->rx_nombuf;
+		if (pc->is_file) {
+			s->any_file_port = true;
+			s->input_packets += pc->file_packets;
+			s->input_bytes += pc->file_bytes;
+			s->input_captured_bytes += pc->file_captured_bytes;
+		}
+	}
+	/* A capture cut by a snaplen delivers fewer bytes than it records; a
+	 * corrupt one could claim the opposite, which is not "beyond" anything. */
+	if (s->input_bytes > s->input_captured_bytes)
+		s->beyond_snaplen_bytes = s->input_bytes - s->input_captured_bytes;
+
+	for (i = 0; i < nworkers; i++) {
+		const struct ft_worker_counters *wc = &snap->workers[i];
+
+		s->rx_packets += wc->rx_packets;
+		s->rx_bytes += wc->rx_bytes;
+		s->flows_created += wc->flows_created;
+		s->flows_ended += wc->flows_ended;
+		s->fragments += wc->fragments;
+		for (d = 0; d < FT_DISCARD_MAX; d++) {
+			s->discard_packets[d] += wc->discard_packets[d];
+			s->discard_bytes[d] += wc->discard_bytes[d];
+		}
+		s->ring_drop_records += wc->ring_drop_records;
+		s->ring_drop_packets += wc->ring_drop_packets;
+		s->ring_drop_bytes += wc->ring_drop_bytes;
+	}
+	for (d = 0; d < FT_DISCARD_MAX; d++) {
+		discard_packets += s->discard_packets[d];
+		discard_bytes += s->discard_bytes[d];
+	}
+	s->seq_gaps = seq_gaps;
+
+	if (s->any_file_port) {
+		s->packets_in = s->input_packets;
+		s->bytes_in = s->input_bytes;
+	} else {
+		s->packets_in = s->port_ipackets + s->port_loss_packets;
+		s->bytes_in = s->port_ibytes;
+	}
+	s->accounted_packets =
+		flows->packets + s->ring_drop_packets + discard_packets + s->port_loss_packets;
+	s->accounted_bytes =
+		flows->bytes + s->ring_drop_bytes + discard_bytes + s->beyond_snaplen_bytes;
+	s->unaccounted_packets = (int64_t)(s->packets_in - s->accounted_packets);
+	s->unaccounted_bytes = (int64_t)(s->bytes_in - s->accounted_bytes);
+	s->packets_accounted = s->unaccounted_packets == 0;
+	s->bytes_accounted = s->unaccounted_bytes == 0 && s->port_loss_packets == 0;
+}
+
+/* snprintf into a fixed buffer that cannot overflow: every field is bounded and
+ * FT_JSON_SUMMARY_MAX covers the worst case with room to spare. */
+struct sbuf {
+	char *p;
+	size_t left;
+};
+
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p, b->left, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->left)
+		n = b->left > 0 ? (int)b->left - 1 : 0;
+	b->p += n;
+	b->left -= (size_t)n;
+}
+
+static void
+sb_string(struct sbuf *b, const char *s, size_t maxlen)
+{
+	if (b->left < 6 * maxlen + 3)
+		return;
+	size_t n = ft_json_string(b->p, s, maxlen);
+
+	b->p += n;
+	b->left -= n;
+}
+
+static void
+sb_time(struct sbuf *b, uint64_t ns)
+{
+	if (b->left < FT_RFC3339_LEN + 3)
+		return;
+	*b->p++ = '"';
+	b->p += ft_format_rfc3339(b->p, ns);
+	*b->p++ = '"';
+	*b->p = '\0';
+	b->left -= FT_RFC3339_LEN + 2;
+}
+
+size_t
+ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_flow_totals *flows,
+		const struct ft_summary *s, bool complete, uint64_t end_ns)
+{
+	uint32_t nports = clamp_u32(snap->port_count, FT_EXPORT_MAX_PORTS);
+	struct sbuf b = {buf, FT_JSON_SUMMARY_MAX - 1};
+	uint32_t i;
+
+	buf[0] = '\0';
+	sb_printf(&b, "{\"type\":\"summary\",\"instance\":");
+	sb_string(&b, snap->instance, sizeof(snap->instance));
+	sb_printf(&b, ",\"dataplane_pid\":%" PRId32 ",\"version\":", snap->dataplane_pid);
+	sb_string(&b, snap->version, sizeof(snap->version));
+	sb_printf(&b, ",\"workers\":%" PRIu32 ",\"complete\":%s,\"start\":", snap->worker_count,
+		  complete ? "true" : "false");
+	sb_time(&b, snap->start_ns);
+	sb_printf(&b, ",\"end\":");
+	sb_time(&b, end_ns);
+	sb_printf(&b,
+		  ",\"input\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		  ",\"captured_bytes\":%" PRIu64 ",\"beyond_snaplen_bytes\":%" PRIu64 "}",
+		  s->input_packets, s->input_bytes, s->input_captured_bytes,
+		  s->beyond_snaplen_bytes);
+	sb_printf(&b, ",\"ports\":[");
+	for (i = 0; i < nports; i++) {
+		const struct ft_port_counters *pc = &snap->ports[i];
+
+		sb_printf(&b, "%s{\"name\":", i ? "," : "");
+		sb_string(&b, pc->name, sizeof(pc->name));
+		sb_printf(&b,
+			  ",\"ipackets\":%" PRIu64 ",\"ibytes\":%" PRIu64 ",\"imissed\":%" PRIu64
+			  ",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64
+			  ",\"file_packets\":%" PRIu64 ",\"file_bytes\":%" PRIu64 "}",
+			  pc->ipackets, pc->ibytes, pc->imissed, pc->ierrors, pc->rx_nombuf,
+			  pc->file_packets, pc->file_bytes);
+	}
+	sb_printf(&b, "],\"rx\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", s->rx_packets,
+		  s->rx_bytes);
+	sb_printf(&b,
+		  ",\"flows\":{\"records\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		  ",\"created\":%" PRIu64 ",\"ended\":%" PRIu64 "}",
+		  flows->records, flows->packets, flows->bytes, s->flows_created, s->flows_ended);
+	sb_printf(&b, ",\"fragments\":%" PRIu64 ",\"discards\":{", s->fragments);
+	for (i = 0; i < FT_DISCARD_MAX; i++)
+		sb_printf(&b, "%s\"%s\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+			  i ? "," : "", ft_discard_names[i], s->discard_packets[i],
+			  s->discard_bytes[i]);
+	sb_printf(&b,
+		  "},\"ring_drops\":{\"records\":%" PRIu64 ",\"packets\":%" PRIu64
+		  ",\"bytes\":%" PRIu64 ",\"seq_gaps\":%" PRIu64 "}",
+		  s->ring_drop_records, s->ring_drop_packets, s->ring_drop_bytes, s->seq_gaps);
+	sb_printf(&b,
+		  ",\"accounted\":{\"packets\":%s,\"bytes\":%s,\"unaccounted_packets\":%" PRId64
+		  ",\"unaccounted_bytes\":%" PRId64 "}}\n",
+		  s->packets_accounted ? "true" : "false", s->bytes_accounted ? "true" : "false",
+		  s->unaccounted_packets, s->unaccounted_bytes);
+	return (size_t)(b.p - buf);
+}
