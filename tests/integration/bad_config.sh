@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# flowtap refuses a bad configuration before touching anything: exit status 2, a
+# message naming the file, the line and the key, in well under a second, and no
+# shared-memory segment or EAL runtime folder created.
+#
+#   bad_config.sh FLOWTAP PCAP
+set -uo pipefail
+flowtap=$1 pcap=$2
+[ -r "$pcap" ] || { echo "SKIP: $pcap not found"; exit 77; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+inst="badcfg-$$"
+fail=0
+
+# expect NAME EXPECTED-SUBSTRING CONFIG-TEXT [extra flowtap args...]
+expect() {
+	local name=$1 want=$2 text=$3; shift 3
+	printf '%s' "$text" >"$tmp/$name.ini"
+	local t0 t1 out rc
+	t0=$(date +%s%N)
+	out=$("$flowtap" -l 0-1 --in-memory -- -c "$tmp/$name.ini" -i "$inst" "$@" 2>&1)
+	rc=$?
+	t1=$(date +%s%N)
+	if [ $rc -ne 2 ]; then
+		echo "FAIL $name: exit $rc, want 2: $out"; fail=1; return
+	fi
+	if ! grep -qF -- "$want" <<<"$out"; then
+		echo "FAIL $name: message lacks '$want': $out"; fail=1; return
+	fi
+	if grep -q "^EAL:" <<<"$out"; then
+		echo "FAIL $name: EAL started before the error: $out"; fail=1; return
+	fi
+	if [ -e "/dev/shm/flowtap.$inst" ] || [ -e "/var/run/dpdk/flowtap-$inst" ]; then
+		echo "FAIL $name: left a segment or runtime folder"; fail=1; return
+	fi
+	echo "ok   $name ($(( (t1 - t0) / 1000000 )) ms): $out"
+}
+
+f="$tmp"
+expect unknown-key "$f/unknown-key.ini:3: [flow] idle: unknown key" \
+	"[flow]
+capacity = 100
+idle = 30s
+[port.a]
+pcap = $pcap
+"
+expect bad-value "$f/bad-value.ini:2: [flow] capacity: 'many' is not a non-negative integer" \
+	"[flow]
+capacity = many
+[port.a]
+pcap = $pcap
+"
+expect out-of-range "$f/out-of-range.ini:2: [export] ring_size: 1000 is out of range" \
+	"[export]
+ring_size = 1000
+[port.a]
+pcap = $pcap
+"
+expect missing-pcap "$f/missing-pcap.ini:4: [port.a] pcap: cannot read '/nonexistent/none.pcap'" \
+	"[flow]
+capacity = 100
+[port.a]
+pcap = /nonexistent/none.pcap
+"
+expect unknown-section "$f/unknown-section.ini:1: [flows]: unknown section" \
+	"[flows]
+capacity = 100
+"
+expect no-input "no input" "[flow]
+capacity = 100
+"
+expect bad-override "command line: [flow] capacity: 'x'" "[port.a]
+pcap = $pcap
+" --set flow.capacity=x
+# A capture libpcap cannot read at all: named with its port section.
+printf 'not a pcap' >"$tmp/junk.pcap"
+expect unreadable-pcap "[port.a]: pcap: cannot read capture '$tmp/junk.pcap'" "[port.a]
+pcap = $tmp/junk.pcap
+"
+exit $fail
