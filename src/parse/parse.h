@@ -11,7 +11,9 @@
  *   link:   Ethernet (802.3 length frames are non-IP), Linux cooked SLL and SLL2,
  *           BSD NULL/LOOP, raw IP
  *   L2.5:   up to FT_PARSE_MAX_VLAN 802.1Q/802.1ad/0x9100 tags (the first two go in
- *           the key), PPPoE session (PPP IPv4/IPv6), MPLS label stacks (up to
+ *           the key), PPPoE session (PPP IPv4/IPv6; the PPP protocol field may be
+ *           the compressed one-byte form, 0x21/0x57, RFC 1661 6.5, which RFC 2516
+ *           forbids but real sessions use), MPLS label stacks (up to
  *           FT_PARSE_MAX_MPLS labels, IP guessed from the first nibble after the
  *           bottom label)
  *   L3:     IPv4 with options, IPv6 with up to FT_PARSE_MAX_IPV6_EXT extension
@@ -20,15 +22,45 @@
  *   L4:     TCP, UDP, UDP-Lite, SCTP (ports), ICMP and ICMPv6 (type, code);
  *           anything else is a flow keyed by addresses and protocol, ports 0
  *
+ * Lengths: the IP packet ends at the smaller of the captured bytes and the IP
+ * length field (so Ethernet padding is not payload, and a snaplen cut is not an
+ * error). Lengths the field cannot hold mean "up to the end of the frame":
+ *   - an IPv4 total length of 0, at any frame size (TSO/GSO frames captured on
+ *     the sending host, before the NIC fills the field, as tshark presumes; and
+ *     BIG TCP over 65535 bytes);
+ *   - an IPv6 payload length of 0 when a hop-by-hop header follows (jumbogram,
+ *     RFC 2675) or when the frame's IPv6 part is longer than 40 + 65535 bytes
+ *     (Linux BIG TCP, which drops the jumbo option before a capture sees it).
+ *     Otherwise a payload length of 0 is an empty IPv6 packet.
+ *
+ * Short L4 headers. The L4 header is complete when all of it (TCP: up to the data
+ * offset) lies within the IP end. When it is not:
+ *   - Capture cut: the IP length field covers the whole header but the capture
+ *     stopped before its end (the IP end was clamped to the captured length).
+ *     That is not malformation: with >= 4 bytes of TCP/UDP/UDP-Lite/SCTP header
+ *     the packet is a flow packet with its ports (TCP also seq with >= 8 bytes,
+ *     ack >= 12, flags >= 14, window >= 16; the data offset is read only with
+ *     the 20 fixed bytes), and with >= 2 bytes of ICMP/ICMPv6 its type and code.
+ *     A TCP header with its 20 fixed bytes whose options run past the cut has
+ *     all fixed fields. Such a packet has FT_PKT_F_L4_PARTIAL, no
+ *     FT_PKT_F_L4_PAYLOAD, payload_len 0 and payload_offset at the end of the
+ *     captured bytes. With fewer bytes: FT_DISCARD_L4_TRUNCATED.
+ *   - Header longer than the IP length: the packet itself is malformed, not cut:
+ *     FT_DISCARD_L4_TRUNCATED (whatever was captured), except for a first
+ *     fragment (below).
+ *   - When the IP length is 0 ("up to the end of the frame", above), the frame
+ *     end is the IP end, so a short header there is malformed too.
+ *
  * Fragments (the documented attribution rule): a first fragment (offset 0)
  * carries the L4 header and goes to its 5-tuple flow; a non-first fragment has no
  * ports and goes to the flow of (addresses, protocol, ports 0). Both are flagged
- * FT_PKT_F_FRAGMENT and counted as fragments.
- *
- * Lengths: the IP packet ends at the smaller of the captured bytes and the IP
- * length field (so Ethernet padding is not payload, and a snaplen cut is not an
- * error). An IPv4 total length of 0 or an IPv6 payload length of 0 with a
- * hop-by-hop header (BIG TCP, jumbograms) means "up to the end of the frame".
+ * FT_PKT_F_FRAGMENT and counted as fragments. A first fragment whose L4 header
+ * does not fit in its IP length (a tiny fragment, RFC 1858) is never a discard:
+ * with the bytes a capture cut needs (4 for the ports, 2 for ICMP type and code)
+ * it is taken as above (FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL, payload_offset
+ * at the end of its data within the IP length); with fewer it is taken exactly
+ * like a later fragment (FT_PKT_F_LATER_FRAG, ports 0, l4_offset 0, payload the
+ * fragment data) though its frag_offset is 0.
  */
 #ifndef FT_PARSE_H
 #define FT_PARSE_H
@@ -56,11 +88,20 @@ enum ft_link_type {
 /* Returns 1 if the parser handles this LINKTYPE_* value, 0 if not. */
 int ft_parse_link_supported(uint32_t linktype);
 
-/* Packet flags (struct ft_pkt.flags). */
+/*
+ * Packet flags (struct ft_pkt.flags).
+ *
+ * FT_PKT_F_LATER_FRAG: no L4 header was read, ports are 0, l4_offset is 0 and the
+ * payload is the fragment data: a non-first fragment, or a first fragment too
+ * short for its ports (then frag_offset is 0).
+ * FT_PKT_F_L4_PARTIAL: the L4 header is incomplete (capture cut, or a tiny first
+ * fragment): only the fields it holds are set, payload_len is 0.
+ */
 #define FT_PKT_F_FRAGMENT     0x01 /* an IPv4 or IPv6 fragment */
-#define FT_PKT_F_LATER_FRAG   0x02 /* a non-first fragment: no L4 header, ports 0 */
+#define FT_PKT_F_LATER_FRAG   0x02 /* no L4 header: ports 0 (see above) */
 #define FT_PKT_F_IPV4_OPTIONS 0x04 /* IPv4 header longer than 20 bytes */
 #define FT_PKT_F_L4_PAYLOAD   0x08 /* payload_offset/payload_len describe L4 payload */
+#define FT_PKT_F_L4_PARTIAL   0x10 /* L4 header incomplete, partial fields (see above) */
 
 /*
  * The parse result. Lives in the mbuf's private area between rx and the flow
@@ -70,7 +111,7 @@ int ft_parse_link_supported(uint32_t linktype);
  *   0  key            48 B  sorted bidirectional key (pad zeroed)
  *  48  hash            4 B  CRC32C of key (symmetric: both directions equal)
  *  52  l3_offset       2 B  from the start of the frame
- *  54  l4_offset       2 B  0 when there is no L4 header (later fragments)
+ *  54  l4_offset       2 B  0 when there is no L4 header (FT_PKT_F_LATER_FRAG)
  *  56  payload_offset  4 B  L4 payload (TCP/UDP/SCTP/ICMP data) from frame start
  *  60  payload_len     4 B  captured L4 payload bytes within the IP length
  *  64  tcp_seq         4 B  host order

@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet parser (see parse.h for the contract).
+ *
+ * One pass, front to back, every read preceded by a length check against the
+ * captured bytes (link and L3 headers) or the IP end (extension and L4 headers).
+ * Offsets are uint32_t and every check is written as "bytes left >= n" with the
+ * offset already known to be <= len, so nothing can wrap.
+ *
+ * Choices the header leaves open, made here:
+ *   - On -1 only discard is meaningful; fields reached before the failure (VLAN
+ *     ids, l3_offset) keep their values, the others are zero.
+ *   - payload_offset/payload_len always describe the bytes after the last header
+ *     the parser walked, within the IP end. FT_PKT_F_L4_PAYLOAD says that header
+ *     was an L4 header (TCP/UDP/UDP-Lite/SCTP/ICMP/ICMPv6). For other protocols
+ *     (GRE, ESP...) they are the IP payload after the extension headers, and for
+ *     a later fragment the fragment data; l4_offset is 0 only with
+ *     FT_PKT_F_LATER_FRAG. A partial L4 header (FT_PKT_F_L4_PARTIAL) runs to the
+ *     IP end, so its payload is empty there.
+ *   - "Cut by the capture" is decided from the IP length field alone
+ *     (ip_length_end(), which may lie past len): the header fits before the end
+ *     it gives but not before the captured end.
+ *   - frag_id is the IPv4 identification of every IPv4 packet (fragment or not),
+ *     and the fragment header's identification for IPv6 (0 without one).
+ *   - An atomic IPv6 fragment (offset 0, M clear; RFC 6946) is not a fragment.
+ *   - PPPoE also takes a compressed one-byte PPP protocol field (0x21, 0x57).
+ *   - An empty frame on a raw-IP link is l2_truncated (there is no version
+ *     nibble to judge); a link type ft_parse_link_supported() refuses is non_ip.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_hash_crc.h>
+
+#include "parse.h"
+
+#define ETHER_HDR_LEN 14
+#define SLL_HDR_LEN   16
+#define SLL2_HDR_LEN  20
+#define NULL_HDR_LEN  4
+#define VLAN_TAG_LEN  4
+#define PPPOE_HDR_LEN 8 /* 6-byte session header + 2-byte PPP protocol */
+#define MPLS_LBL_LEN  4
+#define IPV4_HDR_LEN  20
+#define IPV6_HDR_LEN  40
+#define IPV6_EXT_MIN  8
+
+#define ETHERTYPE_MIN	   0x0600 /* below: an 802.3 length field */
+#define ETHERTYPE_IPV4	   0x0800
+#define ETHERTYPE_IPV6	   0x86dd
+#define ETHERTYPE_VLAN	   0x8100
+#define ETHERTYPE_QINQ	   0x88a8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_PPPOE	   0x8864
+#define ETHERTYPE_MPLS	   0x8847
+#define ETHERTYPE_MPLS_MC  0x8848
+#define PPP_IPV4	   0x0021
+#define PPP_IPV6	   0x0057
+
+#define PROTO_HOPOPTS  0
+#define PROTO_ICMP     1
+#define PROTO_TCP      6
+#define PROTO_UDP      17
+#define PROTO_ROUTING  43
+#define PROTO_FRAGMENT 44
+#define PROTO_AH       51
+#define PROTO_ICMPV6   58
+#define PROTO_DSTOPTS  60
+#define PROTO_MH       135
+#define PROTO_SCTP     132
+#define PROTO_UDPLITE  136
+#define PROTO_HIP      139
+#define PROTO_SHIM6    140
+
+#define IPV4_MF		 0x2000
+#define IPV4_OFFSET_MASK 0x1fff
+#define IPV6_MAX_PLEN	 65535
+
+#define TCP_HDR_LEN  20
+#define L4_PORTS_LEN 4 /* source and destination port */
+#define ICMP_TC_LEN  2 /* type and code */
+
+/* What to make of a packet whose L4 header does not fit (l4_header_short()). */
+enum l4_short_result {
+	L4_SHORT_DISCARD = -1, /* reason set */
+	L4_SHORT_PARTIAL = 0,  /* a flow packet with the fields that are there */
+	L4_SHORT_AS_LATER = 1, /* a tiny first fragment, taken as a later fragment */
+};
+
+/* What the link layer says follows it. */
+enum l3_kind {
+	L3_NONE = -1, /* discard, reason set */
+	L3_IPV4 = 4,
+	L3_IPV6 = 6,
+};
+
+static inline uint16_t
+load_be16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_16(v);
+}
+
+static inline uint32_t
+load_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
+static inline uint64_t
+load_be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_64(v);
+}
+
+int
+ft_parse_link_supported(uint32_t linktype)
+{
+	switch (linktype) {
+	case FT_LINK_NULL:
+	case FT_LINK_ETHERNET:
+	case FT_LINK_RAW:
+	case FT_LINK_LOOP:
+	case FT_LINK_LINUX_SLL:
+	case FT_LINK_IPV4:
+	case FT_LINK_IPV6:
+	case FT_LINK_LINUX_SLL2:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+uint32_t
+ft_flow_key_hash(const struct ft_flow_key *key)
+{
+	/* Standard CRC-32C (initial value and final xor all ones), so the value can
+	 * be checked against any CRC-32C implementation. */
+	return ~rte_hash_crc(key, sizeof(*key), 0xffffffff);
+}
+
+/* BSD address families for IP: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux),
+ * 24 (OpenBSD, NetBSD), 28 (FreeBSD, DragonFly), 30 (macOS). */
+static inline int
+l3_kind_of_family(uint32_t family)
+{
+	switch (family) {
+	case 2:
+		return L3_IPV4;
+	case 10:
+	case 24:
+	case 28:
+	case 30:
+		return L3_IPV6;
+	default:
+		return L3_NONE;
+	}
+}
+
+/*
+ * The end of the IP packet at off as its length field gives it (it may lie past
+ * len). A length the field cannot hold (0) means the frame end. For IPv4 the
+ * caller checks the result against the header length.
+ */
+static inline uint32_t
+ip_length_end(const uint8_t *data, uint32_t len, uint32_t off, uint32_t family)
+{
+	const uint8_t *ip = data + off;
+	uint32_t n;
+
+	if (family == 4) {
+		n = load_be16(ip + 2);
+		/* 0: TSO/GSO captured on the sender (the NIC fills the field in),
+		 * or BIG TCP over 65535 bytes. */
+		return likely(n != 0) ? off + n : len;
+	}
+	n = load_be16(ip + 4);
+	/* 0: jumbogram (RFC 2675) or BIG TCP with its jumbo option; or BIG TCP as
+	 * Linux hands it to a capture, the option gone, on more bytes than the
+	 * field can say. Otherwise an empty packet. */
+	if (unlikely(n == 0) &&
+	    (ip[6] == PROTO_HOPOPTS || len - off - IPV6_HDR_LEN > IPV6_MAX_PLEN))
+		return len;
+	return off + IPV6_HDR_LEN + n;
+}
+
+/*
+ * Follow an ethertype through VLAN tags, PPPoE and MPLS to IP. *off is the
+ * offset just past the ethertype; on L3_IPV4/L3_IPV6 it is the L3 offset.
+ */
+static inline int
+follow_ethertype(const uint8_t *data, uint32_t len, uint32_t *off, uint16_t type,
+		 struct ft_pkt *pkt, uint8_t *reason)
+{
+	uint32_t o = *off;
+	unsigned int tags = 0;
+	unsigned int labels;
+
+	for (;;) {
+		switch (type) {
+		case ETHERTYPE_IPV4:
+			*off = o;
+			return L3_IPV4;
+		case ETHERTYPE_IPV6:
+			*off = o;
+			return L3_IPV6;
+		case ETHERTYPE_VLAN:
+		case ETHERTYPE_QINQ:
+		case ETHERTYPE_QINQ_OLD:
+			if (unlikely(tags == FT_PARSE_MAX_VLAN)) {
+				*reason = FT_DISCARD_L2_TOO_DEEP;
+				return L3_NONE;
+			}
+			if (unlikely(len - o < VLAN_TAG_LEN)) {
+				*reason = FT_DISCARD_L2_TRUNCATED;
+				return L3_NONE;
+			}
+			if (tags < 2)
+				pkt->key.vlan[tags] = load_be16(data + o) & 0x0fff;
+			tags++;
+			type = load_be16(data + o + 2);
+			o += VLAN_TAG_LEN;
+			continue;
+		case ETHERTYPE_PPPOE:
+			if (unlikely(len - o < PPPOE_HDR_LEN - 1)) {
+				*reason = FT_DISCARD_L2_TRUNCATED;
+				return L3_NONE;
+			}
+			/* PPP protocol field compression (RFC 1661 6.5): RFC 2516 says
+			 * not to use it over PPPoE, but real sessions do, and tshark
+			 * and Suricata accept it. A one-byte field is recognisable:
+			 * the first byte of a two-byte one is even. */
+			if (data[o + 6] & 0x01) {
+				type = data[o + 6];
+				o += PPPOE_HDR_LEN - 1;
+			} else {
+				if (unlikely(len - o < PPPOE_HDR_LEN)) {
+					*reason = FT_DISCARD_L2_TRUNCATED;
+					return L3_NONE;
+				}
+				type = load_be16(data + o + 6);
+				o += PPPOE_HDR_LEN;
+			}
+			*off = o;
+			if (type == PPP_IPV4)
+				return L3_IPV4;
+			if (type == PPP_IPV6)
+				return L3_IPV6;
+			*reason = FT_DISCARD_NON_IP;
+			return L3_NONE;
+		case ETHERTYPE_MPLS:
+		case ETHERTYPE_MPLS_MC:
+			for (labels = 0;; labels++) {
+				if (unlikely(labels == FT_PARSE_MAX_MPLS)) {
+					*reason = FT_DISCARD_L2_TOO_DEEP;
+					return L3_NONE;
+				}
+				if (unlikely(len - o < MPLS_LBL_LEN)) {
+					*reason = FT_DISCARD_L2_TRUNCATED;
+					return L3_NONE;
+				}
+				o += MPLS_LBL_LEN;
+				if (data[o - 2] & 0x01) /* bottom of stack */
+					break;
+			}
+			if (unlikely(o == len)) {
+				*reason = FT_DISCARD_L2_TRUNCATED;
+				return L3_NONE;
+			}
+			*off = o;
+			/* MPLS does not say what it carries; a pseudowire control
+			 * word (nibble 0) or Ethernet-over-MPLS is not IP here. */
+			switch (data[o] >> 4) {
+			case 4:
+				return L3_IPV4;
+			case 6:
+				return L3_IPV6;
+			default:
+				*reason = FT_DISCARD_NON_IP;
+				return L3_NONE;
+			}
+		default:
+			/* 802.3 length frames, ARP, LLDP, ... */
+			*reason = FT_DISCARD_NON_IP;
+			return L3_NONE;
+		}
+	}
+}
+
+/*
+ * The L4 header of proto needs hlen bytes; only left of them lie before the IP
+ * end, and field_left before the end the IP length field gives. Off the hot
+ * path: only cut captures and malformed or tiny-fragment packets come here.
+ *
+ * field_left >= hlen: the header was sent whole and the capture cut it, which
+ * says nothing against the packet, so it keeps its flow when the ports (ICMP:
+ * type and code) are there. field_left < hlen: the sender made the header
+ * short; only a first fragment may do that (RFC 1858 calls it a tiny fragment
+ * attack, and it must still land in a flow, so it is never a discard).
+ */
+static inline int
+l4_header_short(const uint8_t *h, uint32_t left, uint32_t field_left, uint32_t hlen, uint8_t proto,
+		struct ft_pkt *pkt, uint8_t *reason)
+{
+	int icmp = proto == PROTO_ICMP || proto == PROTO_ICMPV6;
+	uint32_t min = icmp ? ICMP_TC_LEN : L4_PORTS_LEN;
+
+	if (field_left < hlen && !(pkt->flags & FT_PKT_F_FRAGMENT)) {
+		*reason = FT_DISCARD_L4_TRUNCATED;
+		return L4_SHORT_DISCARD;
+	}
+	if (left < min) {
+		if (field_left >= hlen) {
+			*reason = FT_DISCARD_L4_TRUNCATED;
+			return L4_SHORT_DISCARD;
+		}
+		return L4_SHORT_AS_LATER;
+	}
+	/* The caller reads the ports. */
+	if (icmp) {
+		pkt->icmp_type = h[0];
+		pkt->icmp_code = h[1];
+	}
+	if (proto == PROTO_TCP) {
+		if (left >= 8)
+			pkt->tcp_seq = load_be32(h + 4);
+		if (left >= 12)
+			pkt->tcp_ack = load_be32(h + 8);
+		if (left >= 14)
+			pkt->tcp_flags = h[13];
+		if (left >= 16)
+			pkt->tcp_window = load_be16(h + 14);
+	}
+	pkt->flags |= FT_PKT_F_L4_PARTIAL;
+	return L4_SHORT_PARTIAL;
+}
+
+int
+ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt)
+{
+	const uint8_t *src, *dst;
+	uint32_t off, l4, ip_end, family;
+	uint16_t sport = 0, dport = 0;
+	uint8_t reason = FT_DISCARD_NON_IP;
+	uint8_t proto;
+	int kind;
+
+	/* Everything the parser owns except reserved sits before port. */
+	memset(pkt, 0, offsetof(struct ft_pkt, port));
+	pkt->reserved = 0;
+
+	switch (link) {
+	case FT_LINK_ETHERNET:
+		if (unlikely(len < ETHER_HDR_LEN))
+			goto l2_truncated;
+		off = ETHER_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data + 12), pkt, &reason);
+		break;
+	case FT_LINK_LINUX_SLL:
+		if (unlikely(len < SLL_HDR_LEN))
+			goto l2_truncated;
+		off = SLL_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data + 14), pkt, &reason);
+		break;
+	case FT_LINK_LINUX_SLL2:
+		if (unlikely(len < SLL2_HDR_LEN))
+			goto l2_truncated;
+		off = SLL2_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data), pkt, &reason);
+		break;
+	case FT_LINK_NULL:
+		if (unlikely(len < NULL_HDR_LEN))
+			goto l2_truncated;
+		/* Host order of the capturing machine, which the file does not
+		 * record: every IP family value fits in 16 bits, so a value that
+		 * does not was written in the other byte order. */
+		memcpy(&family, data, sizeof(family));
+		family = rte_le_to_cpu_32(family);
+		if (family > 0xffff)
+			family = rte_bswap32(family);
+		off = NULL_HDR_LEN;
+		kind = l3_kind_of_family(family);
+		break;
+	case FT_LINK_LOOP:
+		if (unlikely(len < NULL_HDR_LEN))
+			goto l2_truncated;
+		off = NULL_HDR_LEN;
+		kind = l3_kind_of_family(load_be32(data));
+		break;
+	case FT_LINK_RAW:
+		if (unlikely(len == 0))
+			goto l2_truncated;
+		off = 0;
+		kind = data[0] >> 4;
+		if (kind != L3_IPV4 && kind != L3_IPV6) {
+			reason = FT_DISCARD_IP_BAD_VERSION;
+			goto discard;
+		}
+		break;
+	case FT_LINK_IPV4:
+		off = 0;
+		kind = L3_IPV4;
+		break;
+	case FT_LINK_IPV6:
+		off = 0;
+		kind = L3_IPV6;
+		break;
+	default:
+		goto discard; /* non_ip: not a link this parser knows */
+	}
+	if (unlikely(kind == L3_NONE))
+		goto discard;
+	pkt->l3_offset = (uint16_t)off;
+
+	if (kind == L3_IPV4) {
+		const uint8_t *ip = data + off;
+		uint32_t ihl_len, frag;
+
+		if (unlikely(len == off)) {
+			reason = FT_DISCARD_IPV4_TRUNCATED;
+			goto discard;
+		}
+		if (unlikely((ip[0] >> 4) != 4)) {
+			reason = FT_DISCARD_IP_BAD_VERSION;
+			goto discard;
+		}
+		ihl_len = (ip[0] & 0x0f) * 4u;
+		if (unlikely(ihl_len < IPV4_HDR_LEN)) {
+			reason = FT_DISCARD_IPV4_BAD_IHL;
+			goto discard;
+		}
+		if (unlikely(len - off < ihl_len)) {
+			reason = FT_DISCARD_IPV4_TRUNCATED;
+			goto discard;
+		}
+		/* A total length of 0 gives len, which the check above made >= IHL. */
+		ip_end = ip_length_end(data, len, off, 4);
+		if (unlikely(ip_end - off < ihl_len)) {
+			reason = FT_DISCARD_IPV4_BAD_LENGTH;
+			goto discard;
+		}
+		if (ip_end > len)
+			ip_end = len;
+		if (ihl_len > IPV4_HDR_LEN)
+			pkt->flags |= FT_PKT_F_IPV4_OPTIONS;
+		pkt->frag_id = load_be16(ip + 4);
+		frag = load_be16(ip + 6);
+		if (frag & (IPV4_MF | IPV4_OFFSET_MASK)) {
+			pkt->flags |= FT_PKT_F_FRAGMENT;
+			pkt->frag_offset = frag & IPV4_OFFSET_MASK;
+			if (pkt->frag_offset)
+				pkt->flags |= FT_PKT_F_LATER_FRAG;
+		}
+		proto = ip[9];
+		src = ip + 12;
+		dst = ip + 16;
+		l4 = off + ihl_len;
+		family = 4;
+	} else {
+		const uint8_t *ip = data + off;
+		uint32_t ext_len;
+		unsigned int exts = 0;
+
+		if (unlikely(len == off)) {
+			reason = FT_DISCARD_IPV6_TRUNCATED;
+			goto discard;
+		}
+		if (unlikely((ip[0] >> 4) != 6)) {
+			reason = FT_DISCARD_IP_BAD_VERSION;
+			goto discard;
+		}
+		if (unlikely(len - off < IPV6_HDR_LEN)) {
+			reason = FT_DISCARD_IPV6_TRUNCATED;
+			goto discard;
+		}
+		proto = ip[6];
+		ip_end = ip_length_end(data, len, off, 6);
+		if (ip_end > len)
+			ip_end = len;
+		src = ip + 8;
+		dst = ip + 24;
+		l4 = off + IPV6_HDR_LEN;
+		family = 6;
+
+		for (;;) {
+			switch (proto) {
+			case PROTO_HOPOPTS:
+			case PROTO_ROUTING:
+			case PROTO_DSTOPTS:
+			case PROTO_MH:
+			case PROTO_HIP:
+			case PROTO_SHIM6:
+			case PROTO_FRAGMENT:
+			case PROTO_AH:
+				break;
+			default:
+				goto l3_done;
+			}
+			if (unlikely(exts == FT_PARSE_MAX_IPV6_EXT || ip_end - l4 < IPV6_EXT_MIN)) {
+				reason = FT_DISCARD_IPV6_BAD_EXT;
+				goto discard;
+			}
+			exts++;
+			if (proto == PROTO_FRAGMENT) {
+				uint16_t fo = load_be16(data + l4 + 2);
+
+				pkt->frag_id = load_be32(data + l4 + 4);
+				proto = data[l4];
+				l4 += IPV6_EXT_MIN;
+				if (fo & 0xfff9) {
+					pkt->flags |= FT_PKT_F_FRAGMENT;
+					pkt->frag_offset = fo >> 3;
+				}
+				if (pkt->frag_offset) {
+					/* What follows is fragment data, not headers. */
+					pkt->flags |= FT_PKT_F_LATER_FRAG;
+					goto l3_done;
+				}
+				continue;
+			}
+			if (proto == PROTO_AH)
+				ext_len = (data[l4 + 1] + 2u) * 4;
+			else
+				ext_len = (data[l4 + 1] + 1u) * 8;
+			if (unlikely(ip_end - l4 < ext_len)) {
+				reason = FT_DISCARD_IPV6_BAD_EXT;
+				goto discard;
+			}
+			proto = data[l4];
+			l4 += ext_len;
+		}
+	}
+l3_done:
+	/* l4 <= ip_end <= len here, and ip_end <= ip_length_end(). */
+	if (unlikely(pkt->flags & FT_PKT_F_LATER_FRAG))
+		goto later_frag;
+	pkt->l4_offset = (uint16_t)l4;
+	{
+		const uint8_t *h = data + l4;
+		uint32_t left = ip_end - l4, hlen;
+		int r;
+
+		switch (proto) {
+		case PROTO_TCP:
+			hlen = TCP_HDR_LEN;
+			if (unlikely(left < hlen))
+				goto short_header;
+			hlen = (h[12] >> 4) * 4u;
+			if (unlikely(hlen < TCP_HDR_LEN)) {
+				reason = FT_DISCARD_TCP_BAD_OFFSET;
+				goto discard;
+			}
+			if (unlikely(left < hlen))
+				goto short_header;
+			sport = load_be16(h);
+			dport = load_be16(h + 2);
+			pkt->tcp_seq = load_be32(h + 4);
+			pkt->tcp_ack = load_be32(h + 8);
+			pkt->tcp_flags = h[13];
+			pkt->tcp_window = load_be16(h + 14);
+			break;
+		case PROTO_UDP:
+		case PROTO_UDPLITE:
+			hlen = 8;
+			goto ports;
+		case PROTO_SCTP:
+			hlen = 12;
+		ports:
+			if (unlikely(left < hlen))
+				goto short_header;
+			sport = load_be16(h);
+			dport = load_be16(h + 2);
+			break;
+		case PROTO_ICMP:
+		case PROTO_ICMPV6:
+			hlen = 4;
+			if (unlikely(left < hlen))
+				goto short_header;
+			pkt->icmp_type = h[0];
+			pkt->icmp_code = h[1];
+			break;
+		default:
+			/* Keyed by addresses and protocol; payload is the IP payload. */
+			pkt->payload_offset = l4;
+			pkt->payload_len = left;
+			goto key;
+		}
+		pkt->flags |= FT_PKT_F_L4_PAYLOAD;
+		pkt->payload_offset = l4 + hlen;
+		pkt->payload_len = left - hlen;
+		goto key;
+	short_header:
+		/* Recomputed here rather than kept live through the hot path. */
+		r = l4_header_short(h, left, ip_length_end(data, len, pkt->l3_offset, family) - l4,
+				    hlen, proto, pkt, &reason);
+		if (r == L4_SHORT_DISCARD)
+			goto discard;
+		if (r == L4_SHORT_AS_LATER) {
+			pkt->flags |= FT_PKT_F_LATER_FRAG;
+			pkt->l4_offset = 0;
+			goto later_frag;
+		}
+		if (proto != PROTO_ICMP && proto != PROTO_ICMPV6) {
+			sport = load_be16(h);
+			dport = load_be16(h + 2);
+		}
+		/* No payload: it would start past the bytes there are. */
+		pkt->payload_offset = ip_end;
+		goto key;
+	}
+later_frag:
+	pkt->payload_offset = l4;
+	pkt->payload_len = ip_end - l4;
+
+key:
+	pkt->key.proto = proto;
+	pkt->key.family = (uint8_t)family;
+	if (family == 4) {
+		uint64_t a = (uint64_t)load_be32(src) << 16 | sport;
+		uint64_t b = (uint64_t)load_be32(dst) << 16 | dport;
+
+		pkt->dir = a > b;
+		if (pkt->dir) {
+			const uint8_t *t = src;
+			src = dst;
+			dst = t;
+		}
+		memcpy(pkt->key.addr[0], src, 4);
+		memcpy(pkt->key.addr[1], dst, 4);
+	} else {
+		uint64_t sh = load_be64(src), dh = load_be64(dst);
+		uint64_t sl = load_be64(src + 8), dl = load_be64(dst + 8);
+
+		pkt->dir = sh != dh ? sh > dh : sl != dl ? sl > dl : sport > dport;
+		if (pkt->dir) {
+			const uint8_t *t = src;
+			src = dst;
+			dst = t;
+		}
+		memcpy(pkt->key.addr[0], src, 16);
+		memcpy(pkt->key.addr[1], dst, 16);
+	}
+	if (pkt->dir) {
+		pkt->key.port[0] = dport;
+		pkt->key.port[1] = sport;
+	} else {
+		pkt->key.port[0] = sport;
+		pkt->key.port[1] = dport;
+	}
+	pkt->hash = ft_flow_key_hash(&pkt->key);
+	return 0;
+
+l2_truncated:
+	reason = FT_DISCARD_L2_TRUNCATED;
+discard:
+	pkt->discard = reason;
+	return -1;
+}
