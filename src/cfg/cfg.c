@@ -53,6 +53,7 @@ static const struct key_spec dataplane_keys[] = {
 	{"burst_size", T_U16, CFG(burst_size), 1, 512, NULL},
 	{"mbufs", T_U32, CFG(mbufs), 0, 1U << 30, NULL},
 	{"mbuf_cache", T_U32, CFG(mbuf_cache), 0, 512, NULL},
+	{"mbuf_size", T_U32, CFG(mbuf_size), 192, 65535, NULL},
 	{"dispatch_ring_size", T_POW2, CFG(dispatch_ring_size), 64, 1U << 20, NULL},
 	{"replay_speed", T_RATIO, CFG(replay_speed), 0, 1000000, NULL},
 	{"replay_max_gap", T_DURATION, CFG(replay_max_gap_ns), SEC / 1000, 3600 * SEC, NULL},
@@ -128,6 +129,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->burst_size = 32;
 	cfg->mbufs = 0;
 	cfg->mbuf_cache = 256;
+	cfg->mbuf_size = 2176; /* RTE_MBUF_DEFAULT_BUF_SIZE */
 	cfg->dispatch_ring_size = 4096;
 	cfg->replay_speed = 0;
 	cfg->replay_max_gap_ns = 1 * SEC;

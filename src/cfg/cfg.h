@@ -72,6 +72,7 @@ struct ft_config {
 	uint16_t burst_size;
 	uint32_t mbufs; /* per port; 0: sized from queues, descriptors and workers */
 	uint32_t mbuf_cache;
+	uint32_t mbuf_size; /* data room per mbuf, headroom included */
 	uint32_t dispatch_ring_size;
 	double replay_speed;	 /* capture files: 0 as fast as possible, 1 capture pace */
 	uint64_t replay_max_gap_ns; /* paced replay: longer gaps between packets shrink */

@@ -155,7 +155,7 @@ static uint64_t
 memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers)
 {
 	uint64_t bytes = 0;
-	const uint64_t per_mbuf = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(struct rte_mbuf) +
+	const uint64_t per_mbuf = cfg->mbuf_size + sizeof(struct rte_mbuf) +
 				  RTE_ALIGN_CEIL(sizeof(struct ft_pkt), RTE_MBUF_PRIV_ALIGN) + 64;
 
 	for (unsigned i = 0; i < cfg->port_count; i++) {
@@ -386,8 +386,9 @@ print_summary(const struct ft_export_header *hdr, unsigned workers, uint64_t ela
 	}
 	FT_LOG(ft_logtype_main, NOTICE,
 	       "%" PRIu64 " packets, %" PRIu64 " flows, %" PRIu64 " discarded, %" PRIu64
-	       " records exported, %" PRIu64 " ring drops, %.3f s, workers busy %.0f%%",
+	       " records exported, %" PRIu64 " ring drops, %.3f s, %.2f Mpps, workers busy %.0f%%",
 	       rx, flows, disc, records, drops, elapsed_ns / 1e9,
+	       elapsed_ns ? (double)rx * 1e3 / (double)elapsed_ns : 0.0,
 	       total ? 100.0 * (double)busy / (double)total : 0.0);
 }
 
@@ -505,6 +506,11 @@ main(int argc, char **argv)
 			w++;
 		}
 	}
+
+	FT_LOG(ft_logtype_main, NOTICE,
+	       "%u worker(s), flow table of %u flows each: %.1f MiB, %.0f bytes per flow", nworkers,
+	       cfg.flow_capacity, ft_flow_table_memory(cfg.flow_capacity) / 1048576.0,
+	       (double)ft_flow_table_memory(cfg.flow_capacity) / cfg.flow_capacity);
 
 	/* Queues to workers; dispatch rings from every queue owner of a port
 	 * with fewer queues than workers to every other worker. */

@@ -201,11 +201,11 @@ ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *p, unsigned
 		return cfg->mbufs;
 	/* Descriptors, plus what workers hold in flight (a burst each, dispatch rings
 	 * towards every worker), plus per-lcore caches, plus chains for the largest
-	 * frame a capture holds (2 KiB per segment). */
+	 * frame a capture holds. */
 	n = (uint64_t)RTE_MAX(p->rx_queues, 1) * p->cfg->rx_descriptors +
 	    (uint64_t)workers * (cfg->burst_size * 4 + cfg->dispatch_ring_size) +
 	    (uint64_t)(workers + 1) * cfg->mbuf_cache + 1024 +
-	    (uint64_t)cfg->burst_size * (p->file.max_caplen / 2048 + 1);
+	    (uint64_t)cfg->burst_size * (p->file.max_caplen / (cfg->mbuf_size - RTE_PKTMBUF_HEADROOM) + 1);
 	if (p->cfg->kind == FT_PORT_PCAP && p->cfg->pcap_loop)
 		n += p->file.packets; /* infinite_rx keeps the whole file in mbufs */
 	return (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
@@ -281,7 +281,7 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 		nb_mbufs = ft_port_pool_size(cfg, p, workers);
 		snprintf(pool_name, sizeof(pool_name), "ft_pool_%u", i);
 		p->pool = rte_pktmbuf_pool_create(pool_name, nb_mbufs, cfg->mbuf_cache,
-						  MBUF_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+						  MBUF_PRIV_SIZE, (uint16_t)cfg->mbuf_size, socket);
 		if (p->pool == NULL)
 			return port_fail(err, err_len, pc, "mbuf pool of %u: %s", nb_mbufs,
 					 rte_strerror(rte_errno));
