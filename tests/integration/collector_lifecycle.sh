@@ -5,10 +5,13 @@
 #   restart   the collector is killed (SIGKILL) mid-run and another one started:
 #             together they hold every flow (at-least-once: duplicates possible,
 #             none missing), and packets add up to the capture's
+#   drops     drop mode, a 1024-slot ring and a collector that comes late: the
+#             records that did not fit are counted as ring drops, with their
+#             packets, and the collector sees exactly that many sequence gaps
 #
-#   collector_lifecycle.sh FLOWTAP COLLECTOR PCAP
+#   collector_lifecycle.sh FLOWTAP COLLECTOR PCAP PKTGEN
 set -uo pipefail
-flowtap=$1 collector=$2 pcap=$3
+flowtap=$1 collector=$2 pcap=$3 pktgen=$4
 [ -r "$pcap" ] || { echo "SKIP: $pcap not found"; exit 77; }
 command -v capinfos >/dev/null || { echo "SKIP: capinfos not installed"; exit 77; }
 tmp=$(mktemp -d)
@@ -94,4 +97,29 @@ if [ "$(grep -c '"type":"flow"' "$tmp/b.jsonl")" -eq 0 ]; then
 fi
 echo "     restart: collector A wrote $got_a flow records before SIGKILL"
 check_union restart "$tmp/b.summary" "$tmp/a.jsonl" "$tmp/b.jsonl"
+
+# --- drops: 5000 UDP flows that all end at the end of the capture.
+"$pktgen" --flows 5000 --packets-per-flow 2 --size 100 -w "$tmp/5k.pcap" -t "$tmp/5k.jsonl" >/dev/null
+inst=lc-$$-drops
+"$flowtap" "${eal[@]}" --log-level='flowtap.main:notice' --file-prefix=flowtap-$inst -- \
+	--pcap "$tmp/5k.pcap" -i $inst --set export.overflow=drop --set export.ring_size=1024 \
+	--set export.linger=60s 2>"$tmp/drops.log" &
+dp=$!; pids+=($dp)
+for _ in $(seq 300); do
+	grep -q "records exported" "$tmp/drops.log" && break
+	sleep 0.1
+done
+"$collector" -i $inst --once -q -o "$tmp/drops.jsonl" --summary "$tmp/drops.summary" --wait-timeout 30
+wait $dp
+read -r recs gaps drops dpkts flowp acc < <(jq -r '[.flows.records, .ring_drops.seq_gaps,
+	.ring_drops.records, .ring_drops.packets, .flows.packets, .accounted.packets] | @tsv' \
+	"$tmp/drops.summary")
+if [ "$recs" != 1023 ] || [ "$drops" != 3977 ] || [ "$gaps" != 3977 ] || [ "$acc" != true ] ||
+	[ $((dpkts + flowp)) != 10000 ]; then
+	echo "FAIL drops: records $recs (want 1023), ring drops $drops and gaps $gaps (want 3977)," \
+		"dropped packets $dpkts + flow packets $flowp (want 10000), accounted $acc"
+	fail=1
+else
+	echo "ok   drops: 1023 records delivered, 3977 dropped and counted ($dpkts packets), $gaps gaps seen"
+fi
 exit $fail
