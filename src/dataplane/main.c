@@ -384,11 +384,13 @@ print_summary(const struct ft_export_header *hdr, unsigned workers, uint64_t ela
 		busy += c->busy_cycles;
 		total += c->total_cycles;
 	}
+	double pps = elapsed_ns ? (double)rx * 1e9 / (double)elapsed_ns : 0.0;
+
 	FT_LOG(ft_logtype_main, NOTICE,
 	       "%" PRIu64 " packets, %" PRIu64 " flows, %" PRIu64 " discarded, %" PRIu64
-	       " records exported, %" PRIu64 " ring drops, %.3f s, %.2f Mpps, workers busy %.0f%%",
+	       " records exported, %" PRIu64 " ring drops, %.3f s, %.2f %s, workers busy %.0f%%",
 	       rx, flows, disc, records, drops, elapsed_ns / 1e9,
-	       elapsed_ns ? (double)rx * 1e3 / (double)elapsed_ns : 0.0,
+	       pps >= 1e6 ? pps / 1e6 : pps / 1e3, pps >= 1e6 ? "Mpps" : "kpps",
 	       total ? 100.0 * (double)busy / (double)total : 0.0);
 }
 

@@ -54,10 +54,12 @@ enum ft_discard {
 	FT_DISCARD_IP_BAD_VERSION,  /* ethertype/PPP/MPLS said IP, version nibble disagrees */
 	FT_DISCARD_IPV4_TRUNCATED,  /* IPv4 header (IHL * 4 bytes) not fully captured */
 	FT_DISCARD_IPV4_BAD_IHL,    /* IHL < 5 */
-	FT_DISCARD_IPV4_BAD_LENGTH, /* total length < IHL * 4 (and not a BIG TCP 0) */
+	FT_DISCARD_IPV4_BAD_LENGTH, /* total length nonzero and < IHL * 4 (0: to the frame end) */
 	FT_DISCARD_IPV6_TRUNCATED,  /* fixed IPv6 header not fully captured */
 	FT_DISCARD_IPV6_BAD_EXT,    /* extension header truncated or chain too long */
-	FT_DISCARD_L4_TRUNCATED,    /* TCP/UDP/SCTP/ICMP header not fully captured */
+	FT_DISCARD_L4_TRUNCATED,    /* L4 header longer than the IP length (not a first
+				       fragment), or a capture cut before the ports (ICMP:
+				       before type and code) */
 	FT_DISCARD_TCP_BAD_OFFSET,  /* TCP data offset < 5 */
 	FT_DISCARD_FLOW_TABLE_FULL, /* new flow refused: no free entry in this worker's table */
 	FT_DISCARD_DISPATCH_FULL,   /* software dispatch ring to the owning worker was full */

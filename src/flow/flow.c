@@ -20,6 +20,7 @@
  * timer_next/timer_prev; indices >= capacity name slot heads.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -429,6 +430,16 @@ tcp_update(struct ft_flow *f, const struct ft_pkt *p, unsigned d)
 	}
 }
 
+/* Does p carry its TCP flags? Not a later fragment (no TCP header), and not a
+ * packet whose capture stopped before the flags byte (offset 13). */
+static inline bool
+tcp_flags_known(const struct ft_pkt *p)
+{
+	if (p->flags & FT_PKT_F_LATER_FRAG)
+		return false;
+	return !(p->flags & FT_PKT_F_L4_PARTIAL) || p->payload_offset - p->l4_offset >= 14;
+}
+
 /* Create a flow for p; returns the entry index or UINT32_MAX when full. */
 static uint32_t
 flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
@@ -463,7 +474,11 @@ flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
 	if (p->key.proto == 6 && !(p->flags & FT_PKT_F_LATER_FRAG)) {
 		uint8_t fl = p->tcp_flags;
 
-		if ((fl & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN) {
+		if (!tcp_flags_known(p)) {
+			/* Flags cut off by the capture: not known to be a SYN. */
+			f->tcp_state = FT_TCP_ESTABLISHED;
+			f->flags |= FT_FLOW_E_MIDSTREAM;
+		} else if ((fl & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN) {
 			f->tcp_state = FT_TCP_SYN_SENT;
 		} else if ((fl & (FT_TCP_SYN | FT_TCP_ACK)) == (FT_TCP_SYN | FT_TCP_ACK)) {
 			/* First packet seen is the answer: the other side initiated. */
@@ -525,7 +540,7 @@ flow_account(struct ft_flow_table *t, uint32_t i, const struct ft_pkt *p)
 		f->fragments++;
 	if (p->flags & FT_PKT_F_LATER_FRAG)
 		f->flags |= FT_FLOW_E_FRAGMENTS;
-	if (f->key.proto == 6 && !(p->flags & FT_PKT_F_LATER_FRAG)) {
+	if (f->key.proto == 6 && tcp_flags_known(p)) {
 		uint8_t old_state = f->tcp_state;
 
 		f->tcp_flags[d] |= p->tcp_flags;
@@ -543,7 +558,7 @@ end_before(const struct ft_flow_table *t, const struct ft_flow *f, const struct 
 	    p->ts_ns - f->last_ns > ft_flow_timeout(&t->params.timeouts, f))
 		return timeout_reason(f);
 	if (f->key.proto == 6 && (p->tcp_flags & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN &&
-	    !(p->flags & FT_PKT_F_LATER_FRAG)) {
+	    tcp_flags_known(p)) {
 		/* A fresh SYN on a closed connection starts the next one (port reuse). */
 		if (f->tcp_state == FT_TCP_CLOSED)
 			return closed_reason(f);

@@ -317,8 +317,10 @@ main(int argc, char **argv)
 	dp_argv[ndp++] = lcores;
 	dp_argv[ndp++] = "--in-memory";
 	dp_argv[ndp++] = prefix;
-	dp_argv[ndp++] = "--log-level=lib.eal:warning";
-	dp_argv[ndp++] = "--log-level=lib.telemetry:warning";
+	/* EAL's notes on hugepage sizes it finds none of, and on telemetry's
+	 * legacy socket, are noise here; flowtap reports its own memory choice. */
+	dp_argv[ndp++] = "--log-level=lib.eal:error";
+	dp_argv[ndp++] = "--log-level=lib.telemetry:error";
 	dp_argv[ndp++] = quiet ? "--log-level=flowtap.*:warning" : "--log-level=flowtap.*:notice";
 	dp_argv[ndp++] = "--";
 	if (config != NULL) {

@@ -228,6 +228,39 @@ test_tcp_reuse_rst_midstream(void **state)
 	ft_flow_table_free(t);
 }
 
+/* A capture cut before the TCP flags byte: flags unknown, so neither a SYN
+ * nor state changes; the flow is mid-stream, the packet still counted. */
+static void
+test_tcp_flags_cut_by_capture(void **state)
+{
+	struct ft_flow_table *t = make_table(16, 64);
+	struct sink s = {0};
+	struct ft_pkt p;
+
+	(void)state;
+	p = mkpkt(6, 1, 1000, 2, 80, 0, SEC, 60);
+	p.flags = FT_PKT_F_L4_PARTIAL;
+	p.l4_offset = 34;
+	p.payload_offset = 34 + 8; /* ports and seq only */
+	feed(t, &p, &s);
+	/* The same tuple with the flags byte captured: a real RST. */
+	p = mkpkt(6, 2, 80, 1, 1000, R, SEC + 1, 60);
+	p.flags = FT_PKT_F_L4_PARTIAL;
+	p.l4_offset = 34;
+	p.payload_offset = 34 + 14;
+	feed(t, &p, &s);
+	ft_flow_table_flush(t, SEC + 2, FT_END_SHUTDOWN, on_end, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].rec.flags & FT_FLOW_F_MIDSTREAM, FT_FLOW_F_MIDSTREAM);
+	assert_int_equal(s.v[0].rec.initiator, 0);
+	assert_int_equal(s.v[0].rec.tcp_flags[0], 0);
+	assert_int_equal(s.v[0].rec.tcp_flags[1], R);
+	assert_int_equal(s.v[0].rec.end_reason, FT_END_TCP_RST);
+	assert_int_equal(s.v[0].rec.packets[0] + s.v[0].rec.packets[1], 2);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
 static void
 test_idle_split_and_flush_reasons(void **state)
 {
@@ -524,6 +557,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_lifecycle),
 		cmocka_unit_test(test_tcp_reuse_rst_midstream),
+		cmocka_unit_test(test_tcp_flags_cut_by_capture),
 		cmocka_unit_test(test_idle_split_and_flush_reasons),
 		cmocka_unit_test(test_table_full_and_budget),
 		cmocka_unit_test(test_bad_params),
