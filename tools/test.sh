@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run the whole test suite:
-#   - build/       the release build: unit, integration and system tests
-#   - build-asan/  clang with AddressSanitizer + UBSan: unit tests and the
-#                  libFuzzer harnesses (bounded runs over a seed corpus)
+# Install what is missing, build, and run the whole test suite twice:
+#   - build/       the release build (gcc, -O2)
+#   - build-asan/  clang with AddressSanitizer + UBSan (leaks included), which
+#                  also builds and runs the libFuzzer harnesses (bounded runs
+#                  over a seed corpus made from the public captures)
 # Prints "tests: N passed, N failed[, N skipped]" last, counted from meson's own
 # test logs, and exits non-zero if any test failed.
 #
@@ -27,15 +28,14 @@ CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 
+# Every suite in both builds: the sanitizer build runs the real flowtap,
+# collector and pktgen processes too, plus the fuzzers.
 meson test -C build --print-errorlogs "$@"
 rc1=$?
-if [ $# -eq 0 ]; then
-	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz
-	rc2=$?
-else
-	rc2=0
-fi
+meson test -C build-asan --print-errorlogs "$@"
+rc2=$?
 
 count() { # testlog.json -> "pass fail skip"
 	[ -f "$1" ] || { echo "0 0 0"; return; }
@@ -45,11 +45,7 @@ count() { # testlog.json -> "pass fail skip"
 		  (map(select(.result=="SKIP")) | length) ] | @tsv' "$1"
 }
 read -r p1 f1 s1 < <(count build/meson-logs/testlog.json)
-if [ $# -eq 0 ]; then
-	read -r p2 f2 s2 < <(count build-asan/meson-logs/testlog.json)
-else
-	p2=0 f2=0 s2=0
-fi
+read -r p2 f2 s2 < <(count build-asan/meson-logs/testlog.json)
 pass=$((p1 + p2)) fail=$((f1 + f2)) skip=$((s1 + s2))
 line="tests: $pass passed, $fail failed"
 [ "$skip" -gt 0 ] && line="$line, $skip skipped"

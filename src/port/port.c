@@ -245,7 +245,7 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 		struct rte_eth_dev_info info;
 		uint8_t rss_key[64];
 		char pool_name[RTE_MEMPOOL_NAMESIZE];
-		uint16_t port_id;
+		uint16_t port_id, tx_queues, rx_desc, tx_desc;
 		uint32_t nb_mbufs;
 		int rc, socket;
 
@@ -286,17 +286,31 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 			return port_fail(err, err_len, pc, "mbuf pool of %u: %s", nb_mbufs,
 					 rte_strerror(rte_errno));
 
-		rc = rte_eth_dev_configure(port_id, p->rx_queues, 0, &conf);
+		/* flowtap never transmits, but some PMDs (net_af_xdp, many NICs) only
+		 * take queue pairs: configure as many tx queues as the device allows. */
+		tx_queues = RTE_MIN(p->rx_queues, info.max_tx_queues);
+		rc = rte_eth_dev_configure(port_id, p->rx_queues, tx_queues, &conf);
 		if (rc != 0)
 			return port_fail(err, err_len, pc, "configure %u rx queues: %s",
 					 p->rx_queues, strerror(-rc));
+		rx_desc = pc->rx_descriptors;
+		tx_desc = 64;
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc);
+		if (rc != 0)
+			return port_fail(err, err_len, pc, "descriptors: %s", strerror(-rc));
 		for (uint16_t q = 0; q < p->rx_queues; q++) {
-			rc = rte_eth_rx_queue_setup(port_id, q, pc->rx_descriptors,
-						    (unsigned)socket, NULL, p->pool);
+			rc = rte_eth_rx_queue_setup(port_id, q, rx_desc, (unsigned)socket, NULL,
+						    p->pool);
 			if (rc != 0)
 				return port_fail(err, err_len, pc, "rx queue %u setup: %s", q,
 						 strerror(-rc));
 			p->queue_worker[q] = (uint16_t)(next_worker++ % workers);
+		}
+		for (uint16_t q = 0; q < tx_queues; q++) {
+			rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, (unsigned)socket, NULL);
+			if (rc != 0)
+				return port_fail(err, err_len, pc, "tx queue %u setup: %s", q,
+						 strerror(-rc));
 		}
 		rc = rte_eth_dev_start(port_id);
 		if (rc != 0)
