@@ -9,7 +9,7 @@
 #
 # Input: flowtap-pktgen, N UDP flows of equal size, all live at once (every flow
 # spans the whole capture), so the flow table holds N flows in steady state.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/../.."
 flows_list=100000 packets=1000000 seconds=8 rounds=3 size=64
 while [ $# -gt 0 ]; do
@@ -51,8 +51,13 @@ testpmd_mpps() { # pcap
 		--total-num-mbufs=$((packets + 65536)) --mbuf-size=$mbuf_size --stats-period 1 \
 		--auto-start 2>&1 || true)
 	# Steady state: the per-second rates after the first (warm-up) second.
-	grep -o 'Rx-pps: *[0-9]*' <<<"$out" | awk '{print $2}' | tail -n +3 | median |
-		awk '{printf "%.2f", $1 / 1e6}'
+	local rates
+	rates=$(grep -o 'Rx-pps: *[0-9]*' <<<"$out" | awk '{print $2}' | tail -n +3)
+	if [ -z "$rates" ]; then
+		echo "testpmd gave no rate:" >&2; tail -5 <<<"$out" >&2
+		echo 0; return
+	fi
+	median <<<"$rates" | awk '{printf "%.2f", $1 / 1e6}'
 }
 
 flowtap_run() { # pcap capacity -> "Mpps bytes_per_flow"
@@ -65,6 +70,7 @@ flowtap_run() { # pcap capacity -> "Mpps bytes_per_flow"
 	local mpps bpf
 	mpps=$(grep -o '[0-9.]* Mpps' <<<"$out" | awk '{print $1}')
 	bpf=$(grep -o '[0-9]* bytes per flow' <<<"$out" | awk '{print $1}')
+	if [ -z "$mpps" ]; then echo "flowtap gave no rate:" >&2; tail -5 <<<"$out" >&2; fi
 	echo "${mpps:-0} ${bpf:-0}"
 }
 
@@ -79,7 +85,8 @@ for flows in ${flows_list//,/ }; do
 	pcap=$work/in-$flows.pcap
 	# Every flow's packets spread over the whole 1 s capture: all flows live at once.
 	"$pktgen" --flows "$flows" --size "$size" --packets-per-flow "$per_flow" \
-		--flow-duration 1s --spread 1ms -w "$pcap" -t "$work/truth-$flows.jsonl" >/dev/null
+		--flow-duration 1s --spread 1ms -w "$pcap" -t "$work/truth-$flows.jsonl" >/dev/null ||
+		{ echo "flowtap-pktgen failed" >&2; exit 1; }
 	capacity=$(( flows + flows / 4 + 1024 ))
 	tp=() ft=() bpf=0
 	for _ in $(seq "$rounds"); do
