@@ -7,23 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "pktgen.h"
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
+#include "internal.h"
 
 static uint32_t
 l4_hdr_len(const struct ft_pktgen_hdr *h)

@@ -956,22 +956,6 @@ fill_stream(const struct gen *g, const struct pg_flow *f, int d, uint64_t off, u
 	}
 }
 
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static uint32_t
 sctp_chunk_len(const struct pg_pkt *p)
 {
