@@ -203,7 +203,7 @@ main(int argc, char **argv)
 	int ndp = 0, ncol = 0, c, dp_rc, col_rc, rc;
 	pid_t dp_pid, col_pid;
 	const char *pcap;
-	char shm_path[128], run_dir[192];
+	char shm_path[128], run_dir[192], telemetry_sock[256];
 
 	while ((c = getopt_long(argc, argv, "c:r:o:w:s:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -375,8 +375,11 @@ main(int argc, char **argv)
 		col_rc = wait_child("flowtap-collector", col_pid, -1, 60);
 	}
 
-	/* Whatever happened, leave nothing behind. */
+	/* Whatever happened, leave nothing behind: a dataplane that crashed leaves
+	 * its segment and its telemetry socket in the run's own folder. */
 	unlink(shm_path);
+	snprintf(telemetry_sock, sizeof(telemetry_sock), "%s/dpdk_telemetry.v2", run_dir);
+	unlink(telemetry_sock);
 	rmdir(run_dir);
 
 	if (dp_rc == EXIT_USAGE)
