@@ -35,6 +35,7 @@
 #define WHEEL_SHIFT	27 /* slot width 2^27 ns = 134 ms */
 #define WHEEL_SLOTS	8192 /* span 1100 s; longer deadlines are re-armed on the way */
 #define MAX_BURST	256
+#define PF_DIST		12 /* packets between an entry's prefetch and its use */
 #define LOAD_FACTOR_PCT 80 /* bucket count sized for at most this share of slots used */
 
 struct bucket {
@@ -50,12 +51,12 @@ struct wheel_head {
 };
 
 struct ft_flow_table {
+	struct bucket *buckets; /* first two members: struct ft_flow_table_head */
+	uint32_t bucket_mask;
 	struct ft_flow *flows;
-	struct bucket *buckets;
 	uint32_t *free_stack;
 	struct wheel_head *wheel;
 	uint32_t capacity;
-	uint32_t bucket_mask;
 	uint32_t free_top;
 	uint32_t kick_seed;
 	uint64_t wheel_cursor; /* absolute slot number (time >> WHEEL_SHIFT) to process next */
@@ -64,6 +65,11 @@ struct ft_flow_table {
 	struct ft_flow_table_params params;
 	struct ft_flow_table_stats stats;
 };
+static_assert(offsetof(struct ft_flow_table, buckets) ==
+			      offsetof(struct ft_flow_table_head, buckets) &&
+		      offsetof(struct ft_flow_table, bucket_mask) ==
+			      offsetof(struct ft_flow_table_head, bucket_mask),
+	      "ft_flow_table_prefetch() reads the table's head");
 
 static uint32_t
 bucket_count(uint32_t capacity)
@@ -566,6 +572,36 @@ end_before(const struct ft_flow_table *t, const struct ft_flow *f, const struct 
 	return 0;
 }
 
+static inline void
+prefetch_primary(const struct ft_flow_table *t, uint32_t sig)
+{
+	rte_prefetch0(&t->buckets[primary_bucket(t, sig)]);
+}
+
+/* Entry index + 1 whose signature matches (primary bucket first), with both
+ * of its cache lines prefetched; 0 when none does. */
+static inline uint32_t
+candidate(const struct ft_flow_table *t, uint32_t sig)
+{
+	uint32_t b = primary_bucket(t, sig);
+
+	for (int j = 0; j < 2; j++) {
+		const struct bucket *bk = &t->buckets[b];
+
+		for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+			if (bk->sig[s] == sig && bk->idx[s] != 0) {
+				const char *e = (const char *)&t->flows[bk->idx[s] - 1];
+
+				rte_prefetch0(e);
+				rte_prefetch0(e + 64);
+				return bk->idx[s];
+			}
+		}
+		b = alt_bucket(t, b, sig);
+	}
+	return 0;
+}
+
 unsigned
 ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[], unsigned n,
 			   uint8_t refused[], ft_flow_end_fn end_fn, void *ctx)
@@ -577,41 +613,28 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 		unsigned m = RTE_MIN(n - base, (unsigned)MAX_BURST);
 		struct ft_pkt *const *ps = pkts + base;
 
-		/* Stage 1: bring both candidate buckets of every packet in. */
-		for (unsigned k = 0; k < m; k++) {
-			uint32_t b1 = primary_bucket(t, ps[k]->hash);
-
-			rte_prefetch0(&t->buckets[b1]);
-			rte_prefetch0(&t->buckets[alt_bucket(t, b1, ps[k]->hash)]);
-		}
-		/* Stage 2: signature match, then bring the entry in. */
-		for (unsigned k = 0; k < m; k++) {
-			uint32_t sig = ps[k]->hash;
-			uint32_t b1 = primary_bucket(t, sig);
-			const struct bucket *bk[2] = {&t->buckets[b1],
-						      &t->buckets[alt_bucket(t, b1, sig)]};
-
-			cand[k] = 0;
-			for (int j = 0; j < 2 && cand[k] == 0; j++) {
-				for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
-					if (bk[j]->sig[s] == sig && bk[j]->idx[s] != 0) {
-						cand[k] = bk[j]->idx[s];
-						rte_prefetch0(&t->flows[cand[k] - 1]);
-						rte_prefetch0((char *)&t->flows[cand[k] - 1] + 64);
-						break;
-					}
-				}
-			}
-		}
-		/* Stage 3: in packet order. Earlier packets of this burst may have
-		 * created or ended flows, so a candidate is confirmed against the key
-		 * and otherwise looked up again (all in cache by now). */
+		/* Software pipeline over the burst: packet k is accounted while
+		 * packet k + PF_DIST has its bucket scanned and its entry fetched,
+		 * and packet k + 2 * PF_DIST its primary bucket fetched (the caller
+		 * may have done that already, while parsing: ft_flow_table_prefetch).
+		 * The alternate bucket is read only on a miss in the primary. */
+		for (unsigned k = 0; k < RTE_MIN(m, 2u * PF_DIST); k++)
+			prefetch_primary(t, ps[k]->hash);
+		for (unsigned k = 0; k < RTE_MIN(m, (unsigned)PF_DIST); k++)
+			cand[k] = candidate(t, ps[k]->hash);
+		/* In packet order. Earlier packets of this burst may have created or
+		 * ended flows, so a candidate is confirmed against the key and
+		 * otherwise looked up again. */
 		for (unsigned k = 0; k < m; k++) {
 			struct ft_pkt *p = ps[k];
 			uint32_t idx = cand[k];
 			uint32_t i;
 			enum ft_end_reason why;
 
+			if (k + 2 * PF_DIST < m)
+				prefetch_primary(t, ps[k + 2 * PF_DIST]->hash);
+			if (k + PF_DIST < m)
+				cand[k + PF_DIST] = candidate(t, ps[k + PF_DIST]->hash);
 			refused[base + k] = 0;
 			if (idx == 0 || !(t->flows[idx - 1].flags & FT_FLOW_E_IN_USE) ||
 			    !key_equal(&t->flows[idx - 1].key, &p->key))

@@ -79,28 +79,31 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 {
 	struct ft_pkt *pkts[FT_WORKER_MAX_BURST];
 	uint8_t refused[FT_WORKER_MAX_BURST];
-	uint64_t latest = w->now_ns;
+	uint64_t latest = w->now_ns, bytes = 0, flow_packets = 0, flow_bytes = 0, frags = 0;
+	unsigned nrefused;
 
 	if (n == 0)
 		return;
 	for (unsigned k = 0; k < n; k++) {
 		pkts[k] = pkt_of(m[k]);
-		w->c.packets++;
-		w->c.bytes += pkts[k]->wire_len;
+		bytes += pkts[k]->wire_len;
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
-	ft_flow_table_update_burst(w->flows, pkts, n, refused, on_flow_end, w);
+	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, refused, on_flow_end, w);
+	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
-		if (unlikely(refused[k])) {
+		if (unlikely(nrefused != 0 && refused[k]))
 			count_discard(w, FT_DISCARD_FLOW_TABLE_FULL, pkts[k]->wire_len);
-		} else {
-			w->c.flow_packets++;
-			w->c.flow_bytes += pkts[k]->wire_len;
-		}
-		if (pkts[k]->flags & FT_PKT_F_FRAGMENT)
-			w->c.fragments++;
+		else
+			flow_packets++, flow_bytes += pkts[k]->wire_len;
+		frags += (pkts[k]->flags & FT_PKT_F_FRAGMENT) != 0;
 	}
+	w->c.packets += n;
+	w->c.bytes += bytes;
+	w->c.flow_packets += flow_packets;
+	w->c.flow_bytes += flow_bytes;
+	w->c.fragments += frags;
 	w->now_ns = latest;
 	rte_pktmbuf_free_bulk(m, n);
 }
@@ -293,6 +296,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 				continue;
 			}
 		}
+		ft_flow_table_prefetch(w->flows, pkt->hash);
 		local[nl++] = mb;
 	}
 	process(w, local, nl);
