@@ -193,6 +193,8 @@ static_assert(sizeof(struct ft_flow_record) == 128, "flow record layout");
 
 enum ft_record_type {
 	FT_RECORD_FLOW = 1,
+	/* Reserved for the pattern matcher (match events) and per-flow and
+	 * per-worker statistics; defined with their bodies. */
 };
 
 /*

@@ -392,13 +392,16 @@ flow_end(struct ft_flow_table *t, uint32_t i, enum ft_end_reason reason, ft_flow
 	t->stats.active--;
 }
 
-/* Direction of a packet relative to the flow's initiator: 0 fwd, 1 rev. */
-static inline unsigned
-pkt_direction(const struct ft_flow *f, const struct ft_pkt *p)
+const struct ft_flow *
+ft_flow_table_entry(const struct ft_flow_table *t, uint32_t index)
 {
-	unsigned initiator = (f->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
+	return &t->flows[index];
+}
 
-	return p->dir != initiator;
+uint32_t
+ft_flow_table_index(const struct ft_flow_table *t, const struct ft_flow *flow)
+{
+	return (uint32_t)(flow - t->flows);
 }
 
 static void
@@ -534,7 +537,7 @@ static inline void
 flow_account(struct ft_flow_table *t, uint32_t i, const struct ft_pkt *p)
 {
 	struct ft_flow *f = &t->flows[i];
-	unsigned d = pkt_direction(f, p);
+	unsigned d = ft_flow_pkt_direction(f, p);
 
 	f->packets[d]++;
 	f->bytes[d] += p->wire_len;
@@ -604,7 +607,7 @@ candidate(const struct ft_flow_table *t, uint32_t sig)
 
 unsigned
 ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[], unsigned n,
-			   uint8_t refused[], ft_flow_end_fn end_fn, void *ctx)
+			   uint32_t flow_index[], ft_flow_end_fn end_fn, void *ctx)
 {
 	uint32_t cand[MAX_BURST];
 	unsigned nrefused = 0;
@@ -635,7 +638,6 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 				prefetch_primary(t, ps[k + 2 * PF_DIST]->hash);
 			if (k + PF_DIST < m)
 				cand[k + PF_DIST] = candidate(t, ps[k + PF_DIST]->hash);
-			refused[base + k] = 0;
 			if (idx == 0 || !(t->flows[idx - 1].flags & FT_FLOW_E_IN_USE) ||
 			    !key_equal(&t->flows[idx - 1].key, &p->key))
 				idx = index_lookup(t, &p->key, p->hash);
@@ -650,7 +652,7 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 			if (idx == 0) {
 				i = flow_create(t, p);
 				if (unlikely(i == UINT32_MAX)) {
-					refused[base + k] = 1;
+					flow_index[base + k] = FT_FLOW_REFUSED;
 					nrefused++;
 					t->stats.refused++;
 					continue;
@@ -659,6 +661,7 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 				i = idx - 1;
 			}
 			flow_account(t, i, p);
+			flow_index[base + k] = i;
 		}
 	}
 	return nrefused;

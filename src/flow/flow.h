@@ -123,19 +123,40 @@ void ft_flow_table_free(struct ft_flow_table *table);
 /* Bytes a table of this capacity allocates (all of it, index included). */
 uint64_t ft_flow_table_memory(uint32_t capacity);
 
+/* flow_index[] value of a packet refused because the table is full. */
+#define FT_FLOW_REFUSED UINT32_MAX
+
 /*
  * Account a burst of parsed packets (ft_parse() returned 0, ts_ns, port and
  * wire_len filled). For each packet: find its flow (bulk lookup with prefetch),
  * end it first if it is idle-expired or reused, create it if missing, update
  * counters and TCP state. Ends go to end_fn in packet order.
  *
- * @param refused  out: per packet, 1 if it was refused (table full), else 0;
- *                 the caller counts those as FT_DISCARD_FLOW_TABLE_FULL
+ * @param flow_index  out: per packet, the index of its flow's entry (stable for
+ *                    the flow's life, 0..capacity-1: per-flow state of other
+ *                    modules lives in arrays indexed by it), or FT_FLOW_REFUSED
+ *                    when the table was full (the caller counts those as
+ *                    FT_DISCARD_FLOW_TABLE_FULL). An index can end and be
+ *                    reused by a later packet of the same burst: process the
+ *                    burst's per-packet work in order.
  * @return the number of packets refused
  */
 unsigned ft_flow_table_update_burst(struct ft_flow_table *table, struct ft_pkt *const pkts[],
-				    unsigned n, uint8_t refused[], ft_flow_end_fn end_fn,
+				    unsigned n, uint32_t flow_index[], ft_flow_end_fn end_fn,
 				    void *ctx);
+
+/* The entry at an index (valid while its flow lives). */
+const struct ft_flow *ft_flow_table_entry(const struct ft_flow_table *table, uint32_t index);
+
+/* The index of a flow's entry (e.g. in an end callback). */
+uint32_t ft_flow_table_index(const struct ft_flow_table *table, const struct ft_flow *flow);
+
+/* Direction of a packet in its flow: 0 initiator to responder (fwd), 1 back. */
+static inline unsigned
+ft_flow_pkt_direction(const struct ft_flow *flow, const struct ft_pkt *pkt)
+{
+	return pkt->dir != ((flow->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0);
+}
 
 /*
  * Advance the timer wheel to now_ns and end flows idle for longer than their

@@ -78,7 +78,7 @@ static void
 process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 {
 	struct ft_pkt *pkts[FT_WORKER_MAX_BURST];
-	uint8_t refused[FT_WORKER_MAX_BURST];
+	uint32_t flow_index[FT_WORKER_MAX_BURST];
 	uint64_t latest = w->now_ns, bytes = 0, flow_packets = 0, flow_bytes = 0, frags = 0;
 	unsigned nrefused;
 
@@ -90,10 +90,10 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
-	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, refused, on_flow_end, w);
+	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, flow_index, on_flow_end, w);
 	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
-		if (unlikely(nrefused != 0 && refused[k]))
+		if (unlikely(nrefused != 0 && flow_index[k] == FT_FLOW_REFUSED))
 			count_discard(w, FT_DISCARD_FLOW_TABLE_FULL, pkts[k]->wire_len);
 		else
 			flow_packets++, flow_bytes += pkts[k]->wire_len;
