@@ -83,6 +83,16 @@ static const struct key_spec flow_keys[] = {
 	{NULL},
 };
 
+static const struct key_spec stats_keys[] = {
+	{"enable", T_BOOL, CFG(stats_enable), 0, 0, NULL},
+	{"bucket", T_DURATION, CFG(stats_bucket_ns), SEC / 1000, 3600 * SEC, NULL},
+	{"buckets", T_U32, CFG(stats_buckets), 1, 64, NULL},
+	{"interval", T_DURATION, CFG(stats_interval_ns), SEC / 10, 3600 * SEC, NULL},
+	{"topk", T_U32, CFG(stats_topk), 0, 1000, NULL},
+	{"histograms", T_BOOL, CFG(stats_histograms), 0, 0, NULL},
+	{NULL},
+};
+
 static const struct key_spec port_keys[] = {
 	{"pcap", T_PCAP, PORT(pcap), 0, 0, NULL},
 	{"pcap_loop", T_BOOL, PORT(pcap_loop), 0, 0, NULL},
@@ -105,6 +115,7 @@ static const struct section_spec sections[] = {
 	{"dataplane", dataplane_keys},
 	{"export", export_keys},
 	{"flow", flow_keys},
+	{"stats", stats_keys},
 	{NULL, NULL},
 };
 
@@ -116,7 +127,7 @@ struct parse_ctx {
 	unsigned line;
 	const struct section_spec *section; /* NULL inside a [port.*] section */
 	struct ft_port_config *port;
-	unsigned seen_global[3][MAX_KEYS];
+	unsigned seen_global[4][MAX_KEYS];
 	unsigned seen_port[FT_CFG_MAX_PORTS][MAX_KEYS];
 	unsigned port_line[FT_CFG_MAX_PORTS];
 };
@@ -148,6 +159,13 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->timeouts.udp_ns = 60 * SEC;
 	cfg->timeouts.icmp_ns = 30 * SEC;
 	cfg->timeouts.other_ns = 60 * SEC;
+
+	cfg->stats_enable = true;
+	cfg->stats_bucket_ns = 1 * SEC;
+	cfg->stats_buckets = 10;
+	cfg->stats_interval_ns = 1 * SEC;
+	cfg->stats_topk = 10;
+	cfg->stats_histograms = true;
 }
 
 static void
@@ -715,6 +733,14 @@ ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len)
 				 p->name);
 			return -1;
 		}
+	}
+	if (cfg->stats_interval_ns % cfg->stats_bucket_ns != 0 ||
+	    cfg->stats_interval_ns % (SEC / 10) != 0) {
+		snprintf(err, err_len,
+			 "%s: [stats] interval: %" PRIu64 " ns is not a multiple of bucket (%" PRIu64
+			 " ns) and of 100 ms (records describe windows that end on bucket edges)",
+			 src, cfg->stats_interval_ns, cfg->stats_bucket_ns);
+		return -1;
 	}
 	if (cfg->mbufs != 0 && cfg->mbuf_cache * 2 > cfg->mbufs) {
 		snprintf(err, err_len, "%s: [dataplane] mbuf_cache: %u is more than half of mbufs (%u)",

@@ -90,6 +90,14 @@ struct ft_config {
 	uint32_t expiry_budget;
 	struct ft_flow_timeouts timeouts;
 
+	/* [stats] */
+	bool stats_enable;
+	uint64_t stats_bucket_ns;   /* per-flow window bucket width */
+	uint32_t stats_buckets;	    /* per-flow window buckets */
+	uint64_t stats_interval_ns; /* export interval: a multiple of bucket and of 100 ms */
+	uint32_t stats_topk;	    /* heavy hitters per interval (0: none) */
+	bool stats_histograms;
+
 	unsigned port_count;
 	struct ft_port_config ports[FT_CFG_MAX_PORTS];
 };

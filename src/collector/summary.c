@@ -78,6 +78,8 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		s->ring_drop_records += wc->ring_drop_records;
 		s->ring_drop_packets += wc->ring_drop_packets;
 		s->ring_drop_bytes += wc->ring_drop_bytes;
+		for (d = 0; d < FT_RECORD_TYPE_MAX; d++)
+			s->ring_drop_type[d] += wc->ring_drop_type[d];
 	}
 	for (d = 0; d < FT_DISCARD_MAX; d++) {
 		discard_packets += s->discard_packets[d];
@@ -197,8 +199,19 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 			  s->discard_bytes[i]);
 	sb_printf(&b,
 		  "},\"ring_drops\":{\"records\":%" PRIu64 ",\"packets\":%" PRIu64
-		  ",\"bytes\":%" PRIu64 ",\"seq_gaps\":%" PRIu64 "}",
+		  ",\"bytes\":%" PRIu64 ",\"seq_gaps\":%" PRIu64 ",\"by_type\":{",
 		  s->ring_drop_records, s->ring_drop_packets, s->ring_drop_bytes, s->seq_gaps);
+	for (i = 1; i < FT_RECORD_TYPE_MAX; i++)
+		if (ft_record_type_names[i] != NULL)
+			sb_printf(&b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "",
+				  ft_record_type_names[i], s->ring_drop_type[i]);
+	sb_printf(&b, "}},\"records\":{");
+	for (i = 1; i < FT_RECORD_TYPE_MAX; i++)
+		if (ft_record_type_names[i] != NULL)
+			sb_printf(&b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "",
+				  ft_record_type_names[i],
+				  i == FT_RECORD_FLOW ? flows->records : flows->by_type[i]);
+	sb_printf(&b, ",\"topk_lines\":%" PRIu64 "}", flows->topk_lines);
 	sb_printf(&b,
 		  ",\"accounted\":{\"packets\":%s,\"bytes\":%s,\"unaccounted_packets\":%" PRId64
 		  ",\"unaccounted_bytes\":%" PRId64 "}}\n",

@@ -150,7 +150,24 @@ free_hugepage_bytes(void)
 	return total;
 }
 
-/* EAL memory the configuration will ask for (pools, flow tables, rings), MiB. */
+/* The statistics' figures from the configuration (the worker adds the rest). */
+static struct ft_stats_params
+stats_params(const struct ft_config *cfg)
+{
+	struct ft_stats_params sp = {
+		.capacity = cfg->flow_capacity,
+		.bucket_ns = cfg->stats_bucket_ns,
+		.buckets = cfg->stats_buckets,
+		.interval_ns = cfg->stats_interval_ns,
+		.topk = cfg->stats_topk,
+		.histograms = cfg->stats_histograms,
+	};
+
+	return sp;
+}
+
+/* EAL memory the configuration will ask for (pools, flow tables, statistics,
+ * rings), MiB. */
 static uint64_t
 memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers)
 {
@@ -166,6 +183,11 @@ memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned wo
 		ports[i].rx_queues = saved;
 	}
 	bytes += (uint64_t)workers * (ft_flow_table_memory(cfg->flow_capacity) + 512 * 1024);
+	if (cfg->stats_enable) {
+		struct ft_stats_params sp = stats_params(cfg);
+
+		bytes += (uint64_t)workers * ft_stats_memory(&sp);
+	}
 	bytes += (uint64_t)workers * workers * cfg->dispatch_ring_size * sizeof(void *);
 	return bytes * 5 / 4 / (1024 * 1024) + 128;
 }
@@ -489,6 +511,8 @@ main(int argc, char **argv)
 					 .worker_id = (uint16_t)w,
 					 .expiry_budget = cfg.expiry_budget,
 					 .timeouts = cfg.timeouts},
+				.stats_enable = cfg.stats_enable,
+				.stats = stats_params(&cfg),
 				.dispatch_backpressure = all_finite,
 				.ts_offset = ts_offset,
 				.ts_flag = ts_flag,
@@ -497,11 +521,14 @@ main(int argc, char **argv)
 			workers[w] = ft_worker_create(&wp, (int)rte_lcore_to_socket_id(lcore), &seg,
 						      &ctl);
 			if (workers[w] == NULL) {
+				struct ft_stats_params sp = stats_params(&cfg);
+
 				fprintf(stderr,
 					"flowtap: worker %u: %s (flow table of %u flows needs %" PRIu64
-					" MiB)\n",
+					" MiB, statistics %" PRIu64 " MiB)\n",
 					w, rte_strerror(rte_errno), cfg.flow_capacity,
-					ft_flow_table_memory(cfg.flow_capacity) >> 20);
+					ft_flow_table_memory(cfg.flow_capacity) >> 20,
+					cfg.stats_enable ? ft_stats_memory(&sp) >> 20 : 0);
 				exit_code = 1;
 				goto out_workers;
 			}
@@ -513,6 +540,17 @@ main(int argc, char **argv)
 	       "%u worker(s), flow table of %u flows each: %.1f MiB, %.0f bytes per flow", nworkers,
 	       cfg.flow_capacity, ft_flow_table_memory(cfg.flow_capacity) / 1048576.0,
 	       (double)ft_flow_table_memory(cfg.flow_capacity) / cfg.flow_capacity);
+	if (cfg.stats_enable) {
+		struct ft_stats_params sp = stats_params(&cfg);
+
+		FT_LOG(ft_logtype_main, NOTICE,
+		       "statistics each: %.1f MiB, %.0f bytes per flow (%u buckets of %.3f s, "
+		       "histograms %s, top %u every %.1f s)",
+		       ft_stats_memory(&sp) / 1048576.0,
+		       (double)ft_stats_memory(&sp) / cfg.flow_capacity, cfg.stats_buckets,
+		       cfg.stats_bucket_ns / 1e9, cfg.stats_histograms ? "on" : "off",
+		       cfg.stats_topk, cfg.stats_interval_ns / 1e9);
+	}
 
 	/* Queues to workers; dispatch rings from every queue owner of a port
 	 * with fewer queues than workers to every other worker. */

@@ -35,6 +35,7 @@ struct ft_worker {
 	struct ft_worker_params p;
 	struct ft_worker_ctl *ctl;
 	struct ft_flow_table *flows;
+	struct ft_stats *stats; /* NULL when statistics are off */
 	struct ft_worker_counters *shared; /* this worker's block in the export header */
 	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
 	struct ft_clock clock;
@@ -64,6 +65,20 @@ on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
 
 	ft_flow_to_record(f, reason, &r->flow);
+	if (w->stats != NULL)
+		ft_stats_flow_end(w->stats, f);
+}
+
+/* The statistics' record sink: a pair meant to stay together goes to the ring
+ * in one enqueue. */
+static struct ft_record *
+stats_record(void *ctx, enum ft_record_type type, unsigned together)
+{
+	struct ft_worker *w = ctx;
+
+	if (w->writer.staged + together > FT_EXPORT_STAGE)
+		ft_export_writer_flush(&w->writer);
+	return ft_export_writer_next(&w->writer, type);
 }
 
 static inline void
@@ -90,7 +105,11 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
+	if (w->stats != NULL)
+		ft_stats_burst_begin(w->stats, pkts, flow_index, n);
 	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, flow_index, on_flow_end, w);
+	if (w->stats != NULL)
+		ft_stats_burst_end(w->stats);
 	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
 		if (unlikely(nrefused != 0 && flow_index[k] == FT_FLOW_REFUSED))
@@ -375,6 +394,11 @@ ft_worker_main(void *arg)
 		if (!packet_clock)
 			w->now_ns = ft_clock_ns(&w->clock, t0);
 		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
+		if (w->stats != NULL) {
+			if (!packet_clock)
+				ft_stats_advance(w->stats, w->now_ns);
+			busy += ft_stats_poll(w->stats);
+		}
 		if (w->writer.staged != 0)
 			ft_export_writer_flush(&w->writer);
 
@@ -399,6 +423,8 @@ ft_worker_main(void *arg)
 	 * ended (the latest packet time of the files, whichever worker saw it). */
 	end_ns = packet_clock ? RTE_MAX(w->now_ns, ctl->end_ns)
 			      : ft_clock_ns(&w->clock, rte_rdtsc());
+	if (w->stats != NULL)
+		ft_stats_finish(w->stats, end_ns);
 	ft_flow_table_flush(w->flows, end_ns, FT_END_SHUTDOWN, on_flow_end, w);
 	ft_export_writer_flush(&w->writer);
 	w->now_ns = end_ns;
@@ -437,6 +463,26 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		rte_errno = e;
 		return NULL;
 	}
+	if (params->stats_enable) {
+		struct ft_stats_params sp = params->stats;
+
+		sp.capacity = params->flow.capacity;
+		sp.socket_id = socket_id;
+		sp.flows = w->flows;
+		sp.timeouts = params->flow.timeouts;
+		sp.counters = &w->c;
+		sp.record = stats_record;
+		sp.record_ctx = w;
+		w->stats = ft_stats_create(&sp);
+		if (w->stats == NULL) {
+			int e = rte_errno;
+
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	w->shared = &seg->hdr->workers[params->id];
 	w->c.flow_capacity = params->flow.capacity;
 	w->publish_interval_tsc = rte_get_tsc_hz() / (FT_NSEC_PER_SEC / PUBLISH_EVERY_NS);
@@ -466,6 +512,7 @@ ft_worker_free(struct ft_worker *w)
 {
 	if (w == NULL)
 		return;
+	ft_stats_free(w->stats);
 	ft_flow_table_free(w->flows);
 	rte_free(w);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The per-lcore pipeline: rx burst -> parse -> (software dispatch) -> flow table
- * -> export ring, plus timer-wheel expiry, run to completion on one lcore.
+ * -> sliding statistics -> export ring, plus timer-wheel expiry, run to
+ * completion on one lcore.
  *
  * Workers share nothing on the hot path. They meet the main lcore through
  * struct ft_worker_ctl (flags the main lcore sets, read once per loop) and each
@@ -26,6 +27,7 @@
 #include "export/writer.h"
 #include "flow/flow.h"
 #include "port/port.h"
+#include "stats/stats.h"
 
 #define FT_WORKER_MAX	      FT_EXPORT_MAX_WORKERS
 #define FT_WORKER_MAX_SOURCES 64
@@ -59,6 +61,8 @@ struct ft_worker_params {
 	unsigned workers;
 	uint16_t burst_size;
 	struct ft_flow_table_params flow;
+	bool stats_enable;
+	struct ft_stats_params stats; /* figures only: the worker fills table, counters, sink */
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
@@ -67,7 +71,8 @@ struct ft_worker_params {
 struct ft_worker;
 
 /*
- * Create a worker's state on the given NUMA socket: its flow table and writer.
+ * Create a worker's state on the given NUMA socket: its flow table, statistics
+ * (when stats_enable) and writer.
  * Sources and dispatch rings are added afterwards.
  *
  * @return the worker, or NULL with rte_errno set (ENOMEM, EINVAL)
