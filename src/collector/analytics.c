@@ -51,8 +51,11 @@ ft_stats_quantile(const uint32_t *hist, unsigned nbins, uint64_t (*bin_lo)(unsig
 	if (n == 0)
 		return 0;
 	rank = (n * permille + 999) / 1000;
-	if (rank == 0)
-		rank = 1;
+	if (rank <= 1 || rank >= n) {
+		/* The smallest or the largest value: known exactly. */
+		*lo = *hi = rank <= 1 ? min : max;
+		return *lo;
+	}
 	for (b = 0; b < nbins - 1; b++) {
 		c += hist[b];
 		if (c >= rank)

@@ -130,7 +130,8 @@ void ft_stats_moments(uint64_t n, uint64_t sum, unsigned __int128 sumsq, double 
  * reaches that rank, intersected with [min, max]: [*lo, *hi]. The estimate is
  * 2 * lo * hi / (lo + hi), rounded, whose relative error is at most
  * (hi - lo) / (hi + lo): under 1/3 in every bin of one octave; hi / 2 (an
- * absolute error of at most hi / 2) when lo is 0.
+ * absolute error of at most hi / 2) when lo is 0. When the rank is the first
+ * or the last value, the quantile is min or max, exactly.
  *
  * @param hist, nbins  the histogram
  * @param bin_lo       lowest value of a bin (ft_stats_size_bin_lo, ft_stats_iat_bin_lo)

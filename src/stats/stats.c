@@ -660,8 +660,8 @@ sweep(struct ft_stats *st, uint32_t visits)
 		struct flow_hdr *h = hdr(st, i);
 		const struct ft_flow *f;
 
-		if (h->iv != st->sweep_iv || h->emitted == st->sweep_iv)
-			continue; /* ended, or moved on and already written */
+		if (h->iv != st->sweep_iv)
+			continue; /* ended, or moved on (its next packet wrote the record) */
 		h->emitted = st->sweep_iv;
 		f = ft_flow_table_entry(st->p.flows, i);
 		if (live_at(st, f, t)) {

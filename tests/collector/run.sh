@@ -464,11 +464,12 @@ case_second_collector() {
 }
 
 case_attach_errors() {
-	local bad want
+	local bad want layout
+	layout=$("$COLLECTOR" --version | sed -n 's/.*export layout \([0-9]*\).*/\1/p')
 	for bad in magic version record-size ring; do
 		case $bad in
 		magic) want="bad magic 0x1122334455667788" ;;
-		version) want="layout version 2, this flowtap-collector reads version 1" ;;
+		version) want="layout version $((layout + 1)), this flowtap-collector reads version $layout" ;;
 		record-size) want="record size 128, expected 256" ;;
 		ring) want="ring of worker 1: size 2048" ;;
 		esac
