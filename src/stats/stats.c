@@ -2,10 +2,21 @@
 /*
  * Statistics internals (contract in stats.h, record meanings in export.h).
  *
- * Per-flow state: one block of `stride` bytes per flow index: a 128-byte header
- * (flow-level figures and interval bookkeeping), then two direction blocks (64
- * fixed bytes and the bucket ring), then the histograms. A block is zeroed when
- * its flow ends, so a zero header means "no packet yet".
+ * Per-flow state: one block of `stride` bytes per flow index, zeroed when its
+ * flow ends (a zero header means "no packet yet"):
+ *
+ *     0  header, 2 cache lines: flow-level figures, interval bookkeeping
+ *   128  direction 0 (fwd), 1 line: counters, ring head, peaks, TCP state
+ *   192  direction 1 (rev)
+ *   256  histograms (when on): sizes, 1 line; inter-arrival times, 1.5 lines
+ *        then the bucket rings, direction 0 then 1, 8 bytes per bucket
+ *
+ * A packet touches the two header lines, its direction's line (which holds the
+ * current bucket: the ring is written when a bucket ends), one size bin and
+ * one inter-arrival bin; all but the last are known before the packet is
+ * applied, so the pass prefetches them a few packets ahead. The TCP holes of a
+ * flow (sequence ranges not seen yet), needed only when a segment is out of
+ * sequence, are in a separate array.
  *
  * Moments are exact: sums of squares in 128-bit integers (the plain sums are
  * the byte count and last - first), so the variance the collector derives has
@@ -13,27 +24,28 @@
  * (Welford's has one, and still rounds).
  *
  * Intervals. A flow's header holds `iv`, the interval of its latest packet, and
- * `emitted`, the last interval whose periodic record was written or decided
- * against. The first packet of a flow in the current interval appends it to the
- * active list A (a flow that ends leaves it, so A never outgrows the table).
- * When the interval ends, A becomes the sweep list S, drained by
- * ft_stats_poll() a few flows at a time: a flow gets its periodic record if it
- * is still live at the interval's end by the flow table's own rule (idle for no
- * longer than its state's timeout), which is a fact of flow time, not of when
- * the sweep or the timer wheel gets to it. A flow that has a packet in a later
- * interval before the sweep reaches it writes its record first, before that
- * packet counts; a flow that ends first writes it at its end. Every way gives
- * the same figures: those of the packets before the interval's end.
+ * `settled`, the last interval it was settled for. The first packet of a flow
+ * in the current interval appends it to the active list A (a flow that ends
+ * leaves it, so A never outgrows the table). When the interval ends, A becomes
+ * the sweep list S, which ft_stats_poll() settles a few flows at a time.
+ * Settling a flow for its interval writes its periodic record if it is still
+ * live at the interval's end by the flow table's own rule (idle for no longer
+ * than its state's timeout: a fact of flow time, not of when the sweep or the
+ * timer wheel gets to it), and offers its exact packets and bytes in the
+ * interval to the interval's top-K. A flow is settled exactly once per interval:
+ * by the sweep, by its next packet (in a later interval, before that packet
+ * counts), or by its end; every way sees the same figures, those of the packets
+ * before the interval's end. A flow that ends within the current interval is
+ * offered to that interval's top-K at once. When S is settled, the interval's
+ * TOPK and WORKER_STATS records follow (at the next interval end at the latest).
  *
  * Top-K. Space-Saving keeps K counters and, for an item it does not monitor,
  * replaces the smallest counter, inheriting its count as an overestimate. Here
- * every flow's exact count in the interval is at hand (iv_bytes, iv_packets),
- * so the replaced counter takes the flow's exact count instead: a min-heap of
- * K entries, where a flow enters when it overtakes the root. Counts only grow
- * within an interval, so the heap always holds exactly the K largest (under a
- * total order that breaks ties by the other count, then the key), with no
- * error: Space-Saving's guarantees with a zero error bound. A flow that ends
- * stays in the heap with its final counts (detached from its index).
+ * each flow is offered once per interval with its exact count, so the same
+ * replace-the-smallest structure (a min-heap of K entries) ends the interval
+ * holding exactly the K largest, under a total order that breaks ties by the
+ * other count, then the key: Space-Saving's guarantees with a zero error bound,
+ * at a cost per flow and interval rather than per packet.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,8 +66,7 @@
 #define EDGES_PER_S  (FT_NSEC_PER_SEC / FT_STATS_EDGE_NS)
 #define SNAPS	     (60 * EDGES_PER_S + 1) /* 60 s of edges, both ends */
 #define SWEEP_VISITS 64			    /* flows examined per ft_stats_poll() */
-#define PF_DIST	     4			    /* packets between a state prefetch and its use */
-#define DETACHED     UINT32_MAX
+#define PF_DIST	     8			    /* packets between a state prefetch and its use */
 #define HOLE_MAX_AGE (1u << 30) /* a hole this far below the stream is forgotten */
 
 /* struct flow_hdr.flags: per direction d, bits at 2 * d. */
@@ -76,15 +87,15 @@ struct flow_hdr {
 	uint64_t last_ns; /* latest packet time */
 	uint64_t iv_bytes; /* in interval iv */
 	uint64_t iv_packets;
-	uint32_t iv;	     /* interval of the latest packet; 0: no packet yet */
-	uint32_t emitted;    /* last interval settled (periodic record written or not due) */
-	uint32_t pos;	     /* index in the active list while iv is the current interval */
-	uint16_t heap_pos[2]; /* top-K heaps by bytes, by packets: position + 1, 0: not in */
+	uint32_t iv;	  /* interval of the latest packet; 0: no packet yet */
+	uint32_t settled; /* last interval settled (periodic record, top-K) */
+	uint32_t pos;	  /* index in the active list while iv is the current interval */
 	uint32_t size_min;
 	uint32_t size_max;
 	uint8_t hs;
 	uint8_t flags;
-	uint8_t pad[6];
+	uint8_t initiator_hi; /* the flow's initiator is key endpoint 1 */
+	uint8_t pad[5];
 	/* line 1 */
 	unsigned __int128 size_sq;
 	unsigned __int128 iat_sq;
@@ -103,15 +114,21 @@ struct bucket {
 struct dir_state {
 	uint64_t packets;
 	uint64_t bytes;
-	uint64_t head; /* bucket number (time / bucket_ns) of the newest bucket */
+	uint64_t head;	  /* bucket number (time / bucket_ns) of the newest bucket */
+	struct bucket cur; /* bucket head (its ring slot holds a stale bucket) */
 	uint32_t peak_packets; /* of buckets older than head */
 	uint32_t peak_bytes;
 	uint32_t tcp_next; /* sequence number after the highest byte seen */
 	uint32_t retrans;
 	uint32_t ooo;
 	uint32_t zero_windows;
-	uint32_t hole[2][2]; /* [start, end) not seen yet; [0] is the older; empty: start == end */
-	struct bucket ring[];
+	uint8_t pad[8];
+};
+
+/* TCP holes of a direction: [start, end) not seen yet; [0] is the older;
+ * empty when start == end. */
+struct holes {
+	uint32_t h[2][2];
 };
 static_assert(sizeof(struct dir_state) == DIR_FIXED, "direction state fixed part");
 
@@ -135,26 +152,51 @@ struct topk_entry {
 	struct ft_flow_key key;
 	uint64_t flow_id;
 	uint64_t first_ns;
-	uint32_t idx; /* flow index, or DETACHED once the flow ended */
 	uint8_t initiator;
 };
 
+/*
+ * A packet's figures, queued until applied: the pass runs PF_DIST packets
+ * behind the table, across bursts, so every packet's state lines are fetched
+ * that many packets ahead (the first packets of a burst too). Whatever reads or
+ * ends a flow's statistics drains the queue first, so order is kept.
+ */
+struct qpkt {
+	uint64_t ts;
+	uint32_t idx; /* flow index, or FT_FLOW_REFUSED (only moves the clock) */
+	uint32_t len;
+	uint32_t seq;
+	uint32_t payload;
+	uint16_t window;
+	uint8_t dir; /* struct ft_pkt.dir */
+	uint8_t tcp; /* TCP with its whole header and segment (tcp_known) */
+	uint8_t tcp_flags;
+	uint8_t pad[3];
+};
+static_assert(sizeof(struct qpkt) == 32, "queued packet");
+#define QSIZE 32 /* power of two > PF_DIST */
+
 struct ft_stats {
 	struct ft_stats_params p;
-	uint8_t *state; /* capacity * stride */
+	uint8_t *state;	      /* capacity * stride */
+	struct holes *holes; /* capacity * 2 directions */
 	uint32_t stride;
-	uint32_t dir_stride;
-	uint32_t hist_off;
+	uint32_t ring_off;   /* of direction 0's ring in a block */
+	uint32_t ring_bytes; /* one direction's ring */
 
-	/* Interval lists: list[a] is A, list[a ^ 1] is S. */
+	/* Interval lists and their top-K heaps (by bytes, by packets): side a is
+	 * the current interval's (A), side a ^ 1 the one being settled (S). */
 	uint32_t *list[2];
 	uint32_t list_n[2];
+	struct topk_entry *heap[2][2];
+	uint32_t heap_n[2][2];
 	unsigned a;
 	uint32_t sweep_iv;
 	uint32_t sweep_pos;
-
-	struct topk_entry *heap[2];
-	uint32_t heap_n[2];
+	bool sweep_open; /* S's TOPK and WORKER_STATS records are still to be written */
+	bool worker_due; /* S's end gets a WORKER_STATS record: */
+	struct ft_worker_stats_record worker_rec; /* its figures, taken at the edge */
+	struct ft_worker_drops_record drops_rec;
 	struct topk_entry *merged; /* 2K, for the interval's union */
 
 	/* Clock. */
@@ -167,34 +209,37 @@ struct ft_stats {
 	uint64_t cur_bucket; /* clock_ns / bucket_ns */
 	uint64_t bucket_start;
 	uint64_t bucket_end;
-	uint32_t cur_slot; /* cur_bucket % buckets */
 
 	/* Per-worker cumulative counts, in packet order, and their snapshots. */
 	struct snap cum;
 	struct snap *snaps;
 	uint32_t snap_head;
 
-	/* The burst being applied. */
+	/* The burst the table is accounting, and the packets not applied yet. */
 	struct ft_pkt *const *pkts;
 	uint32_t *fidx;
 	unsigned n;
-	unsigned cursor;
+	unsigned cursor; /* next packet of the burst to queue */
+	uint32_t qhead, qtail;
+	struct qpkt q[QSIZE];
 };
 
 /* --- layout ---------------------------------------------------------------- */
 
+#define DIR_OFF	 HDR_BYTES
+#define HIST_OFF (HDR_BYTES + 2 * DIR_FIXED)
+
 static uint32_t
-dir_stride_of(const struct ft_stats_params *p)
+ring_off_of(const struct ft_stats_params *p)
 {
-	return DIR_FIXED + p->buckets * (uint32_t)sizeof(struct bucket);
+	return HIST_OFF + (p->histograms ? HIST_BYTES : 0);
 }
 
 static uint32_t
 stride_of(const struct ft_stats_params *p)
 {
-	uint32_t s = HDR_BYTES + 2 * dir_stride_of(p) + (p->histograms ? HIST_BYTES : 0);
-
-	return RTE_ALIGN_CEIL(s, 64);
+	return RTE_ALIGN_CEIL(ring_off_of(p) + 2 * p->buckets * (uint32_t)sizeof(struct bucket),
+			      64);
 }
 
 static inline struct flow_hdr *
@@ -206,28 +251,34 @@ hdr(const struct ft_stats *st, uint32_t i)
 static inline struct dir_state *
 dir(const struct ft_stats *st, uint32_t i, unsigned d)
 {
-	return (struct dir_state *)(st->state + (size_t)i * st->stride + HDR_BYTES +
-				    d * st->dir_stride);
+	return (struct dir_state *)(st->state + (size_t)i * st->stride + DIR_OFF + d * DIR_FIXED);
+}
+
+static inline struct bucket *
+ring(const struct ft_stats *st, uint32_t i, unsigned d)
+{
+	return (struct bucket *)(st->state + (size_t)i * st->stride + st->ring_off +
+				 d * st->ring_bytes);
 }
 
 static inline struct hist *
 hist(const struct ft_stats *st, uint32_t i)
 {
-	return (struct hist *)(st->state + (size_t)i * st->stride + st->hist_off);
+	return (struct hist *)(st->state + (size_t)i * st->stride + HIST_OFF);
 }
 
 uint64_t
 ft_stats_flow_bytes(const struct ft_stats_params *p)
 {
-	/* the block and its share of the two interval lists */
-	return stride_of(p) + 2 * sizeof(uint32_t);
+	/* the block, its TCP holes and its share of the two interval lists */
+	return stride_of(p) + 2 * sizeof(struct holes) + 2 * sizeof(uint32_t);
 }
 
 uint64_t
 ft_stats_memory(const struct ft_stats_params *p)
 {
 	return sizeof(struct ft_stats) + (uint64_t)p->capacity * ft_stats_flow_bytes(p) +
-	       SNAPS * sizeof(struct snap) + 4ULL * p->topk * sizeof(struct topk_entry);
+	       SNAPS * sizeof(struct snap) + 6ULL * p->topk * sizeof(struct topk_entry);
 }
 
 /* --- create / free -------------------------------------------------------- */
@@ -249,26 +300,32 @@ ft_stats_create(const struct ft_stats_params *p)
 	if (st == NULL)
 		goto nomem;
 	st->p = *p;
-	st->dir_stride = dir_stride_of(p);
 	st->stride = stride_of(p);
-	st->hist_off = HDR_BYTES + 2 * st->dir_stride;
+	st->ring_off = ring_off_of(p);
+	st->ring_bytes = p->buckets * (uint32_t)sizeof(struct bucket);
 	st->state = rte_zmalloc_socket("ft_stats_flows", (size_t)p->capacity * st->stride, 64,
 				       p->socket_id);
+	st->holes = rte_zmalloc_socket("ft_stats_holes", (size_t)p->capacity * 2 *
+								 sizeof(struct holes),
+				       64, p->socket_id);
 	st->list[0] = rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64,
 					 p->socket_id);
 	st->list[1] = rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64,
 					 p->socket_id);
 	st->snaps = rte_zmalloc_socket("ft_stats_snaps", SNAPS * sizeof(struct snap), 64,
 				       p->socket_id);
-	if (st->state == NULL || st->list[0] == NULL || st->list[1] == NULL || st->snaps == NULL)
+	if (st->state == NULL || st->holes == NULL || st->list[0] == NULL || st->list[1] == NULL ||
+	    st->snaps == NULL)
 		goto nomem;
 	if (p->topk > 0) {
-		for (int k = 0; k < 2; k++) {
-			st->heap[k] = rte_zmalloc_socket("ft_stats_topk",
-							 p->topk * sizeof(struct topk_entry), 64,
-							 p->socket_id);
-			if (st->heap[k] == NULL)
-				goto nomem;
+		for (int side = 0; side < 2; side++) {
+			for (int k = 0; k < 2; k++) {
+				st->heap[side][k] = rte_zmalloc_socket(
+					"ft_stats_topk", p->topk * sizeof(struct topk_entry), 64,
+					p->socket_id);
+				if (st->heap[side][k] == NULL)
+					goto nomem;
+			}
 		}
 		st->merged = rte_zmalloc_socket("ft_stats_topk", 2 * p->topk *
 								 sizeof(struct topk_entry),
@@ -289,11 +346,13 @@ ft_stats_free(struct ft_stats *st)
 	if (st == NULL)
 		return;
 	rte_free(st->state);
+	rte_free(st->holes);
 	rte_free(st->list[0]);
 	rte_free(st->list[1]);
 	rte_free(st->snaps);
-	rte_free(st->heap[0]);
-	rte_free(st->heap[1]);
+	for (int side = 0; side < 2; side++)
+		for (int k = 0; k < 2; k++)
+			rte_free(st->heap[side][k]);
 	rte_free(st->merged);
 	rte_free(st);
 }
@@ -322,11 +381,10 @@ ring_slot(const struct ft_stats *st, uint64_t bucket)
 
 /* One direction's figures as of time t (a bucket edge after every packet). */
 static void
-dir_export(const struct ft_stats *st, const struct dir_state *D, uint64_t t,
-	   struct ft_flow_stats_dir *out)
+dir_export(const struct ft_stats *st, const struct dir_state *D, const struct bucket *rg,
+	   uint64_t t, struct ft_flow_stats_dir *out)
 {
 	uint64_t tb = t / st->p.bucket_ns;
-	const struct bucket *hb;
 
 	out->packets = D->packets;
 	out->bytes = D->bytes;
@@ -335,9 +393,8 @@ dir_export(const struct ft_stats *st, const struct dir_state *D, uint64_t t,
 	out->zero_windows = D->zero_windows;
 	if (D->packets == 0)
 		return;
-	hb = &D->ring[ring_slot(st, D->head)];
-	out->peak_packets = RTE_MAX(D->peak_packets, hb->packets);
-	out->peak_bytes = RTE_MAX(D->peak_bytes, hb->bytes);
+	out->peak_packets = RTE_MAX(D->peak_packets, D->cur.packets);
+	out->peak_bytes = RTE_MAX(D->peak_bytes, D->cur.bytes);
 	for (uint32_t k = 1; k <= st->p.buckets && k <= tb; k++) {
 		uint64_t m = tb - k;
 		const struct bucket *b;
@@ -346,7 +403,7 @@ dir_export(const struct ft_stats *st, const struct dir_state *D, uint64_t t,
 			continue;
 		if (D->head - m >= st->p.buckets)
 			break;
-		b = &D->ring[ring_slot(st, m)];
+		b = m == D->head ? &D->cur : &rg[ring_slot(st, m)];
 		if (k == 1) {
 			out->last_packets = b->packets;
 			out->last_bytes = b->bytes;
@@ -374,7 +431,7 @@ emit_flow(struct ft_stats *st, uint32_t i, const struct ft_flow *f, const struct
 	s->bucket_ns = st->p.bucket_ns;
 	s->buckets = (uint16_t)st->p.buckets;
 	s->kind = (uint8_t)kind;
-	if (f->flags & FT_FLOW_E_INITIATOR_HI)
+	if (h->initiator_hi)
 		s->flags |= FT_FLOW_STATS_F_INITIATOR_HI;
 	if (st->p.histograms)
 		s->flags |= FT_FLOW_STATS_F_HISTOGRAMS;
@@ -387,7 +444,7 @@ emit_flow(struct ft_stats *st, uint32_t i, const struct ft_flow *f, const struct
 		s->rtt_client_ns = h->hs_b;
 	}
 	for (unsigned d = 0; d < 2; d++)
-		dir_export(st, dir(st, i, d), t, &s->dir[d]);
+		dir_export(st, dir(st, i, d), ring(st, i, d), t, &s->dir[d]);
 	packets = s->dir[0].packets + s->dir[1].packets;
 
 	r = st->p.record(st->p.record_ctx, FT_RECORD_FLOW_DIST, 1);
@@ -435,21 +492,11 @@ rank_cmp(const struct topk_entry *a, const struct topk_entry *b, unsigned k)
 	return 0;
 }
 
-static inline void
-heap_place(struct ft_stats *st, unsigned k, uint32_t pos, const struct topk_entry *e)
-{
-	st->heap[k][pos] = *e;
-	if (e->idx != DETACHED)
-		hdr(st, e->idx)->heap_pos[k] = (uint16_t)(pos + 1);
-}
-
-/* The entry at pos ranked up (its counts grew): move it toward the leaves. */
+/* A min-heap: the root ranks lowest. */
 static void
-heap_sift_down(struct ft_stats *st, unsigned k, uint32_t pos)
+heap_sift_down(struct topk_entry *h, uint32_t n, uint32_t pos, unsigned k)
 {
-	struct topk_entry *h = st->heap[k];
 	struct topk_entry e = h[pos];
-	uint32_t n = st->heap_n[k];
 
 	for (;;) {
 		uint32_t c = 2 * pos + 1;
@@ -460,16 +507,15 @@ heap_sift_down(struct ft_stats *st, unsigned k, uint32_t pos)
 			c++;
 		if (rank_cmp(&h[c], &e, k) >= 0)
 			break;
-		heap_place(st, k, pos, &h[c]);
+		h[pos] = h[c];
 		pos = c;
 	}
-	heap_place(st, k, pos, &e);
+	h[pos] = e;
 }
 
 static void
-heap_sift_up(struct ft_stats *st, unsigned k, uint32_t pos)
+heap_sift_up(struct topk_entry *h, uint32_t pos, unsigned k)
 {
-	struct topk_entry *h = st->heap[k];
 	struct topk_entry e = h[pos];
 
 	while (pos > 0) {
@@ -477,94 +523,71 @@ heap_sift_up(struct ft_stats *st, unsigned k, uint32_t pos)
 
 		if (rank_cmp(&h[parent], &e, k) <= 0)
 			break;
-		heap_place(st, k, pos, &h[parent]);
+		h[pos] = h[parent];
 		pos = parent;
 	}
-	heap_place(st, k, pos, &e);
+	h[pos] = e;
 }
 
+/* Offer a flow's counts in its interval to the top-K of side `side`. */
 static void
-entry_of(struct topk_entry *e, uint32_t i, const struct ft_flow *f, const struct flow_hdr *h)
+topk_offer(struct ft_stats *st, unsigned side, const struct ft_flow *f, const struct flow_hdr *h)
 {
-	e->count[0] = h->iv_bytes;
-	e->count[1] = h->iv_packets;
-	e->key = f->key;
-	e->flow_id = f->id;
-	e->first_ns = h->first_ns;
-	e->idx = i;
-	e->initiator = (f->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
-}
+	struct topk_entry e = {
+		.count = {h->iv_bytes, h->iv_packets},
+		.key = f->key,
+		.flow_id = f->id,
+		.first_ns = h->first_ns,
+		.initiator = h->initiator_hi,
+	};
 
-static inline void
-topk_update(struct ft_stats *st, unsigned k, uint32_t i, const struct ft_flow *f,
-	    struct flow_hdr *h)
-{
-	struct topk_entry *heap = st->heap[k];
-	uint32_t pos = h->heap_pos[k];
-	struct topk_entry e;
+	for (unsigned k = 0; k < 2; k++) {
+		struct topk_entry *heap = st->heap[side][k];
+		uint32_t *n = &st->heap_n[side][k];
 
-	if (pos != 0) {
-		heap[pos - 1].count[0] = h->iv_bytes;
-		heap[pos - 1].count[1] = h->iv_packets;
-		heap_sift_down(st, k, pos - 1);
-		return;
+		if (*n < st->p.topk) {
+			heap[*n] = e;
+			heap_sift_up(heap, (*n)++, k);
+		} else if (rank_cmp(&e, &heap[0], k) > 0) {
+			heap[0] = e;
+			heap_sift_down(heap, *n, 0, k);
+		}
 	}
-	if (st->heap_n[k] < st->p.topk) {
-		entry_of(&e, i, f, h);
-		pos = st->heap_n[k]++;
-		heap[pos] = e;
-		heap_sift_up(st, k, pos);
-		return;
-	}
-	/* Most packets are of flows below the root: one comparison. */
-	if ((k == 0 ? h->iv_bytes : h->iv_packets) < heap[0].count[k])
-		return;
-	entry_of(&e, i, f, h);
-	if (rank_cmp(&e, &heap[0], k) <= 0)
-		return;
-	if (heap[0].idx != DETACHED)
-		hdr(st, heap[0].idx)->heap_pos[k] = 0;
-	heap[0] = e;
-	heap_sift_down(st, k, 0);
 }
 
 static int
 merged_cmp(const void *a, const void *b)
 {
-	return rank_cmp(b, a, 0);
+	int c = rank_cmp(b, a, 0);
+
+	if (c == 0) /* the same flow from both heaps */
+		c = ((const struct topk_entry *)a)->flow_id < ((const struct topk_entry *)b)->flow_id
+			    ? -1
+			    : ((const struct topk_entry *)a)->flow_id >
+				      ((const struct topk_entry *)b)->flow_id;
+	return c;
 }
 
-/* The union of both heaps, best first by bytes, 3 entries per record. */
+/* The union of a side's two heaps, best first by bytes, 3 entries per
+ * record; the heaps are emptied. */
 static void
-emit_topk(struct ft_stats *st, uint64_t t)
+emit_topk(struct ft_stats *st, unsigned side, uint64_t t)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, m = 0;
 
-	for (uint32_t j = 0; j < st->heap_n[0]; j++)
-		st->merged[n++] = st->heap[0][j];
-	for (uint32_t j = 0; j < st->heap_n[1]; j++) {
-		const struct topk_entry *e = &st->heap[1][j];
-		bool dup = false;
-
-		if (e->idx != DETACHED) {
-			dup = hdr(st, e->idx)->heap_pos[0] != 0;
-		} else {
-			for (uint32_t m = 0; m < st->heap_n[0] && !dup; m++)
-				dup = st->heap[0][m].flow_id == e->flow_id;
-		}
-		if (!dup)
-			st->merged[n++] = *e;
-	}
 	for (unsigned k = 0; k < 2; k++) {
-		for (uint32_t j = 0; j < st->heap_n[k]; j++)
-			if (st->heap[k][j].idx != DETACHED)
-				hdr(st, st->heap[k][j].idx)->heap_pos[k] = 0;
-		st->heap_n[k] = 0;
+		memcpy(&st->merged[n], st->heap[side][k],
+		       st->heap_n[side][k] * sizeof(struct topk_entry));
+		n += st->heap_n[side][k];
+		st->heap_n[side][k] = 0;
 	}
 	if (n == 0)
 		return;
 	qsort(st->merged, n, sizeof(st->merged[0]), merged_cmp);
-	for (uint32_t j = 0, rec = 0; j < n; rec++) {
+	for (uint32_t j = 0; j < n; j++) /* a flow in both heaps sorts twice, adjacent */
+		if (m == 0 || st->merged[j].flow_id != st->merged[m - 1].flow_id)
+			st->merged[m++] = st->merged[j];
+	for (uint32_t j = 0, rec = 0; j < m; rec++) {
 		struct ft_record *r = st->p.record(st->p.record_ctx, FT_RECORD_TOPK, 1);
 		struct ft_topk_record *tr = &r->topk;
 
@@ -573,7 +596,7 @@ emit_topk(struct ft_stats *st, uint64_t t)
 		tr->interval_ns = st->p.interval_ns;
 		tr->k = (uint16_t)st->p.topk;
 		tr->index = (uint16_t)rec;
-		for (; j < n && tr->count < FT_TOPK_PER_RECORD; j++) {
+		for (; j < m && tr->count < FT_TOPK_PER_RECORD; j++) {
 			const struct topk_entry *e = &st->merged[j];
 			struct ft_topk_entry *o = &tr->entry[tr->count];
 
@@ -584,7 +607,7 @@ emit_topk(struct ft_stats *st, uint64_t t)
 			tr->initiator |= (uint8_t)(e->initiator << tr->count);
 			tr->count++;
 		}
-		if (j == n)
+		if (j == m)
 			tr->flags |= FT_TOPK_F_LAST;
 	}
 }
@@ -605,13 +628,14 @@ snap_back(const struct ft_stats *st, uint32_t edges)
 	return &st->snaps[(st->snap_head + SNAPS - edges) % SNAPS];
 }
 
+/* The worker's figures at edge t (just snapshotted), kept until the interval's
+ * flows are settled: its WORKER_STATS record follows the interval's TOPK. */
 static void
-emit_worker(struct ft_stats *st, uint64_t t)
+take_worker(struct ft_stats *st, uint64_t t)
 {
 	const struct snap *now = snap_back(st, 0);
-	struct ft_record *r = st->p.record(st->p.record_ctx, FT_RECORD_WORKER_STATS, 2);
-	struct ft_worker_stats_record *w = &r->worker_stats;
-	struct ft_worker_drops_record *dr;
+	struct ft_worker_stats_record *w = &st->worker_rec;
+	struct ft_worker_drops_record *dr = &st->drops_rec;
 
 	memset(w, 0, sizeof(*w));
 	w->time_ns = t;
@@ -619,8 +643,6 @@ emit_worker(struct ft_stats *st, uint64_t t)
 	w->flows_active = now->flows_new - now->flows_ended;
 	w->packets_total = now->packets;
 	w->bytes_total = now->bytes;
-	r = st->p.record(st->p.record_ctx, FT_RECORD_WORKER_DROPS, 1);
-	dr = &r->worker_drops;
 	memset(dr, 0, sizeof(*dr));
 	dr->time_ns = t;
 	for (unsigned x = 0; x < FT_STATS_WINDOWS; x++) {
@@ -647,6 +669,20 @@ window60_quiet(const struct ft_stats *st)
 
 /* --- intervals -------------------------------------------------------------- */
 
+/* Settle flow i for its interval h->iv, which has ended and is S's: its
+ * periodic record if it is live at the end, its counts to S's top-K. */
+static void
+settle(struct ft_stats *st, uint32_t i, const struct ft_flow *f, struct flow_hdr *h, bool live)
+{
+	uint64_t t = boundary(st, h->iv);
+
+	h->settled = h->iv;
+	if (live)
+		emit_flow(st, i, f, h, FT_FLOW_STATS_PERIODIC, t);
+	if (st->p.topk > 0)
+		topk_offer(st, st->a ^ 1, f, h);
+}
+
 /* Settle up to `visits` flows of the sweep list; returns records pairs written. */
 static unsigned
 sweep(struct ft_stats *st, uint32_t visits)
@@ -659,31 +695,53 @@ sweep(struct ft_stats *st, uint32_t visits)
 		uint32_t i = st->list[s][st->sweep_pos++];
 		struct flow_hdr *h = hdr(st, i);
 		const struct ft_flow *f;
+		bool live;
 
-		if (h->iv != st->sweep_iv)
-			continue; /* ended, or moved on (its next packet wrote the record) */
-		h->emitted = st->sweep_iv;
+		if (h->iv != st->sweep_iv || h->settled == st->sweep_iv)
+			continue; /* ended, or settled by its next packet */
 		f = ft_flow_table_entry(st->p.flows, i);
-		if (live_at(st, f, t)) {
-			emit_flow(st, i, f, h, FT_FLOW_STATS_PERIODIC, t);
-			written++;
-		}
+		live = live_at(st, f, t);
+		settle(st, i, f, h, live);
+		written += live;
 	}
 	return written;
+}
+
+/* Every flow of S is settled: write its interval's TOPK, then WORKER_STATS. */
+static void
+close_sweep(struct ft_stats *st)
+{
+	uint64_t t = boundary(st, st->sweep_iv);
+	struct ft_record *r;
+
+	if (!st->sweep_open)
+		return;
+	st->sweep_open = false;
+	if (st->p.topk > 0)
+		emit_topk(st, st->a ^ 1, t);
+	if (!st->worker_due)
+		return;
+	r = st->p.record(st->p.record_ctx, FT_RECORD_WORKER_STATS, 2);
+	r->worker_stats = st->worker_rec;
+	r = st->p.record(st->p.record_ctx, FT_RECORD_WORKER_DROPS, 1);
+	r->worker_drops = st->drops_rec;
 }
 
 static void
 close_interval(struct ft_stats *st, uint64_t t)
 {
 	sweep(st, UINT32_MAX);
-	st->a ^= 1;
+	close_sweep(st);
+	st->a ^= 1; /* A, with its flows and the top-K of those that ended, is S now */
 	st->list_n[st->a] = 0;
 	st->sweep_iv = st->cur_iv;
 	st->sweep_pos = 0;
-	if (st->p.topk > 0)
-		emit_topk(st, t);
-	if (!window60_quiet(st) || t + st->p.interval_ns > st->clock_ns)
-		emit_worker(st, t);
+	st->sweep_open = true;
+	st->worker_due = !window60_quiet(st) || t + st->p.interval_ns > st->clock_ns;
+	if (st->worker_due)
+		take_worker(st, t);
+	if (st->list_n[st->a ^ 1] == 0)
+		close_sweep(st);
 	st->cur_iv++;
 	st->next_boundary += st->p.interval_ns;
 }
@@ -707,9 +765,8 @@ static bool
 quiet(struct ft_stats *st)
 {
 	cum_read_drops(st);
-	return st->list_n[st->a] == 0 && st->sweep_pos == st->list_n[st->a ^ 1] &&
-	       st->heap_n[0] == 0 && st->heap_n[1] == 0 && window60_quiet(st) &&
-	       memcmp(&st->cum, snap_back(st, 0), sizeof(st->cum)) == 0;
+	return st->list_n[st->a] == 0 && !st->sweep_open && st->heap_n[st->a][0] == 0 &&
+	       window60_quiet(st) && memcmp(&st->cum, snap_back(st, 0), sizeof(st->cum)) == 0;
 }
 
 static void
@@ -718,7 +775,6 @@ set_bucket(struct ft_stats *st, uint64_t t)
 	st->cur_bucket = t / st->p.bucket_ns;
 	st->bucket_start = st->cur_bucket * st->p.bucket_ns;
 	st->bucket_end = st->bucket_start + st->p.bucket_ns;
-	st->cur_slot = ring_slot(st, st->cur_bucket);
 }
 
 static void
@@ -762,29 +818,6 @@ advance(struct ft_stats *st, uint64_t t)
 	}
 }
 
-void
-ft_stats_advance(struct ft_stats *st, uint64_t now_ns)
-{
-	advance(st, now_ns);
-}
-
-unsigned
-ft_stats_poll(struct ft_stats *st)
-{
-	if (st->sweep_pos == st->list_n[st->a ^ 1])
-		return 0;
-	return sweep(st, SWEEP_VISITS);
-}
-
-void
-ft_stats_finish(struct ft_stats *st, uint64_t end_ns)
-{
-	if (!st->started)
-		return;
-	advance(st, (end_ns / st->p.interval_ns + 1) * st->p.interval_ns);
-	sweep(st, UINT32_MAX);
-}
-
 /* --- per packet ------------------------------------------------------------- */
 
 static inline uint32_t
@@ -805,74 +838,76 @@ fold_peak(struct dir_state *D, const struct bucket *b)
 }
 
 static inline void
-window_add(const struct ft_stats *st, struct dir_state *D, uint64_t ts, uint32_t len)
+window_add(const struct ft_stats *st, struct dir_state *D, struct bucket *rg, uint64_t ts,
+	   uint32_t len)
 {
 	uint32_t nb = st->p.buckets;
-	uint64_t n;
-	uint32_t slot;
 	struct bucket *b;
+	uint64_t n;
 
-	if (likely(ts >= st->bucket_start)) {
-		n = st->cur_bucket;
-		slot = st->cur_slot;
-	} else {
-		n = ts / st->p.bucket_ns;
-		slot = ring_slot(st, n);
-	}
+	n = likely(ts >= st->bucket_start) ? st->cur_bucket : ts / st->p.bucket_ns;
 	if (unlikely(D->packets == 1)) {
 		D->head = n;
 	} else if (n > D->head) {
+		/* Bucket head is complete: into the ring, with empty ones up to n. */
 		uint64_t steps = n - D->head;
 
-		fold_peak(D, &D->ring[ring_slot(st, D->head)]);
+		fold_peak(D, &D->cur);
 		if (steps >= nb) {
-			memset(D->ring, 0, nb * sizeof(struct bucket));
+			memset(rg, 0, nb * sizeof(struct bucket));
 		} else {
-			uint32_t s = slot;
+			uint32_t s = ring_slot(st, D->head);
 
-			/* Buckets head+1 .. n were not seen: zero them, newest first. */
-			for (uint64_t k = 0; k < steps; k++) {
-				D->ring[s].packets = 0;
-				D->ring[s].bytes = 0;
-				s = s == 0 ? nb - 1 : s - 1;
+			rg[s] = D->cur;
+			for (uint64_t k = 1; k < steps; k++) {
+				s = s + 1 == nb ? 0 : s + 1;
+				rg[s].packets = 0;
+				rg[s].bytes = 0;
 			}
 		}
 		D->head = n;
-	} else if (D->head - n >= nb) {
-		return; /* older than the whole ring: in no window to come */
+		D->cur.packets = 0;
+		D->cur.bytes = 0;
+	} else if (n < D->head) {
+		/* An older bucket, complete already: counted if still in the
+		 * ring, else in no window to come. */
+		if (D->head - n >= nb)
+			return;
+		b = &rg[ring_slot(st, n)];
+		b->packets = sat_add32(b->packets, 1);
+		b->bytes = sat_add32(b->bytes, len);
+		fold_peak(D, b);
+		return;
 	}
-	b = &D->ring[slot];
-	b->packets = sat_add32(b->packets, 1);
-	b->bytes = sat_add32(b->bytes, len);
-	if (n < D->head)
-		fold_peak(D, b); /* an older bucket: already complete */
+	D->cur.packets = sat_add32(D->cur.packets, 1);
+	D->cur.bytes = sat_add32(D->cur.bytes, len);
 }
 
 /* Record a sequence range [s, e) never seen (a later segment came first). */
 static void
-hole_add(struct dir_state *D, uint32_t s, uint32_t e)
+hole_add(struct holes *H, uint32_t s, uint32_t e)
 {
-	if (D->hole[0][0] == D->hole[0][1]) {
-		D->hole[0][0] = D->hole[1][0];
-		D->hole[0][1] = D->hole[1][1];
-	} else if (D->hole[1][0] != D->hole[1][1]) {
-		D->hole[0][0] = D->hole[1][0]; /* both used: forget the older */
-		D->hole[0][1] = D->hole[1][1];
+	if (H->h[0][0] == H->h[0][1]) {
+		H->h[0][0] = H->h[1][0];
+		H->h[0][1] = H->h[1][1];
+	} else if (H->h[1][0] != H->h[1][1]) {
+		H->h[0][0] = H->h[1][0]; /* both used: forget the older */
+		H->h[0][1] = H->h[1][1];
 	}
-	D->hole[1][0] = s;
-	D->hole[1][1] = e;
+	H->h[1][0] = s;
+	H->h[1][1] = e;
 }
 
 /* Does [s, e) fall in a known hole? Shrinks the hole by it. */
 static bool
-hole_fill(struct dir_state *D, uint32_t s, uint32_t e)
+hole_fill(struct holes *H, uint32_t next, uint32_t s, uint32_t e)
 {
 	for (unsigned k = 0; k < 2; k++) {
-		uint32_t *h = D->hole[k];
+		uint32_t *h = H->h[k];
 
 		if (h[0] == h[1])
 			continue;
-		if (D->tcp_next - h[1] > HOLE_MAX_AGE) {
+		if (next - h[1] > HOLE_MAX_AGE) {
 			h[0] = h[1]; /* a gap never filled, a wrap behind: comparisons would lie */
 			continue;
 		}
@@ -888,8 +923,8 @@ hole_fill(struct dir_state *D, uint32_t s, uint32_t e)
 }
 
 static void
-tcp_apply(struct flow_hdr *h, struct dir_state *D, unsigned d, const struct ft_pkt *p,
-	  uint64_t ts)
+tcp_apply(struct flow_hdr *h, struct dir_state *D, struct holes *H, unsigned d,
+	  const struct qpkt *p, uint64_t ts)
 {
 	uint8_t fl = p->tcp_flags;
 	uint32_t len, seq, end;
@@ -921,7 +956,7 @@ tcp_apply(struct flow_hdr *h, struct dir_state *D, unsigned d, const struct ft_p
 	if (fl & FT_TCP_RST)
 		return;
 	if (!(fl & (FT_TCP_SYN | FT_TCP_FIN))) {
-		if (p->tcp_window == 0) {
+		if (p->window == 0) {
 			if (!(h->flags & F_ZERO_WIN(d))) {
 				D->zero_windows++;
 				h->flags |= F_ZERO_WIN(d);
@@ -931,8 +966,8 @@ tcp_apply(struct flow_hdr *h, struct dir_state *D, unsigned d, const struct ft_p
 		}
 	}
 
-	seq = p->tcp_seq;
-	len = p->payload_len + ((fl & FT_TCP_SYN) != 0) + ((fl & FT_TCP_FIN) != 0);
+	seq = p->seq;
+	len = p->payload + ((fl & FT_TCP_SYN) != 0) + ((fl & FT_TCP_FIN) != 0);
 	if (!(h->flags & F_SEQ_INIT(d))) {
 		h->flags |= F_SEQ_INIT(d);
 		D->tcp_next = seq + len;
@@ -947,14 +982,14 @@ tcp_apply(struct flow_hdr *h, struct dir_state *D, unsigned d, const struct ft_p
 		return;
 	}
 	if (diff > 0) {
-		hole_add(D, D->tcp_next, seq);
+		hole_add(H, D->tcp_next, seq);
 		D->tcp_next = end;
 		return;
 	}
 	/* A keep-alive (one byte, or none, just below what was sent) is neither. */
-	if (p->payload_len <= 1 && !(fl & (FT_TCP_SYN | FT_TCP_FIN)) && seq == D->tcp_next - 1)
+	if (p->payload <= 1 && !(fl & (FT_TCP_SYN | FT_TCP_FIN)) && seq == D->tcp_next - 1)
 		return;
-	if (hole_fill(D, seq, end))
+	if (hole_fill(H, D->tcp_next, seq, end))
 		D->ooo++;
 	else
 		D->retrans++;
@@ -962,40 +997,43 @@ tcp_apply(struct flow_hdr *h, struct dir_state *D, unsigned d, const struct ft_p
 		D->tcp_next = end;
 }
 
-/* Does the packet carry its whole TCP header and an exact payload length? */
+/* Does the packet carry its whole TCP header and its whole segment? (A first
+ * fragment holds part of one: its sequence range would look like a hole.) */
 static inline bool
 tcp_known(const struct ft_pkt *p)
 {
-	return !(p->flags & (FT_PKT_F_LATER_FRAG | FT_PKT_F_L4_PARTIAL)) &&
-	       (p->flags & FT_PKT_F_L4_PAYLOAD);
+	return (p->flags & (FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL | FT_PKT_F_L4_PAYLOAD)) ==
+	       FT_PKT_F_L4_PAYLOAD;
 }
 
 static void
-apply(struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
+apply(struct ft_stats *st, const struct qpkt *p)
 {
-	const struct ft_flow *f = ft_flow_table_entry(st->p.flows, i);
-	unsigned d = ft_flow_pkt_direction(f, p);
+	uint32_t i = p->idx;
 	struct flow_hdr *h = hdr(st, i);
-	struct dir_state *D = dir(st, i, d);
-	uint64_t ts = p->ts_ns;
-	uint32_t len = p->wire_len;
+	uint64_t ts = p->ts;
+	uint32_t len = p->len;
 	bool first = h->iv == 0;
+	struct dir_state *D;
+	unsigned d;
 
 	if (ts > st->clock_ns || unlikely(!st->started))
 		advance(st, ts);
 	if (h->iv != st->cur_iv) {
 		if (first) {
+			const struct ft_flow *f = ft_flow_table_entry(st->p.flows, i);
+
+			h->initiator_hi = (f->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
 			h->first_ns = ts;
 			h->last_ns = ts;
 			h->size_min = UINT32_MAX;
 			h->iat_min = UINT64_MAX;
 			st->cum.flows_new++;
-		} else if (h->emitted != h->iv) {
-			/* Its last interval ended and is not written yet: it is live
+		} else if (h->settled != h->iv) {
+			/* Its interval ended and it is not settled yet: it is live
 			 * (this packet did not end it), and its figures are still
 			 * those of that interval's end. */
-			emit_flow(st, i, f, h, FT_FLOW_STATS_PERIODIC, boundary(st, h->iv));
-			h->emitted = h->iv;
+			settle(st, i, ft_flow_table_entry(st->p.flows, i), h, true);
 		}
 		h->iv = st->cur_iv;
 		h->iv_bytes = 0;
@@ -1003,6 +1041,8 @@ apply(struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
 		h->pos = st->list_n[st->a];
 		st->list[st->a][st->list_n[st->a]++] = i;
 	}
+	d = p->dir != h->initiator_hi;
+	D = dir(st, i, d);
 
 	if (!first) {
 		uint64_t dt = 0;
@@ -1029,32 +1069,79 @@ apply(struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
 
 	D->packets++;
 	D->bytes += len;
-	window_add(st, D, ts, len);
-	if (f->key.proto == 6 && tcp_known(p))
-		tcp_apply(h, D, d, p, ts);
+	window_add(st, D, ring(st, i, d), ts, len);
+	if (p->tcp)
+		tcp_apply(h, D, &st->holes[2 * (size_t)i + d], d, p, ts);
 
 	st->cum.packets++;
 	st->cum.bytes += len;
 	h->iv_bytes += len;
 	h->iv_packets++;
-	if (st->p.topk > 0) {
-		topk_update(st, 0, i, f, h);
-		topk_update(st, 1, i, f, h);
+}
+
+/* Fetch the lines packet p will touch in flow i's block: the header, its
+ * direction, the size bin, the inter-arrival bins. */
+static inline void
+prefetch_state(const struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
+{
+	const char *b = (const char *)hdr(st, i);
+	uint32_t len = p->wire_len;
+
+	rte_prefetch0(b);
+	rte_prefetch0(b + 64);
+	/* The flow's entry is in cache: the table just accounted the packet. */
+	rte_prefetch0(dir(st, i, ft_flow_pkt_direction(ft_flow_table_entry(st->p.flows, i), p)));
+	if (st->p.histograms) {
+		const struct hist *hg = hist(st, i);
+
+		rte_prefetch0(&hg->size[ft_stats_size_bin(len)]);
+		rte_prefetch0(hg->iat);
+		rte_prefetch0(&hg->iat[FT_STATS_IAT_BINS - 1]);
 	}
 }
 
 static inline void
-prefetch_state(const struct ft_stats *st, uint32_t i)
+apply_queued(struct ft_stats *st, const struct qpkt *q)
 {
-	const char *b = (const char *)hdr(st, i);
-
-	rte_prefetch0(b);
-	rte_prefetch0(b + 64);
-	rte_prefetch0(b + HDR_BYTES);
-	rte_prefetch0(b + HDR_BYTES + st->dir_stride);
+	if (likely(q->idx != FT_FLOW_REFUSED))
+		apply(st, q);
+	else
+		advance(st, q->ts);
 }
 
-/* Apply the burst's packets up to the first one the table has not reached. */
+/* Apply every queued packet. */
+static void
+drain(struct ft_stats *st)
+{
+	while (st->qhead != st->qtail)
+		apply_queued(st, &st->q[st->qhead++ % QSIZE]);
+}
+
+/* Queue a packet of the burst, applying the one PF_DIST packets older. */
+static inline void
+enqueue(struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
+{
+	struct qpkt *q;
+
+	if (st->qtail - st->qhead == PF_DIST)
+		apply_queued(st, &st->q[st->qhead++ % QSIZE]);
+	q = &st->q[st->qtail++ % QSIZE];
+	q->ts = p->ts_ns;
+	q->idx = i;
+	q->len = p->wire_len;
+	q->dir = p->dir;
+	q->tcp = p->key.proto == 6 && tcp_known(p);
+	q->seq = p->tcp_seq;
+	q->payload = p->payload_len;
+	q->window = p->tcp_window;
+	q->tcp_flags = p->tcp_flags;
+	if (i != FT_FLOW_REFUSED)
+		prefetch_state(st, p, i);
+}
+
+/* Queue the burst's packets up to the first one the table has not reached;
+ * if there is one (a flow end called us), apply everything before it and move
+ * the clock to it. */
 static void
 catch_up(struct ft_stats *st)
 {
@@ -1063,17 +1150,11 @@ catch_up(struct ft_stats *st)
 		uint32_t i = st->fidx[k];
 
 		if (i == FT_STATS_PENDING) {
-			/* The packet being accounted now ends a flow: time has
-			 * reached it. */
+			drain(st);
 			advance(st, st->pkts[k]->ts_ns);
 			return;
 		}
-		if (k + PF_DIST < st->n && st->fidx[k + PF_DIST] < FT_STATS_PENDING)
-			prefetch_state(st, st->fidx[k + PF_DIST]);
-		if (i != FT_FLOW_REFUSED)
-			apply(st, st->pkts[k], i);
-		else
-			advance(st, st->pkts[k]->ts_ns);
+		enqueue(st, st->pkts[k], i);
 		st->cursor++;
 	}
 }
@@ -1093,9 +1174,6 @@ ft_stats_burst_begin(struct ft_stats *st, struct ft_pkt *const pkts[], uint32_t 
 void
 ft_stats_burst_end(struct ft_stats *st)
 {
-	for (unsigned k = st->cursor; k < st->cursor + PF_DIST && k < st->n; k++)
-		if (st->fidx[k] < FT_STATS_PENDING)
-			prefetch_state(st, st->fidx[k]);
 	catch_up(st);
 	st->n = 0;
 	st->cursor = 0;
@@ -1108,25 +1186,58 @@ ft_stats_flow_end(struct ft_stats *st, const struct ft_flow *f)
 	struct flow_hdr *h;
 
 	catch_up(st);
+	drain(st);
 	h = hdr(st, i);
 	if (h->iv == 0)
 		return; /* no packet was applied (cannot happen: a flow starts with one) */
-	if (h->iv != st->cur_iv && h->emitted != h->iv && live_at(st, f, boundary(st, h->iv)))
-		emit_flow(st, i, f, h, FT_FLOW_STATS_PERIODIC, boundary(st, h->iv));
-	emit_flow(st, i, f, h, FT_FLOW_STATS_FINAL,
-		  (h->last_ns / st->p.bucket_ns + 1) * st->p.bucket_ns);
-	for (unsigned k = 0; k < 2; k++)
-		if (h->heap_pos[k] != 0)
-			st->heap[k][h->heap_pos[k] - 1].idx = DETACHED;
 	if (h->iv == st->cur_iv) {
+		/* Its interval goes on without it: to the top-K now, out of A. */
 		uint32_t *list = st->list[st->a];
 		uint32_t last = list[--st->list_n[st->a]];
 
+		if (st->p.topk > 0)
+			topk_offer(st, st->a, f, h);
 		if (last != i) {
 			list[h->pos] = last;
 			hdr(st, last)->pos = h->pos;
 		}
+	} else if (h->settled != h->iv) {
+		settle(st, i, f, h, live_at(st, f, boundary(st, h->iv)));
 	}
+	emit_flow(st, i, f, h, FT_FLOW_STATS_FINAL,
+		  (h->last_ns / st->p.bucket_ns + 1) * st->p.bucket_ns);
 	st->cum.flows_ended++;
 	memset(h, 0, st->stride);
+	memset(&st->holes[2 * (size_t)i], 0, 2 * sizeof(struct holes));
+}
+
+void
+ft_stats_advance(struct ft_stats *st, uint64_t now_ns)
+{
+	drain(st);
+	advance(st, now_ns);
+}
+
+unsigned
+ft_stats_poll(struct ft_stats *st)
+{
+	unsigned written;
+
+	if (!st->sweep_open)
+		return 0;
+	written = sweep(st, SWEEP_VISITS);
+	if (st->sweep_pos == st->list_n[st->a ^ 1])
+		close_sweep(st);
+	return written + 1;
+}
+
+void
+ft_stats_finish(struct ft_stats *st, uint64_t end_ns)
+{
+	drain(st);
+	if (!st->started)
+		return;
+	advance(st, (end_ns / st->p.interval_ns + 1) * st->p.interval_ns);
+	sweep(st, UINT32_MAX);
+	close_sweep(st);
 }
