@@ -73,7 +73,12 @@ ft_stats_quantile(const uint32_t *hist, unsigned nbins, uint64_t (*bin_lo)(unsig
 	*hi = h;
 	if (l == 0)
 		return h / 2;
-	return (uint64_t)(2.0 * (double)l * (double)h / ((double)l + (double)h) + 0.5);
+	{
+		/* at most h, mathematically; rounding must not make it more */
+		double v = 2.0 * (double)l * (double)h / ((double)l + (double)h) + 0.5;
+
+		return v >= (double)h ? h : (uint64_t)v;
+	}
 }
 
 /* ---------------------------------------------------------------- top-K */
