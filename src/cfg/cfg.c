@@ -737,7 +737,8 @@ ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len)
 	if (cfg->stats_interval_ns % cfg->stats_bucket_ns != 0 ||
 	    cfg->stats_interval_ns % (SEC / 10) != 0) {
 		snprintf(err, err_len,
-			 "%s: [stats] interval: %" PRIu64 " ns is not a multiple of bucket (%" PRIu64
+			 "%s: [stats] interval: %" PRIu64
+			 " ns is not a multiple of bucket (%" PRIu64
 			 " ns) and of 100 ms (records describe windows that end on bucket edges)",
 			 src, cfg->stats_interval_ns, cfg->stats_bucket_ns);
 		return -1;

@@ -13,8 +13,7 @@
 /* ---------------------------------------------------------------- moments */
 
 void
-ft_stats_moments(uint64_t n, uint64_t sum, unsigned __int128 sumsq, double *mean,
-		 double *variance)
+ft_stats_moments(uint64_t n, uint64_t sum, unsigned __int128 sumsq, double *mean, double *variance)
 {
 	uint64_t a, r;
 	unsigned __int128 t, m2i;
@@ -39,8 +38,8 @@ ft_stats_moments(uint64_t n, uint64_t sum, unsigned __int128 sumsq, double *mean
 }
 
 uint64_t
-ft_stats_quantile(const uint32_t *hist, unsigned nbins, uint64_t (*bin_lo)(unsigned),
-		  uint64_t min, uint64_t max, unsigned permille, uint64_t *lo, uint64_t *hi)
+ft_stats_quantile(const uint32_t *hist, unsigned nbins, uint64_t (*bin_lo)(unsigned), uint64_t min,
+		  uint64_t max, unsigned permille, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t n = 0, rank, c = 0, l, h;
 	unsigned b;

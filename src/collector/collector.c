@@ -58,8 +58,8 @@ struct collector {
 	/* dataplane statistics (src/stats) */
 	struct ft_topk_merge topk;
 	struct ft_live_flows live;
-	bool have_topk;		/* a global top-K was merged in this run */
-	bool final_drain;	/* nothing more will be enqueued: write a lone record of a pair */
+	bool have_topk;		 /* a global top-K was merged in this run */
+	bool final_drain;	 /* nothing more will be enqueued: write a lone record of a pair */
 	uint64_t orphan_records; /* second records of a pair whose first was not received */
 	uint64_t stats_lost;	 /* statistics records not kept for lack of memory */
 	size_t out_cap;
@@ -322,7 +322,9 @@ print_dataplane_topk(struct collector *c)
 	char when[FT_RFC3339_LEN + 1];
 
 	ft_format_rfc3339(when, m->result.time_ns);
-	fprintf(stderr, "  top %" PRIu32 " by bytes in the %.1f s to %.19s (flows with live statistics: %" PRIu32 ")\n",
+	fprintf(stderr,
+		"  top %" PRIu32
+		" by bytes in the %.1f s to %.19s (flows with live statistics: %" PRIu32 ")\n",
 		n, (double)m->result.interval_ns / 1e9, when, c->live.count);
 	for (i = 0; i < n; i++) {
 		const struct ft_topk_item *it = &m->by_bytes[i];
@@ -334,8 +336,8 @@ print_dataplane_topk(struct collector *c)
 		if (lf != NULL && lf->bucket_ns > 0)
 			snprintf(now, sizeof(now), " | now %.3f Mbit/s",
 				 (double)lf->last_bytes * 8e3 / (double)lf->bucket_ns);
-		fprintf(stderr, "  %2u. %s -> %s %s %" PRIu64 " bytes %" PRIu64 " packets%s\n", i + 1,
-			a, b, proto_name(it->e.key.proto, pb, sizeof(pb)), it->e.bytes,
+		fprintf(stderr, "  %2u. %s -> %s %s %" PRIu64 " bytes %" PRIu64 " packets%s\n",
+			i + 1, a, b, proto_name(it->e.key.proto, pb, sizeof(pb)), it->e.bytes,
 			it->e.packets, now);
 	}
 	return n + 1;

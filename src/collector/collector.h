@@ -220,7 +220,7 @@ void ft_topk_merge_through(struct ft_topk_merge *m, uint16_t worker, uint64_t ti
 bool ft_topk_merge_next(struct ft_topk_merge *m, bool all);
 
 /* Bytes ft_json_topk() may write for a merge of top k. */
-#define FT_JSON_TOPK_MAX(k) (512 + (size_t)(k) * 2 * 320)
+#define FT_JSON_TOPK_MAX(k) (512 + (size_t)(k)*2 * 320)
 
 /**
  * Write the global top-K line of m's last merge.
@@ -235,7 +235,7 @@ struct ft_live_flow {
 	uint64_t flow_id;
 	uint64_t time_ns;
 	uint64_t bucket_ns;
-	uint64_t last_bytes;   /* both directions, in the last bucket */
+	uint64_t last_bytes; /* both directions, in the last bucket */
 	uint64_t last_packets;
 	bool used;
 };

@@ -557,8 +557,8 @@ put_quantiles(char *p, const char *prefix, const char *unit, const uint32_t *his
 	static const char *const pname[3] = {"_p50", "_p90", "_p99"};
 
 	for (unsigned int q = 0; q < 3; q++) {
-		uint64_t lo, hi, v = ft_stats_quantile(hist, nbins, bin_lo, min, max, permille[q],
-						       &lo, &hi);
+		uint64_t lo, hi,
+			v = ft_stats_quantile(hist, nbins, bin_lo, min, max, permille[q], &lo, &hi);
 
 		p += sprintf(p, ",\"%s%s%s\":", prefix, pname[q], unit);
 		p = put_u64(p, v);

@@ -524,8 +524,8 @@ main(int argc, char **argv)
 				struct ft_stats_params sp = stats_params(&cfg);
 
 				fprintf(stderr,
-					"flowtap: worker %u: %s (flow table of %u flows needs %" PRIu64
-					" MiB, statistics %" PRIu64 " MiB)\n",
+					"flowtap: worker %u: %s (flow table of %u flows needs "
+					"%" PRIu64 " MiB, statistics %" PRIu64 " MiB)\n",
 					w, rte_strerror(rte_errno), cfg.flow_capacity,
 					ft_flow_table_memory(cfg.flow_capacity) >> 20,
 					cfg.stats_enable ? ft_stats_memory(&sp) >> 20 : 0);

@@ -335,17 +335,17 @@ static_assert(sizeof(struct ft_flow_stats_record) == 240, "flow stats record lay
  * 128-bit integers (lo, hi words), so mean and variance are exact too.
  */
 struct ft_flow_dist_record {
-	uint64_t flow_id;			   /*   0 */
-	uint64_t time_ns;			   /*   8 */
-	uint64_t size_sumsq[2];			   /*  16  sum of size^2 (lo, hi) */
-	uint64_t iat_sumsq[2];			   /*  32  sum of iat^2, ns^2 (lo, hi) */
-	uint64_t iat_min;			   /*  48  ns (0 with fewer than 2 packets) */
-	uint64_t iat_max;			   /*  56 */
-	uint32_t size_min;			   /*  64  bytes */
-	uint32_t size_max;			   /*  68 */
-	uint32_t size_hist[FT_STATS_SIZE_BINS];	   /*  72 */
-	uint32_t iat_hist[FT_STATS_IAT_BINS];	   /* 136 */
-	uint8_t reserved[8];			   /* 232  zero */
+	uint64_t flow_id;			/*   0 */
+	uint64_t time_ns;			/*   8 */
+	uint64_t size_sumsq[2];			/*  16  sum of size^2 (lo, hi) */
+	uint64_t iat_sumsq[2];			/*  32  sum of iat^2, ns^2 (lo, hi) */
+	uint64_t iat_min;			/*  48  ns (0 with fewer than 2 packets) */
+	uint64_t iat_max;			/*  56 */
+	uint32_t size_min;			/*  64  bytes */
+	uint32_t size_max;			/*  68 */
+	uint32_t size_hist[FT_STATS_SIZE_BINS]; /*  72 */
+	uint32_t iat_hist[FT_STATS_IAT_BINS];	/* 136 */
+	uint8_t reserved[8];			/* 232  zero */
 };
 static_assert(sizeof(struct ft_flow_dist_record) == 240, "flow dist record layout");
 
@@ -355,7 +355,7 @@ static const uint32_t ft_stats_window_s[FT_STATS_WINDOWS] = {1, 10, 60};
 
 /* Causes of per-worker drops: the discard reasons, then records dropped on a
  * full export ring (records, not packets). */
-#define FT_STATS_DROP_RING  FT_DISCARD_MAX
+#define FT_STATS_DROP_RING   FT_DISCARD_MAX
 #define FT_STATS_DROP_CAUSES (FT_DISCARD_MAX + 1)
 
 /*
@@ -366,24 +366,24 @@ static const uint32_t ft_stats_window_s[FT_STATS_WINDOWS] = {1, 10, 60};
  * every TOPK record of intervals ending at or before T.
  */
 struct ft_worker_stats_record {
-	uint64_t time_ns;			  /*   0  end of the interval */
-	uint64_t interval_ns;			  /*   8 */
-	uint64_t packets[FT_STATS_WINDOWS];	  /*  16  flow packets */
-	uint64_t bytes[FT_STATS_WINDOWS];	  /*  40 */
-	uint64_t flows_new[FT_STATS_WINDOWS];	  /*  64 */
-	uint64_t flows_ended[FT_STATS_WINDOWS];	  /*  88 */
-	uint64_t drops[FT_STATS_WINDOWS];	  /* 112  every cause */
-	uint64_t flows_active;			  /* 136  gauge at time_ns */
-	uint64_t packets_total;			  /* 144  since the worker started */
-	uint64_t bytes_total;			  /* 152 */
-	uint8_t reserved[80];			  /* 160  zero */
+	uint64_t time_ns;			/*   0  end of the interval */
+	uint64_t interval_ns;			/*   8 */
+	uint64_t packets[FT_STATS_WINDOWS];	/*  16  flow packets */
+	uint64_t bytes[FT_STATS_WINDOWS];	/*  40 */
+	uint64_t flows_new[FT_STATS_WINDOWS];	/*  64 */
+	uint64_t flows_ended[FT_STATS_WINDOWS]; /*  88 */
+	uint64_t drops[FT_STATS_WINDOWS];	/* 112  every cause */
+	uint64_t flows_active;			/* 136  gauge at time_ns */
+	uint64_t packets_total;			/* 144  since the worker started */
+	uint64_t bytes_total;			/* 152 */
+	uint8_t reserved[80];			/* 160  zero */
 };
 static_assert(sizeof(struct ft_worker_stats_record) == 240, "worker stats record layout");
 
 /* Drops by cause over the windows (counts saturate at 2^32 - 1). */
 struct ft_worker_drops_record {
-	uint64_t time_ns;						/*   0 */
-	uint32_t drops[FT_STATS_DROP_CAUSES][FT_STATS_WINDOWS];	/*   8 */
+	uint64_t time_ns;					/*   0 */
+	uint32_t drops[FT_STATS_DROP_CAUSES][FT_STATS_WINDOWS]; /*   8 */
 	uint8_t reserved[240 - 8 - FT_STATS_DROP_CAUSES * FT_STATS_WINDOWS * 4];
 };
 static_assert(sizeof(struct ft_worker_drops_record) == 240, "worker drops record layout");

@@ -60,18 +60,18 @@
 #include "common/common.h"
 #include "stats/stats.h"
 
-#define HDR_BYTES   128
-#define DIR_FIXED   64
-#define HIST_BYTES  ((FT_STATS_SIZE_BINS + FT_STATS_IAT_BINS) * 4)
+#define HDR_BYTES    128
+#define DIR_FIXED    64
+#define HIST_BYTES   ((FT_STATS_SIZE_BINS + FT_STATS_IAT_BINS) * 4)
 #define EDGES_PER_S  (FT_NSEC_PER_SEC / FT_STATS_EDGE_NS)
 #define SNAPS	     (60 * EDGES_PER_S + 1) /* 60 s of edges, both ends */
 #define SWEEP_VISITS 64			    /* flows examined per ft_stats_poll() */
 #define PF_DIST	     8			    /* packets between a state prefetch and its use */
-#define HOLE_MAX_AGE (1u << 30) /* a hole this far below the stream is forgotten */
+#define HOLE_MAX_AGE (1u << 30)		    /* a hole this far below the stream is forgotten */
 
 /* struct flow_hdr.flags: per direction d, bits at 2 * d. */
-#define F_SEQ_INIT(d)  (1u << (2 * (d)))
-#define F_ZERO_WIN(d)  (2u << (2 * (d)))
+#define F_SEQ_INIT(d) (1u << (2 * (d)))
+#define F_ZERO_WIN(d) (2u << (2 * (d)))
 
 /* struct flow_hdr.hs: handshake progress. hs_a/hs_b hold times, then RTTs. */
 enum {
@@ -84,7 +84,7 @@ enum {
 struct flow_hdr {
 	/* line 0: touched by every packet */
 	uint64_t first_ns;
-	uint64_t last_ns; /* latest packet time */
+	uint64_t last_ns;  /* latest packet time */
 	uint64_t iv_bytes; /* in interval iv */
 	uint64_t iv_packets;
 	uint32_t iv;	  /* interval of the latest packet; 0: no packet yet */
@@ -114,8 +114,8 @@ struct bucket {
 struct dir_state {
 	uint64_t packets;
 	uint64_t bytes;
-	uint64_t head;	  /* bucket number (time / bucket_ns) of the newest bucket */
-	struct bucket cur; /* bucket head (its ring slot holds a stale bucket) */
+	uint64_t head;	       /* bucket number (time / bucket_ns) of the newest bucket */
+	struct bucket cur;     /* bucket head (its ring slot holds a stale bucket) */
 	uint32_t peak_packets; /* of buckets older than head */
 	uint32_t peak_bytes;
 	uint32_t tcp_next; /* sequence number after the highest byte seen */
@@ -124,13 +124,13 @@ struct dir_state {
 	uint32_t zero_windows;
 	uint8_t pad[8];
 };
+static_assert(sizeof(struct dir_state) == DIR_FIXED, "direction state is one cache line");
 
 /* TCP holes of a direction: [start, end) not seen yet; [0] is the older;
  * empty when start == end. */
 struct holes {
 	uint32_t h[2][2];
 };
-static_assert(sizeof(struct dir_state) == DIR_FIXED, "direction state fixed part");
 
 struct hist {
 	uint32_t size[FT_STATS_SIZE_BINS];
@@ -178,7 +178,7 @@ static_assert(sizeof(struct qpkt) == 32, "queued packet");
 
 struct ft_stats {
 	struct ft_stats_params p;
-	uint8_t *state;	      /* capacity * stride */
+	uint8_t *state;	     /* capacity * stride */
 	struct holes *holes; /* capacity * 2 directions */
 	uint32_t stride;
 	uint32_t ring_off;   /* of direction 0's ring in a block */
@@ -202,7 +202,7 @@ struct ft_stats {
 	/* Clock. */
 	bool started;
 	uint64_t clock_ns;
-	uint64_t iv_base;   /* absolute interval number of interval 1 */
+	uint64_t iv_base; /* absolute interval number of interval 1 */
 	uint32_t cur_iv;
 	uint64_t next_boundary; /* end of cur_iv */
 	uint64_t next_edge;
@@ -305,15 +305,14 @@ ft_stats_create(const struct ft_stats_params *p)
 	st->ring_bytes = p->buckets * (uint32_t)sizeof(struct bucket);
 	st->state = rte_zmalloc_socket("ft_stats_flows", (size_t)p->capacity * st->stride, 64,
 				       p->socket_id);
-	st->holes = rte_zmalloc_socket("ft_stats_holes", (size_t)p->capacity * 2 *
-								 sizeof(struct holes),
-				       64, p->socket_id);
-	st->list[0] = rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64,
-					 p->socket_id);
-	st->list[1] = rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64,
-					 p->socket_id);
-	st->snaps = rte_zmalloc_socket("ft_stats_snaps", SNAPS * sizeof(struct snap), 64,
-				       p->socket_id);
+	st->holes = rte_zmalloc_socket(
+		"ft_stats_holes", (size_t)p->capacity * 2 * sizeof(struct holes), 64, p->socket_id);
+	st->list[0] =
+		rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64, p->socket_id);
+	st->list[1] =
+		rte_zmalloc_socket("ft_stats_list", (size_t)p->capacity * 4, 64, p->socket_id);
+	st->snaps =
+		rte_zmalloc_socket("ft_stats_snaps", SNAPS * sizeof(struct snap), 64, p->socket_id);
 	if (st->state == NULL || st->holes == NULL || st->list[0] == NULL || st->list[1] == NULL ||
 	    st->snaps == NULL)
 		goto nomem;
@@ -327,9 +326,8 @@ ft_stats_create(const struct ft_stats_params *p)
 					goto nomem;
 			}
 		}
-		st->merged = rte_zmalloc_socket("ft_stats_topk", 2 * p->topk *
-								 sizeof(struct topk_entry),
-						 64, p->socket_id);
+		st->merged = rte_zmalloc_socket(
+			"ft_stats_topk", 2 * p->topk * sizeof(struct topk_entry), 64, p->socket_id);
 		if (st->merged == NULL)
 			goto nomem;
 	}
@@ -561,7 +559,8 @@ merged_cmp(const void *a, const void *b)
 	int c = rank_cmp(b, a, 0);
 
 	if (c == 0) /* the same flow from both heaps */
-		c = ((const struct topk_entry *)a)->flow_id < ((const struct topk_entry *)b)->flow_id
+		c = ((const struct topk_entry *)a)->flow_id <
+				    ((const struct topk_entry *)b)->flow_id
 			    ? -1
 			    : ((const struct topk_entry *)a)->flow_id >
 				      ((const struct topk_entry *)b)->flow_id;

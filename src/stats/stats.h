@@ -59,18 +59,18 @@
  * that only a full ring can separate them.
  */
 typedef struct ft_record *(*ft_stats_record_fn)(void *ctx, enum ft_record_type type,
-						  unsigned together);
+						unsigned together);
 
 struct ft_stats_params {
-	uint32_t capacity;  /* the flow table's capacity */
-	int socket_id;	    /* NUMA socket for the memory (SOCKET_ID_ANY allowed) */
-	uint64_t bucket_ns; /* window bucket width, >= 1 ms */
-	uint32_t buckets;   /* window buckets, 1..FT_STATS_MAX_BUCKETS */
+	uint32_t capacity;    /* the flow table's capacity */
+	int socket_id;	      /* NUMA socket for the memory (SOCKET_ID_ANY allowed) */
+	uint64_t bucket_ns;   /* window bucket width, >= 1 ms */
+	uint32_t buckets;     /* window buckets, 1..FT_STATS_MAX_BUCKETS */
 	uint64_t interval_ns; /* a multiple of bucket_ns and of FT_STATS_EDGE_NS */
 	uint32_t topk;	      /* 0..FT_STATS_MAX_TOPK */
 	bool histograms;
 	const struct ft_flow_table *flows; /* the worker's table (read: keys, directions, state) */
-	struct ft_flow_timeouts timeouts;  /* the table's: is a flow still live at an interval end */
+	struct ft_flow_timeouts timeouts; /* the table's: is a flow still live at an interval end */
 	const struct ft_worker_counters *counters; /* discards and ring drops, for drop rates */
 	ft_stats_record_fn record;
 	void *record_ctx;

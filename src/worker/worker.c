@@ -35,7 +35,7 @@ struct ft_worker {
 	struct ft_worker_params p;
 	struct ft_worker_ctl *ctl;
 	struct ft_flow_table *flows;
-	struct ft_stats *stats; /* NULL when statistics are off */
+	struct ft_stats *stats;		   /* NULL when statistics are off */
 	struct ft_worker_counters *shared; /* this worker's block in the export header */
 	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
 	struct ft_clock clock;

@@ -197,20 +197,23 @@ test_validate(void **state)
 	assert_non_null(strstr(err, "mbuf_cache"));
 
 	/* statistics records describe windows ending on bucket edges */
-	assert_int_equal(load_text(&cfg, "[stats]\nbucket = 300ms\ninterval = 1s\n"
-					 "[port.a]\ndevice = net_null0\n",
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 300ms\ninterval = 1s\n"
+				   "[port.a]\ndevice = net_null0\n",
 				   err, sizeof(err)),
 			 0);
 	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "[stats] interval: 1000000000 ns is not a multiple of bucket"));
-	assert_int_equal(load_text(&cfg, "[stats]\nbucket = 50ms\ninterval = 250ms\n"
-					 "[port.a]\ndevice = net_null0\n",
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 50ms\ninterval = 250ms\n"
+				   "[port.a]\ndevice = net_null0\n",
 				   err, sizeof(err)),
 			 0);
 	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "and of 100 ms"));
-	assert_int_equal(load_text(&cfg, "[stats]\nbucket = 50ms\ninterval = 1500ms\n"
-					 "enable = off\n[port.a]\ndevice = net_null0\n",
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 50ms\ninterval = 1500ms\n"
+				   "enable = off\n[port.a]\ndevice = net_null0\n",
 				   err, sizeof(err)),
 			 0);
 	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), 0);

@@ -727,7 +727,8 @@ test_validate_header(void **state)
 	{
 		char msg[96];
 
-		snprintf(msg, sizeof(msg), "layout version %d, this flowtap-collector reads version %d",
+		snprintf(msg, sizeof(msg),
+			 "layout version %d, this flowtap-collector reads version %d",
 			 FT_EXPORT_LAYOUT_VERSION + 1, FT_EXPORT_LAYOUT_VERSION);
 		expect_header(mem, size, -EPROTO, msg);
 	}
@@ -1170,8 +1171,9 @@ test_stats_quantiles(void **state)
 				v = iat ? 20000000 : 1514;
 				break;
 			default: /* IMIX-like mix */
-				v = (uint64_t[]){60, 60, 60, 60, 60, 60, 60, 590, 590, 590, 590,
-						  1514}[rng_next(&seed) % 12] *
+				v = (uint64_t[]){60, 60,  60,  60,  60,	 60,
+						 60, 590, 590, 590, 590, 1514}[rng_next(&seed) %
+									       12] *
 				    (iat ? 1000 : 1);
 				break;
 			}
@@ -1186,15 +1188,15 @@ test_stats_quantiles(void **state)
 			double bound;
 
 			truth = x[(rank ? rank : 1) - 1];
-			est = ft_stats_quantile(hist, nbins, iat ? iat_lo : size_lo, mn, mx, pm[q], &lo,
-						&hi);
+			est = ft_stats_quantile(hist, nbins, iat ? iat_lo : size_lo, mn, mx, pm[q],
+						&lo, &hi);
 			if (truth < lo || truth > hi)
 				fail_msg("p%u of %" PRIu64 " values: %" PRIu64 " not in [%" PRIu64
 					 ", %" PRIu64 "]",
 					 pm[q] / 10, n, truth, lo, hi);
 			if (lo == 0) {
-				assert_true(est <= hi && (est > truth ? est - truth : truth - est) <=
-								 hi / 2 + 1);
+				assert_true(est <= hi && (est > truth ? est - truth
+								      : truth - est) <= hi / 2 + 1);
 				continue;
 			}
 			bound = (double)(hi - lo) / (double)(hi + lo);
@@ -1262,16 +1264,17 @@ test_json_flow_stats(void **state)
 	(void)state;
 	n = ft_json_flow_stats(buf, &r, NULL);
 	assert_int_equal(n, strlen(buf));
-	assert_non_null(strstr(buf, "{\"type\":\"flow_stats\",\"kind\":\"periodic\",\"flow_id\":"
-				    "72057594037927941,\"worker\":1,\"time\":\"2023-11-14T22:13:22."
-				    "000000000Z\",\"time_ns\":1700000002000000000,\"ip_version\":4,"
-				    "\"proto\":6,\"src_ip\":\"10.0.0.9\",\"src_port\":40000,\"dst_ip\":"
-				    "\"10.0.0.2\",\"dst_port\":80,\"start_ns\":1700000000000000000,"
-				    "\"last_ns\":1700000001500000000,\"bucket_ns\":1000000000,"
-				    "\"window_ns\":10000000000,\"packets_fwd\":3,\"bytes_fwd\":300,"
-				    "\"last_packets_fwd\":1,\"last_bytes_fwd\":100,"
-				    "\"window_packets_fwd\":3,\"window_bytes_fwd\":300,"
-				    "\"peak_packets_fwd\":2,\"peak_bytes_fwd\":200,\"packets_rev\":1,"));
+	assert_non_null(strstr(buf,
+			       "{\"type\":\"flow_stats\",\"kind\":\"periodic\",\"flow_id\":"
+			       "72057594037927941,\"worker\":1,\"time\":\"2023-11-14T22:13:22."
+			       "000000000Z\",\"time_ns\":1700000002000000000,\"ip_version\":4,"
+			       "\"proto\":6,\"src_ip\":\"10.0.0.9\",\"src_port\":40000,\"dst_ip\":"
+			       "\"10.0.0.2\",\"dst_port\":80,\"start_ns\":1700000000000000000,"
+			       "\"last_ns\":1700000001500000000,\"bucket_ns\":1000000000,"
+			       "\"window_ns\":10000000000,\"packets_fwd\":3,\"bytes_fwd\":300,"
+			       "\"last_packets_fwd\":1,\"last_bytes_fwd\":100,"
+			       "\"window_packets_fwd\":3,\"window_bytes_fwd\":300,"
+			       "\"peak_packets_fwd\":2,\"peak_bytes_fwd\":200,\"packets_rev\":1,"));
 	assert_non_null(strstr(buf, "\"retransmissions_fwd\":4,\"out_of_order_fwd\":0,"
 				    "\"zero_windows_fwd\":0,\"retransmissions_rev\":0,"
 				    "\"out_of_order_rev\":0,\"zero_windows_rev\":2,"
@@ -1296,12 +1299,13 @@ test_json_flow_stats(void **state)
 	dd->size_hist[ft_stats_size_bin(1500)] = 1;
 	dd->iat_hist[ft_stats_iat_bin(500000000)] = 3;
 	n = ft_json_flow_stats(buf, &r, &d);
-	assert_non_null(strstr(buf, ",\"size_min\":100,\"size_max\":1500,\"size_mean\":450,"
-				    "\"size_variance\":367500,\"size_p50\":112,\"size_p90\":1500,"
-				    "\"size_p99\":1500,\"iat_min_ns\":500000000,\"iat_max_ns\":"
-				    "500000000,\"iat_mean_ns\":500000000,\"iat_variance_ns2\":0,"
-				    "\"iat_p50_ns\":500000000,\"iat_p90_ns\":500000000,\"iat_p99_ns\":"
-				    "500000000}\n"));
+	assert_non_null(strstr(buf,
+			       ",\"size_min\":100,\"size_max\":1500,\"size_mean\":450,"
+			       "\"size_variance\":367500,\"size_p50\":112,\"size_p90\":1500,"
+			       "\"size_p99\":1500,\"iat_min_ns\":500000000,\"iat_max_ns\":"
+			       "500000000,\"iat_mean_ns\":500000000,\"iat_variance_ns2\":0,"
+			       "\"iat_p50_ns\":500000000,\"iat_p90_ns\":500000000,\"iat_p99_ns\":"
+			       "500000000}\n"));
 
 	/* the longest line fits: IPv6, QinQ, every number at its widest */
 	memset(&r.flow_stats, 0xff, sizeof(r.flow_stats));
@@ -1344,8 +1348,9 @@ test_json_worker_stats(void **state)
 	assert_int_equal(n, strlen(buf));
 	assert_non_null(strstr(buf, "{\"type\":\"worker_stats\",\"worker\":3,\"time\":"));
 	assert_non_null(strstr(buf, "\"packets_1s\":10,\"packets_10s\":100,\"packets_60s\":600,"));
-	assert_non_null(strstr(buf, "\"drops_1s\":0,\"drops_10s\":0,\"drops_60s\":9,"
-				    "\"drops_by_cause\":{\"non_ip\":[0,0,4],\"ring_full\":[0,5,5]}}\n"));
+	assert_non_null(strstr(buf,
+			       "\"drops_1s\":0,\"drops_10s\":0,\"drops_60s\":9,"
+			       "\"drops_by_cause\":{\"non_ip\":[0,0,4],\"ring_full\":[0,5,5]}}\n"));
 	memset(&r.worker_stats, 0xff, sizeof(r.worker_stats));
 	memset(&d.worker_drops, 0xff, sizeof(d.worker_drops));
 	r.worker = 0xffff;
@@ -1415,12 +1420,13 @@ test_topk_merge(void **state)
 	assert_int_equal(m.by_packets[1].e.flow_id, 2);
 	assert_int_equal(m.by_packets[1].initiator, 1);
 	ft_json_topk(buf, &m);
-	assert_non_null(strstr(buf, "{\"type\":\"topk\",\"time\":\"1970-01-01T00:16:40.000000000Z\","
-				    "\"time_ns\":1000000000000,\"interval_ns\":1000000000,\"k\":2,"
-				    "\"by_bytes\":[{\"flow_id\":1,\"worker\":0,\"ip_version\":4,"
-				    "\"proto\":17,\"src_ip\":\"10.0.0.1\",\"src_port\":0,\"dst_ip\":"
-				    "\"10.0.1.1\",\"dst_port\":0,\"bytes\":9000,\"packets\":10},"
-				    "{\"flow_id\":4,"));
+	assert_non_null(strstr(buf,
+			       "{\"type\":\"topk\",\"time\":\"1970-01-01T00:16:40.000000000Z\","
+			       "\"time_ns\":1000000000000,\"interval_ns\":1000000000,\"k\":2,"
+			       "\"by_bytes\":[{\"flow_id\":1,\"worker\":0,\"ip_version\":4,"
+			       "\"proto\":17,\"src_ip\":\"10.0.0.1\",\"src_port\":0,\"dst_ip\":"
+			       "\"10.0.1.1\",\"dst_port\":0,\"bytes\":9000,\"packets\":10},"
+			       "{\"flow_id\":4,"));
 	assert_non_null(strstr(buf, "\"by_packets\":[{\"flow_id\":4,"));
 	/* t3 waits for worker 0; the end of the run merges it anyway */
 	assert_false(ft_topk_merge_next(&m, false));

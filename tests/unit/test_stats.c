@@ -50,9 +50,9 @@ __wrap_rte_free(void *p)
 	free(p);
 }
 
-#define SEC  1000000000ULL
-#define MS   1000000ULL
-#define T0   (1700000000ULL * SEC)
+#define SEC 1000000000ULL
+#define MS  1000000ULL
+#define T0  (1700000000ULL * SEC)
 
 /* --- harness: a flow table, the statistics, a record sink ------------------ */
 
@@ -110,10 +110,12 @@ harness_init(struct harness *h, const struct setup *s)
 		.socket_id = -1,
 		.worker_id = 0,
 		.expiry_budget = 1024,
-		.timeouts = {.tcp_new_ns = 60 * SEC, .tcp_established_ns = 600 * SEC,
+		.timeouts = {.tcp_new_ns = 60 * SEC,
+			     .tcp_established_ns = 600 * SEC,
 			     .tcp_closed_ns = 10 * SEC,
 			     .udp_ns = s->udp_timeout_ns ? s->udp_timeout_ns : 60 * SEC,
-			     .icmp_ns = 30 * SEC, .other_ns = 60 * SEC},
+			     .icmp_ns = 30 * SEC,
+			     .other_ns = 60 * SEC},
 	};
 	struct ft_stats_params sp = {
 		.capacity = fp.capacity,
@@ -315,8 +317,8 @@ assert_dir_equal(const struct ft_flow_stats_dir *got, const struct ft_flow_stats
 	    got->window_bytes != want->window_bytes || got->peak_packets != want->peak_packets ||
 	    got->peak_bytes != want->peak_bytes)
 		fail_msg("%s at %" PRIu64 ": got packets %" PRIu64 " bytes %" PRIu64
-			 " last %u/%u window %u/%" PRIu64 " peak %u/%u; want %" PRIu64
-			 " %" PRIu64 " last %u/%u window %u/%" PRIu64 " peak %u/%u",
+			 " last %u/%u window %u/%" PRIu64 " peak %u/%u; want %" PRIu64 " %" PRIu64
+			 " last %u/%u window %u/%" PRIu64 " peak %u/%u",
 			 what, t, got->packets, got->bytes, got->last_packets, got->last_bytes,
 			 got->window_packets, got->window_bytes, got->peak_packets, got->peak_bytes,
 			 want->packets, want->bytes, want->last_packets, want->last_bytes,
@@ -469,7 +471,9 @@ test_window_idle_gap(void **state)
 static void
 test_clock_steps(void **state)
 {
-	struct setup s = {.bucket_ns = SEC, .buckets = 10, .interval_ns = SEC,
+	struct setup s = {.bucket_ns = SEC,
+			  .buckets = 10,
+			  .interval_ns = SEC,
 			  .udp_timeout_ns = 4 * 3600 * SEC};
 	struct harness h;
 	struct ft_pkt p[4];
@@ -790,8 +794,12 @@ body_cmp(const void *a, const void *b)
 static void
 test_burst_independence(void **state)
 {
-	struct setup s = {.bucket_ns = 100 * MS, .buckets = 5, .interval_ns = 500 * MS,
-			  .udp_timeout_ns = 700 * MS, .topk = 3, .histograms = true};
+	struct setup s = {.bucket_ns = 100 * MS,
+			  .buckets = 5,
+			  .interval_ns = 500 * MS,
+			  .udp_timeout_ns = 700 * MS,
+			  .topk = 3,
+			  .histograms = true};
 	static struct ft_pkt p[3000];
 	uint64_t seed = 99, t = T0;
 	static const unsigned bursts[] = {1, 7, 64};
@@ -802,8 +810,9 @@ test_burst_independence(void **state)
 		uint8_t a = (uint8_t)(1 + rnd(&seed) % 30);
 
 		t += rnd(&seed) % (20 * MS);
-		p[k] = rnd(&seed) % 2 ? mkpkt(17, a, 7, 200, 9, t, 60 + (uint32_t)(rnd(&seed) % 900))
-				      : mkpkt(17, 200, 9, a, 7, t, 60 + (uint32_t)(rnd(&seed) % 900));
+		p[k] = rnd(&seed) % 2
+			       ? mkpkt(17, a, 7, 200, 9, t, 60 + (uint32_t)(rnd(&seed) % 900))
+			       : mkpkt(17, 200, 9, a, 7, t, 60 + (uint32_t)(rnd(&seed) % 900));
 	}
 	for (unsigned b = 0; b < 3; b++) {
 		harness_init(&h[b], &s);
@@ -831,7 +840,8 @@ test_burst_independence(void **state)
 		for (unsigned b = 1; b < 3; b++) {
 			assert_int_equal(nb[b], nb[0]);
 			if (memcmp(body[b], body[0], 240 * nb[0]) != 0)
-				fail_msg("bursts of %u: records of type %u differ", bursts[b], type);
+				fail_msg("bursts of %u: records of type %u differ", bursts[b],
+					 type);
 		}
 		for (unsigned b = 0; b < 3; b++)
 			free(body[b]);
@@ -929,8 +939,8 @@ check_topk(const struct harness *h, uint64_t time_ns, struct ref_flow *rf, size_
 				    got[j].packets == want[i].count[1])
 					found = true;
 			if (!found)
-				fail_msg("interval %" PRIu64 ": %s rank %zu (%" PRIu64 " bytes, %" PRIu64
-					 " packets) missing",
+				fail_msg("interval %" PRIu64 ": %s rank %zu (%" PRIu64
+					 " bytes, %" PRIu64 " packets) missing",
 					 time_ns, list ? "by packets" : "by bytes", i + 1,
 					 want[i].count[0], want[i].count[1]);
 		}
@@ -1011,8 +1021,8 @@ ref_interval(const struct ft_pkt *p, const uint64_t *start, size_t n, uint64_t f
 static void
 test_topk_adversarial(void **state)
 {
-	struct setup s = {.interval_ns = SEC, .topk = 5, .udp_timeout_ns = 200 * MS,
-			  .capacity = 2048};
+	struct setup s = {
+		.interval_ns = SEC, .topk = 5, .udp_timeout_ns = 200 * MS, .capacity = 2048};
 	static struct ft_pkt p[4000];
 	static uint64_t start[4000];
 	static struct ref_flow rf[4096];
@@ -1028,8 +1038,8 @@ test_topk_adversarial(void **state)
 		switch (scenario) {
 		case 0:
 			for (unsigned m = 0; m < 400; m++)
-				p[n++] = mkpkt(17, (uint8_t)(m % 200 + 1), (uint16_t)(1000 + m / 200),
-					       250, 80, t += MS, 1500);
+				p[n++] = mkpkt(17, (uint8_t)(m % 200 + 1),
+					       (uint16_t)(1000 + m / 200), 250, 80, t += MS, 1500);
 			for (unsigned r = 0; r < 40; r++)
 				for (unsigned e = 0; e < 3; e++)
 					p[n++] = mkpkt(17, 251, (uint16_t)(e + 1), 252, 80,
@@ -1038,8 +1048,8 @@ test_topk_adversarial(void **state)
 		case 1:
 			for (unsigned r = 0; r < 30; r++)
 				for (unsigned f = 0; f < 64; f++)
-					p[n++] = mkpkt(17, (uint8_t)(f + 1), 5, 250, 80, t += 200000,
-						       500);
+					p[n++] = mkpkt(17, (uint8_t)(f + 1), 5, 250, 80,
+						       t += 200000, 500);
 			p[n++] = mkpkt(17, 10, 5, 250, 80, t += 200000, 500);
 			break;
 		case 2:
@@ -1054,11 +1064,12 @@ test_topk_adversarial(void **state)
 			 * timeout) while mice keep the interval busy */
 			for (unsigned r = 0; r < 50; r++)
 				for (unsigned e = 0; e < 3; e++)
-					p[n++] = mkpkt(17, 240, (uint16_t)(e + 1), 241, 80, t += 100000,
-						       1000);
+					p[n++] = mkpkt(17, 240, (uint16_t)(e + 1), 241, 80,
+						       t += 100000, 1000);
 			for (unsigned m = 0; m < 300; m++)
-				p[n++] = mkpkt(17, (uint8_t)(m % 200 + 1), (uint16_t)(2000 + m),
-					       250, 80, t += 2 * MS, 60 + (uint32_t)(rnd(&seed) % 1400));
+				p[n++] =
+					mkpkt(17, (uint8_t)(m % 200 + 1), (uint16_t)(2000 + m), 250,
+					      80, t += 2 * MS, 60 + (uint32_t)(rnd(&seed) % 1400));
 			break;
 		}
 		assert_true(t < T0 + SEC);
@@ -1074,8 +1085,11 @@ test_topk_adversarial(void **state)
 static void
 test_topk_random(void **state)
 {
-	struct setup s = {.interval_ns = 200 * MS, .bucket_ns = 100 * MS, .topk = 8,
-			  .udp_timeout_ns = 150 * MS, .capacity = 4096};
+	struct setup s = {.interval_ns = 200 * MS,
+			  .bucket_ns = 100 * MS,
+			  .topk = 8,
+			  .udp_timeout_ns = 150 * MS,
+			  .capacity = 4096};
 	static struct ft_pkt p[20000];
 	static uint64_t start[20000];
 	static struct ref_flow rf[4096];
@@ -1085,7 +1099,8 @@ test_topk_random(void **state)
 
 	for (unsigned k = 0; k < 20000; k++) {
 		uint64_t r = rnd(&seed) % 100;
-		uint8_t a = r < 30 ? (uint8_t)(1 + rnd(&seed) % 4) : (uint8_t)(10 + rnd(&seed) % 200);
+		uint8_t a =
+			r < 30 ? (uint8_t)(1 + rnd(&seed) % 4) : (uint8_t)(10 + rnd(&seed) % 200);
 		uint16_t port = (uint16_t)(rnd(&seed) % (r < 30 ? 1 : 20));
 
 		t += rnd(&seed) % 300000;
