@@ -5,6 +5,7 @@
  * snprintf and inet_ntop cost several times the rest of the line, and gmtime_r
  * takes glibc's timezone lock.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -578,6 +579,39 @@ iat_bin_lo(unsigned int b)
 	return ft_stats_iat_bin_lo(b);
 }
 
+/* A distribution as a FLOW_DIST record and its FLOW_STATS give it. */
+struct distribution {
+	const char *name, *unit; /* key prefix, unit suffix of its values */
+	uint64_t n, sum;
+	const uint64_t *sumsq; /* lo, hi */
+	uint64_t min, max;
+	const uint32_t *hist; /* NULL: no histogram */
+	unsigned int nbins;
+	uint64_t (*bin_lo)(unsigned int);
+};
+
+/* ,"<name>_min<unit>":..,"_max","_mean","<variance key>",[quantiles] */
+static char *
+put_distribution(char *p, const struct distribution *d, const char *variance)
+{
+	unsigned __int128 sq = (unsigned __int128)d->sumsq[1] << 64 | d->sumsq[0];
+	double mean, var;
+
+	ft_stats_moments(d->n, d->sum, sq, &mean, &var);
+	p += sprintf(p, ",\"%s_min%s\":", d->name, d->unit);
+	p = put_u64(p, d->min);
+	p += sprintf(p, ",\"%s_max%s\":", d->name, d->unit);
+	p = put_u64(p, d->max);
+	p += sprintf(p, ",\"%s_mean%s\":", d->name, d->unit);
+	p = put_double(p, mean);
+	p += sprintf(p, ",\"%s%s\":", d->name, variance);
+	p = put_double(p, var);
+	if (d->hist != NULL)
+		p = put_quantiles(p, d->name, d->unit, d->hist, d->nbins, d->bin_lo, d->min,
+				  d->max);
+	return p;
+}
+
 size_t
 ft_json_flow_stats(char *buf, const struct ft_record *rec, const struct ft_record *dist_rec)
 {
@@ -625,33 +659,32 @@ ft_json_flow_stats(char *buf, const struct ft_record *rec, const struct ft_recor
 	}
 	if (dist_rec != NULL && packets > 0) {
 		const struct ft_flow_dist_record *ds = &dist_rec->flow_dist;
-		unsigned __int128 sq;
-		double mean, var;
+		const uint32_t *no_hist = NULL;
+		bool hist = s->flags & FT_FLOW_STATS_F_HISTOGRAMS;
+		struct distribution size = {"size",
+					    "",
+					    packets,
+					    bytes,
+					    ds->size_sumsq,
+					    ds->size_min,
+					    ds->size_max,
+					    hist ? ds->size_hist : no_hist,
+					    FT_STATS_SIZE_BINS,
+					    size_bin_lo};
+		struct distribution iat = {"iat",
+					   "_ns",
+					   packets - 1,
+					   s->last_ns - s->first_ns,
+					   ds->iat_sumsq,
+					   ds->iat_min,
+					   ds->iat_max,
+					   hist ? ds->iat_hist : no_hist,
+					   FT_STATS_IAT_BINS,
+					   iat_bin_lo};
 
-		sq = (unsigned __int128)ds->size_sumsq[1] << 64 | ds->size_sumsq[0];
-		ft_stats_moments(packets, bytes, sq, &mean, &var);
-		PUT_KV(p, "size_min", ds->size_min);
-		PUT_KV(p, "size_max", ds->size_max);
-		PUT(p, ",\"size_mean\":");
-		p = put_double(p, mean);
-		PUT(p, ",\"size_variance\":");
-		p = put_double(p, var);
-		if (s->flags & FT_FLOW_STATS_F_HISTOGRAMS)
-			p = put_quantiles(p, "size", "", ds->size_hist, FT_STATS_SIZE_BINS,
-					  size_bin_lo, ds->size_min, ds->size_max);
-		if (packets >= 2) {
-			sq = (unsigned __int128)ds->iat_sumsq[1] << 64 | ds->iat_sumsq[0];
-			ft_stats_moments(packets - 1, s->last_ns - s->first_ns, sq, &mean, &var);
-			PUT_KV(p, "iat_min_ns", ds->iat_min);
-			PUT_KV(p, "iat_max_ns", ds->iat_max);
-			PUT(p, ",\"iat_mean_ns\":");
-			p = put_double(p, mean);
-			PUT(p, ",\"iat_variance_ns2\":");
-			p = put_double(p, var);
-			if (s->flags & FT_FLOW_STATS_F_HISTOGRAMS)
-				p = put_quantiles(p, "iat", "_ns", ds->iat_hist, FT_STATS_IAT_BINS,
-						  iat_bin_lo, ds->iat_min, ds->iat_max);
-		}
+		p = put_distribution(p, &size, "_variance");
+		if (packets >= 2)
+			p = put_distribution(p, &iat, "_variance_ns2");
 	}
 	PUT(p, "}\n");
 	*p = '\0';
