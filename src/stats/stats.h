@@ -111,7 +111,8 @@ void ft_stats_burst_begin(struct ft_stats *st, struct ft_pkt *const pkts[], uint
 void ft_stats_burst_end(struct ft_stats *st);
 
 /*
- * A flow ends (from the flow table's end callback, the entry still valid):
+ * A flow ends (from the flow table's end callback, the entry still valid; not
+ * for FT_END_ACTIVE, whose flow goes on):
  * apply the pending packets that precede it, write the statistics of its last
  * interval if that interval has ended and they are not written yet, then its
  * final statistics, and free its state. Call it after writing the flow's

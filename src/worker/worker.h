@@ -26,6 +26,7 @@
 #include "common/common.h"
 #include "export/writer.h"
 #include "flow/flow.h"
+#include "frag/frag.h"
 #include "port/port.h"
 #include "stats/stats.h"
 
@@ -64,6 +65,8 @@ struct ft_worker_params {
 	bool stats_enable;
 	struct ft_stats_params stats; /* figures only: the worker fills table, counters, sink */
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
+	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
+	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
 };
