@@ -174,7 +174,7 @@ struct qpkt {
 	uint8_t pad[3];
 };
 static_assert(sizeof(struct qpkt) == 32, "queued packet");
-#define QSIZE 32 /* power of two > PF_DIST */
+#define QSIZE 16 /* power of two > PF_DIST */
 
 struct ft_stats {
 	struct ft_stats_params p;

@@ -26,14 +26,17 @@
  * the caller sees the burst's flow indices, and an index can be reused within
  * the burst. So the caller brackets the table update: ft_stats_burst_begin()
  * takes the burst's packets and its flow_index[] (marking every slot pending),
- * each flow end calls ft_stats_flow_end(), which first applies the burst's
- * packets that precede the ending one, and ft_stats_burst_end() applies the
- * rest. Every packet is applied exactly once, in order.
+ * each flow end (idle, reused, evicted...) calls ft_stats_flow_end(), which
+ * first applies every packet before the one the table is accounting, and
+ * ft_stats_burst_end() takes the rest (applied a few packets later: anything
+ * that reads or ends a flow's statistics applies them first). Every packet is
+ * applied exactly once, in order.
  *
  * Per packet: no allocation, no division except when a flow's direction moves
- * to a new bucket, no floating point; work bounded by O(log K) (top-K update).
- * Interval ends write one record pair per flow that had packets in the
- * interval; ft_stats_poll() writes them a bounded number at a time.
+ * to a new bucket, no floating point, constant work; the pass runs a few
+ * packets behind the table so that each packet's state is prefetched. Per flow
+ * and interval: one top-K offer (O(log K)) and at most one record pair, which
+ * ft_stats_poll() writes a bounded number at a time.
  *
  * Threading: one instance per worker lcore; nothing here is thread-safe.
  */
@@ -125,10 +128,11 @@ void ft_stats_flow_end(struct ft_stats *st, const struct ft_flow *flow);
 void ft_stats_advance(struct ft_stats *st, uint64_t now_ns);
 
 /*
- * Write some of the periodic records of the last closed interval (at most a
- * few dozen). Call once per loop iteration.
+ * Settle some flows of the last closed interval (a few dozen at most: their
+ * periodic records, their top-K offers), and when all are, write the
+ * interval's TOPK and WORKER_STATS records. Call once per loop iteration.
  *
- * @return records pairs written (0: nothing was pending)
+ * @return 0 when nothing was pending, else the periodic records written + 1
  */
 unsigned ft_stats_poll(struct ft_stats *st);
 
