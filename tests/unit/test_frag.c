@@ -14,27 +14,7 @@
 
 #include "frag/frag.h"
 
-void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
-void __wrap_rte_free(void *p);
-
-void *
-__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
-{
-	void *p = NULL;
-
-	(void)type;
-	(void)socket;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-void
-__wrap_rte_free(void *p)
-{
-	free(p);
-}
+#include "dpdk_malloc.h"
 
 #define SEC 1000000000ULL
 
