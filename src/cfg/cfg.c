@@ -175,7 +175,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->fragment_table_size = 4096;
 	cfg->fragment_timeout_ns = 30 * SEC;
 
-	cfg->stats_enable = true;
+	cfg->stats_enable = false;
 	cfg->stats_bucket_ns = 1 * SEC;
 	cfg->stats_buckets = 10;
 	cfg->stats_interval_ns = 1 * SEC;

@@ -12,7 +12,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 	{ echo "pktgen failed"; exit 1; }
 # An active timeout shorter than the long flows: their flow records come in
 # segments, their statistics must not (one final record per flow).
-sets=(--set stats.bucket=500ms --set stats.buckets=6 --set stats.interval=1s
+sets=(--set stats.enable=true --set stats.bucket=500ms --set stats.buckets=6 --set stats.interval=1s
 	--set "stats.topk=$k" --set flow.active_timeout=1500ms)
 for s in tcp_new tcp_established tcp_closed udp icmp other; do
 	sets+=(--set "flow.${s}_timeout=$timeout")
