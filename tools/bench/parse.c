@@ -9,9 +9,9 @@
  * --generic times ft_parse_generic() (the parser without its fast path).
  * Frames sit in 256-byte slots (the first 256 bytes of longer ones: the parser
  * never reads payload), so a capture of up to a few thousand frames is in
- * cache, as a burst is after the PMD wrote it; a bigger one is not. Prints the
- * median and minimum over the passes: the machine is shared, so the minimum is
- * the figure least disturbed by others.
+ * cache, as a burst is after the PMD wrote it; a bigger one is not. Times are
+ * this thread's CPU time (other work on a shared core does not count); prints
+ * the median and the minimum over the passes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -83,13 +83,13 @@ bench_file(const char *path, int generic, unsigned passes)
 	for (unsigned p = 0; p < passes; p++) {
 		struct timespec t0, t1;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 
 		for (unsigned r = 0; r < reps; r++)
 			for (size_t i = 0; i < n; i++)
 				ok += parse(frames + i * SLOT, lens[i], (enum ft_link_type)link,
 					    &pkts[i % BURST]) == 0;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 		ns[p] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
 			 (double)(t1.tv_nsec - t0.tv_nsec)) /
 			((double)n * reps);
