@@ -134,7 +134,7 @@ flowtap_run() { # pcap capacity flows -> "steady_Mpps run_Mpps bytes_per_flow"
 	kill -INT "$collector"; wait "$collector"; collector=""
 	stop_program
 	steady=$(awk '/ rx .* Mpps/ && / 0 new\/s/ {for (i = 1; i < NF; i++) if ($(i+1) == "Mpps") print $i}' \
-		"$stats" | tail -n +2 | median)
+		"$stats" | tail -n +2 | median | awk '{printf "%.2f", $1}')
 	run=$(grep -o '[0-9.]* Mpps' "$out" | awk '{print $1}')
 	bpf=$(grep -o '[0-9]* bytes per flow' "$out" | awk '{print $1}')
 	if [ -z "$run" ]; then echo "flowtap gave no rate:" >&2; tail -5 "$out" >&2; fi
@@ -168,9 +168,9 @@ for flows in ${flows_list//,/ }; do
 		read -r m w b < <(flowtap_run "$pcap" "$capacity" "$flows")
 		ft+=("$m"); whole+=("$w"); bpf=$b
 	done
-	tpm=$(printf '%s\n' "${tp[@]}" | median)
-	ftm=$(printf '%s\n' "${ft[@]}" | median)
-	wm=$(printf '%s\n' "${whole[@]}" | median)
+	tpm=$(printf '%s\n' "${tp[@]}" | median | awk '{printf "%.2f", $1}')
+	ftm=$(printf '%s\n' "${ft[@]}" | median | awk '{printf "%.2f", $1}')
+	wm=$(printf '%s\n' "${whole[@]}" | median | awk '{printf "%.2f", $1}')
 	printf '| %s | %s | %s (%s) | %s (%s) | %.0f%% | %s | %s |\n' "$flows" "$npk" "$tpm" "${tp[*]}" \
 		"$ftm" "${ft[*]}" \
 		"$(awk -v a="$ftm" -v b="$tpm" 'BEGIN {print (b > 0 ? 100 * a / b : 0)}')" "$wm" "$bpf"
