@@ -63,20 +63,8 @@ max_flows=$(tr ',' '\n' <<<"$flows_list" | sort -n | tail -1)
 max_packets=$(capture_packets "$max_flows")
 need_mb=$(( ((max_packets + 65536) * (mbuf_size + 320) + $(capacity_of "$max_flows") * 150) \
 	* 5 / 4 / 1048576 + 256 ))
-pages() { awk -v k="$1" '$1 == k":" {print $2}' /proc/meminfo; }
-free_mb=$(( $(pages HugePages_Free) * 2 ))
-echo "hugepages: need $need_mb MiB free for $max_packets packets and $max_flows flows, $free_mb MiB free"
-if [ "$free_mb" -lt "$need_mb" ]; then
-	want=$(( $(pages HugePages_Total) + (need_mb - free_mb + 1) / 2 ))
-	avail_mb=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1024 ))
-	echo "hugepages: reserving $want x 2 MiB in total (FLOWTAP_HUGEPAGES=$want tools/setup.sh; $avail_mb MiB of memory available)"
-	FLOWTAP_HUGEPAGES=$want tools/setup.sh >/dev/null
-	free_mb=$(( $(pages HugePages_Free) * 2 ))
-	if [ "$free_mb" -lt "$need_mb" ]; then
-		echo "hugepages: still only $free_mb MiB free of $need_mb needed; run with smaller --flows" >&2
-		exit 1
-	fi
-fi
+. tools/bench/hugepages.sh
+ensure_hugepages "$need_mb" "$max_packets packets and $max_flows flows" || exit 1
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 

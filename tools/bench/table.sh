@@ -31,19 +31,8 @@ bench=$build/tools/bench/flowtap-bench-table
 # (rte_hash: key store, buckets and entries; open-50: two 128-byte slots).
 max_flows=$(tr ',' '\n' <<<"$flows" | sort -n | tail -1)
 need_mb=$(( max_flows * 280 / 1048576 + 256 ))
-pages() { awk -v k="$1" '$1 == k":" {print $2}' /proc/meminfo; }
-free_mb=$(( $(pages HugePages_Free) * 2 ))
-echo "hugepages: need $need_mb MiB free for $max_flows flows, $free_mb MiB free"
-if [ "$free_mb" -lt "$need_mb" ]; then
-	want=$(( $(pages HugePages_Total) + (need_mb - free_mb + 1) / 2 ))
-	echo "hugepages: reserving $want x 2 MiB in total (FLOWTAP_HUGEPAGES=$want tools/setup.sh)"
-	FLOWTAP_HUGEPAGES=$want tools/setup.sh >/dev/null
-	free_mb=$(( $(pages HugePages_Free) * 2 ))
-	if [ "$free_mb" -lt "$need_mb" ]; then
-		echo "hugepages: still only $free_mb MiB free of $need_mb needed; run with smaller --flows" >&2
-		exit 1
-	fi
-fi
+. tools/bench/hugepages.sh
+ensure_hugepages "$need_mb" "$max_flows flows" || exit 1
 
 echo "flow table designs, one core (lcore $core), 32-packet bursts, $rounds rounds alternating designs"
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -52,7 +41,7 @@ args=(--flows "$flows" --rounds "$rounds")
 [ -n "$variants" ] && args+=(--variants "$variants")
 trap 'rm -rf /var/run/dpdk/bench-table-$$' EXIT
 "$bench" -l "$core" --no-pci --in-memory --file-prefix "bench-table-$$" \
-	--log-level=lib.eal:warning --log-level=lib.telemetry:warning -- "${args[@]}" 2> >(grep -v '^EAL: No free 1048576 kB' >&2)
+	--log-level=lib.eal:warning --log-level=lib.telemetry:warning -- "${args[@]}" 2> >(grep -v -e '^EAL: No free 1048576 kB' -e '^TELEMETRY: No legacy callbacks' >&2)
 rc=$?
 echo
 echo "hit: every flow live, flows drawn uniformly at random; insert: all flows created in"
