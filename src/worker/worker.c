@@ -36,6 +36,7 @@ struct ft_worker {
 	struct ft_worker_params p;
 	struct ft_worker_ctl *ctl;
 	struct ft_flow_table *flows;
+	struct ft_frag_table *frags; /* for the queues this worker reads */
 	struct ft_worker_counters *shared; /* this worker's block in the export header */
 	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
 	struct ft_clock clock;
@@ -323,6 +324,12 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		pkt->port = port_index;
 		pkt->wire_len = mb->pkt_len;
 		pkt->ts_ns = packet_clock ? capture_ns(w, mb) : arrival_ns;
+		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
+			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
+
+			w->c.fragments_attributed += fr == FT_FRAG_ATTRIBUTED;
+			w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
+		}
 		if (dispatch) {
 			unsigned dst = (unsigned)(((uint64_t)pkt->hash * w->p.workers) >> 32);
 
@@ -353,6 +360,10 @@ publish(struct ft_worker *w)
 	w->c.flows_created = fs.created;
 	w->c.flows_ended = fs.ended;
 	w->c.flows_active = fs.active;
+	w->c.flows_evicted = fs.evicted;
+	w->c.flow_segments = fs.segments;
+	w->c.emergency_entered = fs.emergency_entered;
+	w->c.emergency = fs.emergency;
 	w->c.clock_ns = w->now_ns;
 	/* Word-sized stores: a reader sees each counter whole, the block possibly
 	 * mid-update while running; final values are complete once done is set. */
@@ -478,6 +489,23 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		rte_errno = e;
 		return NULL;
 	}
+	if (params->frag_entries != 0) {
+		struct ft_frag_table_params fp = {
+			.entries = params->frag_entries,
+			.timeout_ns = params->frag_timeout_ns,
+			.socket_id = socket_id,
+		};
+
+		w->frags = ft_frag_table_create(&fp);
+		if (w->frags == NULL) {
+			int e = rte_errno;
+
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	w->shared = &seg->hdr->workers[params->id];
 	w->c.flow_capacity = params->flow.capacity;
 	w->publish_interval_tsc = rte_get_tsc_hz() / (FT_NSEC_PER_SEC / PUBLISH_EVERY_NS);
@@ -508,6 +536,7 @@ ft_worker_free(struct ft_worker *w)
 	if (w == NULL)
 		return;
 	ft_flow_table_free(w->flows);
+	ft_frag_table_free(w->frags);
 	rte_free(w);
 }
 

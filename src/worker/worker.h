@@ -25,6 +25,7 @@
 #include "common/common.h"
 #include "export/writer.h"
 #include "flow/flow.h"
+#include "frag/frag.h"
 #include "port/port.h"
 
 #define FT_WORKER_MAX	      FT_EXPORT_MAX_WORKERS
@@ -60,6 +61,8 @@ struct ft_worker_params {
 	uint16_t burst_size;
 	struct ft_flow_table_params flow;
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
+	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
+	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
 };

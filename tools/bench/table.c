@@ -149,7 +149,6 @@ static inline void
 entry_init(struct ft_flow *f, const struct ft_pkt *p)
 {
 	f->key = p->key;
-	f->hash = p->hash;
 	f->first_ns = f->last_ns = p->ts_ns;
 	f->packets[0] = f->packets[1] = 0;
 	f->bytes[0] = f->bytes[1] = 0;
