@@ -5,7 +5,11 @@
 # one core each, in alternating rounds; the figure to quote is the ratio.
 #
 #   tools/bench/rx.sh [--flows 1000,100000,1000000,10000000] [--packets 1000000]
-#                     [--seconds 8] [--rounds 3] [--size 64]
+#                     [--seconds 8] [--rounds 3] [--size 64] [--against BUILD_DIR]
+#
+# --against runs a second flowtap build (e.g. of the main branch) in the same
+# rounds, alternating with this one, and adds its figure and the ratio: on a
+# shared machine only runs side by side compare.
 #
 # Input: flowtap-pktgen, N UDP flows of equal size, all live at once (every flow
 # spans the whole capture), so the flow table holds N flows in steady state. A
@@ -22,7 +26,7 @@
 # rates (see the notes printed under the table).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-flows_list=1000,100000,1000000,10000000 packets=1000000 seconds=8 rounds=3 size=64
+flows_list=1000,100000,1000000,10000000 packets=1000000 seconds=8 rounds=3 size=64 against=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--flows) flows_list=$2; shift 2 ;;
@@ -30,13 +34,17 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--size) size=$2; shift 2 ;;
-	*) echo "usage: $0 [--flows N[,N...]] [--packets N] [--seconds S] [--rounds R] [--size B]" >&2; exit 2 ;;
+	--against) against=$2; shift 2 ;;
+	*) echo "usage: $0 [--flows N[,N...]] [--packets N] [--seconds S] [--rounds R] [--size B] [--against BUILD_DIR]" >&2; exit 2 ;;
 	esac
 done
 build=${BUILD:-build}
 pktgen=$build/pktgen/flowtap-pktgen flowtap=$build/src/dataplane/flowtap
-collector_bin=$build/src/collector/flowtap-collector
-[ -x "$pktgen" ] && [ -x "$flowtap" ] && [ -x "$collector_bin" ] || { echo "build first: meson setup build && ninja -C build" >&2; exit 1; }
+[ -x "$pktgen" ] && [ -x "$flowtap" ] && [ -x "$build/src/collector/flowtap-collector" ] || { echo "build first: meson setup build && ninja -C build" >&2; exit 1; }
+if [ -n "$against" ]; then
+	[ -x "$against/src/dataplane/flowtap" ] && [ -x "$against/src/collector/flowtap-collector" ] ||
+		{ echo "--against $against: no flowtap and flowtap-collector built there" >&2; exit 1; }
+fi
 command -v dpdk-testpmd >/dev/null || { echo "dpdk-testpmd missing: tools/setup.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/flowtap-bench.XXXXXX)
@@ -67,6 +75,12 @@ need_mb=$(( ((max_packets + 65536) * (mbuf_size + 320) + $(capacity_of "$max_flo
 ensure_hugepages "$need_mb" "$max_packets packets and $max_flows flows" || exit 1
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+# Median of the rounds that gave a figure (a failed run gives 0), two decimals.
+median_ok() {
+	local ok
+	ok=$(printf '%s\n' "$@" | awk '$1 > 0')
+	if [ -n "$ok" ]; then median <<<"$ok" | awk '{printf "%.2f", $1}'; else printf -- '-'; fi
+}
 
 # Start a program in the background and return once a line matching $2 shows
 # in its output ($1): it has started. Fails if it exits or takes 2 minutes.
@@ -94,8 +108,10 @@ testpmd_mpps() { # pcap packets
 		--file-prefix bench-tp-$$ --log-level=lib.eal:warning \
 		--vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" -- --forward-mode=rxonly \
 		--total-num-mbufs=$(($2 + 65536)) --mbuf-size=$mbuf_size --stats-period 1 \
-		--auto-start && sleep "$seconds" && stop_program
-	# Steady state: the per-second rates after the first (warm-up) one.
+		--auto-start && sleep $(( seconds + 4 )) && stop_program
+	# Steady state: the rates after the first two (before and at the start).
+	# testpmd prints one about every 2 s (it sleeps a second between checks of
+	# its 1 s period), hence the 4 more seconds.
 	rates=$(grep -o 'Rx-pps: *[0-9]*' "$out" | awk '{print $2}' | tail -n +3)
 	if [ -z "$rates" ]; then
 		echo "testpmd gave no rate:" >&2; tail -5 "$out" >&2
@@ -109,14 +125,15 @@ testpmd_mpps() { # pcap packets
 # created (the first pass over the capture creates them all), after the first
 # such second. Its whole-run figure (warm-up and the final flush included) is
 # the dataplane's own summary.
-flowtap_run() { # pcap capacity flows -> "steady_Mpps run_Mpps bytes_per_flow"
-	local out=$work/flowtap.out stats=$work/collector.out steady run bpf
-	start_program "$out" 'worker 0: lcore' "$flowtap" -l 0-1 --in-memory \
+flowtap_run() { # build pcap capacity flows -> "steady_Mpps run_Mpps bytes_per_flow"
+	local dir=$1 out=$work/flowtap.out stats=$work/collector.out steady run bpf
+	shift
+	start_program "$out" 'worker 0: lcore' "$dir/src/dataplane/flowtap" -l 0-1 --in-memory \
 		--file-prefix flowtap-bench-$$ --log-level=lib.eal:warning -- -i bench-$$ \
 		--set port.bench.pcap="$1" --set port.bench.pcap_loop=true \
 		--set dataplane.mbuf_size=$mbuf_size --set flow.capacity="$2" \
 		--set export.linger=0 --set export.ring_size=1024 || { echo "0 0 0"; return; }
-	taskset -c 0 "$collector_bin" -i bench-$$ -o /dev/null --stats-interval 1 2>"$stats" &
+	taskset -c 0 "$dir/src/collector/flowtap-collector" -i bench-$$ -o /dev/null --stats-interval 1 2>"$stats" &
 	collector=$!
 	sleep $(( seconds + $3 / 2000000 ))
 	kill -INT "$collector"; wait "$collector"; collector=""
@@ -139,8 +156,11 @@ echo "flowtap rx benchmark: 64-byte packets, max($packets, flows) per capture, $
 echo "one core each; ceiling = dpdk-testpmd rxonly on the same capture (net_pcap infinite_rx)."
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo
-printf '| flows | packets | testpmd rxonly Mpps | flowtap Mpps | flowtap / ceiling | flowtap Mpps, whole run | flow table bytes per flow |\n'
-printf '|---:|---:|---:|---:|---:|---:|---:|\n'
+header='| flows | packets | testpmd rxonly Mpps | flowtap Mpps | flowtap / ceiling | flowtap Mpps, whole run | flow table bytes per flow |'
+rule='|---:|---:|---:|---:|---:|---:|---:|'
+[ -n "$against" ] && header="$header against: flowtap Mpps | flowtap / against |" rule="$rule---:|---:|"
+echo "$header"
+echo "$rule"
 for flows in ${flows_list//,/ }; do
 	per_flow=$(( packets / flows )); [ "$per_flow" -ge 1 ] || per_flow=1
 	npk=$(capture_packets "$flows")
@@ -150,24 +170,35 @@ for flows in ${flows_list//,/ }; do
 		--flow-duration 1s --spread 1ms -w "$pcap" >/dev/null ||
 		{ echo "flowtap-pktgen failed" >&2; exit 1; }
 	capacity=$(capacity_of "$flows")
-	tp=() ft=() whole=() bpf=0
+	tp=() ft=() whole=() base=() bpf=0
 	for _ in $(seq "$rounds"); do
 		tp+=("$(testpmd_mpps "$pcap" "$npk")")
-		read -r m w b < <(flowtap_run "$pcap" "$capacity" "$flows")
+		read -r m w b < <(flowtap_run "$build" "$pcap" "$capacity" "$flows")
 		ft+=("$m"); whole+=("$w"); bpf=$b
+		if [ -n "$against" ]; then
+			read -r m w b < <(flowtap_run "$against" "$pcap" "$capacity" "$flows")
+			base+=("$m")
+		fi
 	done
-	tpm=$(printf '%s\n' "${tp[@]}" | median | awk '{printf "%.2f", $1}')
-	ftm=$(printf '%s\n' "${ft[@]}" | median | awk '{printf "%.2f", $1}')
-	wm=$(printf '%s\n' "${whole[@]}" | median | awk '{printf "%.2f", $1}')
-	printf '| %s | %s | %s (%s) | %s (%s) | %.0f%% | %s | %s |\n' "$flows" "$npk" "$tpm" "${tp[*]}" \
+	tpm=$(median_ok "${tp[@]}") ftm=$(median_ok "${ft[@]}") wm=$(median_ok "${whole[@]}")
+	row=$(printf '| %s | %s | %s (%s) | %s (%s) | %s | %s | %s |' "$flows" "$npk" "$tpm" "${tp[*]}" \
 		"$ftm" "${ft[*]}" \
-		"$(awk -v a="$ftm" -v b="$tpm" 'BEGIN {print (b > 0 ? 100 * a / b : 0)}')" "$wm" "$bpf"
+		"$(awk -v a="$ftm" -v b="$tpm" 'BEGIN {if (b > 0) printf "%.0f%%", 100 * a / b; else print "-"}')" \
+		"$wm" "$bpf")
+	if [ -n "$against" ]; then
+		bm=$(median_ok "${base[@]}")
+		row="$row $(printf ' %s (%s) | %s |' "$bm" "${base[*]}" \
+			"$(awk -v a="$ftm" -v b="$bm" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')")"
+	fi
+	echo "$row"
 	rm -f "$pcap"
 done
 echo
 echo "Median of the rounds, each round's figure in parentheses. Both rates are steady"
-echo "state: the median per-second rate, testpmd's after its first second, flowtap's"
-echo "over the seconds without flow creation (after the first pass over the capture"
-echo "created every flow) but the first. Whole run: flowtap's own summary, packets over"
+echo "state: the median of the periodic rates, testpmd's after its first two reports,"
+echo "flowtap's over the seconds without flow creation (after the first pass over the"
+echo "capture created every flow) but the first. Whole run: flowtap's own summary, packets over"
 echo "its run time, warm-up and the final flush of every flow included. Bytes per flow:"
 echo "flowtap's whole table over its capacity (flows + flows/4 + 1024)."
+[ -n "$against" ] && echo "Against: $against, run in the same rounds right after this build's flowtap."
+
