@@ -172,8 +172,8 @@ static uint64_t
 memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers)
 {
 	uint64_t bytes = 0;
-	const uint64_t per_mbuf = cfg->mbuf_size + sizeof(struct rte_mbuf) +
-				  RTE_ALIGN_CEIL(sizeof(struct ft_pkt), RTE_MBUF_PRIV_ALIGN) + 64;
+	const uint64_t per_mbuf =
+		cfg->mbuf_size + sizeof(struct rte_mbuf) + FT_PORT_MBUF_PRIV_SIZE + 64;
 
 	for (unsigned i = 0; i < cfg->port_count; i++) {
 		uint16_t saved = ports[i].rx_queues;

@@ -172,6 +172,16 @@ static_assert(offsetof(struct ft_pkt, ts_ns) == 88, "struct ft_pkt layout");
 int ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt);
 
 /*
+ * ft_parse() without its fast path: the one parser for every frame, which
+ * ft_parse() falls back to for anything but the common case (Ethernet with at
+ * most one VLAN tag, IPv4 without options or fragmentation or IPv6 without
+ * extension headers, a whole TCP or UDP header). Same contract and, for every
+ * input, the same result and the same bytes in pkt as ft_parse(): exposed so
+ * tests and the fuzzer can hold the two paths against each other.
+ */
+int ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt);
+
+/*
  * Hash of a flow key: CRC32C over the whole key. Symmetric because the key is.
  * Exposed so tests and the flow table agree with the parser.
  */

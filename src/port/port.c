@@ -17,8 +17,6 @@
 
 RTE_LOG_REGISTER_SUFFIX(ft_logtype_port, port, INFO);
 
-#define MBUF_PRIV_SIZE RTE_ALIGN_CEIL(sizeof(struct ft_pkt), RTE_MBUF_PRIV_ALIGN)
-
 /* The well-known symmetric Toeplitz key: 0x6d5a repeated makes the hash of
  * (a, b) equal the hash of (b, a), so both directions of a flow reach one queue. */
 static const uint8_t symmetric_rss_byte[2] = {0x6d, 0x5a};
@@ -311,7 +309,7 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 		nb_mbufs = ft_port_pool_size(cfg, p, workers);
 		snprintf(pool_name, sizeof(pool_name), "ft_pool_%u", i);
 		p->pool = rte_pktmbuf_pool_create(pool_name, nb_mbufs, cfg->mbuf_cache,
-						  MBUF_PRIV_SIZE, (uint16_t)cfg->mbuf_size, socket);
+						  FT_PORT_MBUF_PRIV_SIZE, (uint16_t)cfg->mbuf_size, socket);
 		if (p->pool == NULL)
 			return port_fail(err, err_len, pc, "mbuf pool of %u: %s", nb_mbufs,
 					 rte_strerror(rte_errno));

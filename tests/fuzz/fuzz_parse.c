@@ -8,9 +8,10 @@
  * Besides crashes and sanitizer reports, it aborts when an output invariant of
  * parse.h does not hold: offsets and payload within the frame, key padding and
  * unused IPv4 address bytes zero, endpoints sorted, hash == ft_flow_key_hash(key),
- * one discard reason the parser may give, and every parser-owned byte written
- * (two parses into differently pre-filled structs must agree). For a packet
- * whose L4 header was read (whole: FT_PKT_F_L4_PAYLOAD, or partial:
+ * one discard reason the parser may give, every parser-owned byte written
+ * (two parses into differently pre-filled structs must agree), and the same
+ * result and bytes from the generic parser (ft_parse_generic(), no fast path).
+ * For a packet whose L4 header was read (whole: FT_PKT_F_L4_PAYLOAD, or partial:
  * FT_PKT_F_L4_PARTIAL, exactly one of them) the ports or ICMP type/code are the
  * frame's bytes at l4_offset, and a partial header has no payload and no TCP
  * field beyond the bytes it holds. FT_PKT_F_LATER_FRAG with frag_offset 0 (a
@@ -74,11 +75,11 @@ all_zero(const uint8_t *p, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ft_pkt a, b;
+	struct ft_pkt a, b, g;
 	enum ft_link_type link;
 	const uint8_t *frame;
 	uint32_t len, have;
-	int ra, rb;
+	int ra, rb, rg;
 
 	if (size == 0 || size - 1 > UINT32_MAX)
 		return 0;
@@ -88,10 +89,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&a, 0x00, sizeof(a));
 	memset(&b, 0xff, sizeof(b));
+	memset(&g, 0x00, sizeof(g));
 	ra = ft_parse(data + 1, len, link, &a);
 	rb = ft_parse(data + 1, len, link, &b);
+	rg = ft_parse_generic(data + 1, len, link, &g);
 
 	CHECK(ra == rb);
+	CHECK(ra == rg && memcmp(&a, &g, sizeof(a)) == 0);
 	CHECK(memcmp(&a, &b, offsetof(struct ft_pkt, port)) == 0);
 	CHECK(a.reserved == b.reserved);
 	/* The worker's fields are not the parser's. */
