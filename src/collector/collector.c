@@ -43,6 +43,7 @@ struct collector {
 	const char *out_name;
 	char *out_buf;
 	size_t out_len;
+	size_t out_cap;
 	bool tty;
 	unsigned int stats_lines; /* lines of the last statistics block (TTY redraw) */
 
@@ -51,6 +52,8 @@ struct collector {
 	struct ft_seq_tracker seq[FT_EXPORT_MAX_WORKERS];
 	struct ft_flow_totals flows;
 	uint64_t unknown_records;
+	const struct ft_rule_info *rules; /* the segment's rule table */
+	uint32_t rule_count;
 	uint64_t attach_mono_ns;
 	uint64_t heartbeat_mono_ns;
 	struct ft_export_header snap;
@@ -321,12 +324,15 @@ stats_print(struct collector *c, uint64_t mono)
 	fprintf(stderr,
 		"[%8.1fs] rx %.3f Mpps %.1f Mbit/s | flows %" PRIu64 " active %.0f new/s %.0f "
 		"ended/s | records %" PRIu64 " (%.0f/s) | discards %" PRIu64
-		" | ring drops %" PRIu64 "\n",
+		" | ring drops %" PRIu64,
 		elapsed, (double)(lc.rx_packets - c->last_rx_packets) / dt / 1e6,
 		(double)(lc.rx_bytes - c->last_rx_bytes) * 8 / dt / 1e6, lc.active,
 		(double)(lc.created - c->last_created) / dt,
 		(double)(lc.ended - c->last_ended) / dt, c->flows.records,
 		(double)(c->flows.records - c->last_records) / dt, lc.discards, lc.ring_drops);
+	if (c->rule_count > 0)
+		fprintf(stderr, " | matches %" PRIu64, c->flows.match_events);
+	fputc('\n', stderr);
 	n = 1;
 	if (c->cfg->top > 0) {
 		qsort(c->top, c->top_len, sizeof(c->top[0]), top_cmp_desc);
@@ -383,6 +389,11 @@ process_records(struct collector *c, struct ft_seq_tracker *seq, const struct ft
 			p += ft_json_flow(p, rec);
 			if (top)
 				top_offer(c, f, packets, bytes);
+		} else if (rec->type == FT_RECORD_MATCH) {
+			uint32_t idx = rec->match.rule_index;
+
+			c->flows.match_events++;
+			p += ft_json_match(p, rec, idx < c->rule_count ? &c->rules[idx] : NULL);
 		} else {
 			c->unknown_records++;
 		}
@@ -502,12 +513,49 @@ enum run_end {
 	RUN_FAILED,
 };
 
-static void
+/* A new run: counters to zero, and room for its summary line (which lists
+ * rules). Returns -1 when out of memory. */
+static int
 run_reset(struct collector *c)
 {
+	const struct ft_export_header *h = c->seg.hdr;
+	size_t need;
+
 	memset(c->seq, 0, sizeof(c->seq));
 	memset(&c->flows, 0, sizeof(c->flows));
 	c->unknown_records = 0;
+	c->rule_count = h->rule_count;
+	c->rules = (const struct ft_rule_info *)((const char *)h + h->rules_offset);
+	need = (size_t)BURST * FT_JSON_FLOW_MAX + FT_JSON_SUMMARY_MAX +
+	       (size_t)c->rule_count * FT_JSON_RULE_MAX;
+	if (need > c->out_cap) {
+		char *nb = realloc(c->out_buf, need);
+
+		if (nb == NULL)
+			return -1;
+		c->out_buf = nb;
+		c->out_cap = need;
+	}
+	return 0;
+}
+
+/* Every worker's hits of each rule, summed (final once the run finished). */
+static uint64_t *
+sum_rule_hits(const struct collector *c)
+{
+	const struct ft_export_header *h = c->seg.hdr;
+	uint64_t *sum = calloc(c->rule_count ? c->rule_count : 1, sizeof(uint64_t));
+
+	if (sum == NULL)
+		return NULL;
+	for (uint32_t w = 0; w < c->seg.worker_count; w++) {
+		const uint64_t *hits = (const uint64_t *)((const char *)h + h->rule_hits_offset +
+							  h->rule_hits_stride * w);
+
+		for (uint32_t i = 0; i < c->rule_count; i++)
+			sum[i] += __atomic_load_n(&hits[i], __ATOMIC_RELAXED);
+	}
+	return sum;
 }
 
 /* The summary line, alone, in its own file (replaced each run), for scripts. */
@@ -553,9 +601,18 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 	end_ns = snap->heartbeat_ns != 0 ? snap->heartbeat_ns : clock_ns(CLOCK_REALTIME);
 	{
 		size_t at = c->out_len;
+		struct ft_rule_hits hits = {c->rules, NULL, c->rule_count};
+		uint64_t *sum = NULL;
 
+		if (c->rule_count > 0) {
+			sum = sum_rule_hits(c);
+			if (sum == NULL)
+				error(c, "out of memory: per-rule hits left out of the summary");
+			hits.hits = sum;
+		}
 		c->out_len += ft_json_summary(c->out_buf + c->out_len, snap, &c->flows, &s,
-					      complete, end_ns);
+					      sum != NULL ? &hits : NULL, complete, end_ns);
+		free(sum);
 		if (c->cfg->summary != NULL)
 			write_summary_copy(c, c->out_buf + at, c->out_len - at);
 	}
@@ -749,7 +806,8 @@ ft_collector_run(const struct ft_collector_config *cfg)
 	 * receive the JSON lines. */
 	c->tty = isatty(STDERR_FILENO) &&
 		 !((cfg->output == NULL || strcmp(cfg->output, "-") == 0) && isatty(STDOUT_FILENO));
-	c->out_buf = malloc((size_t)BURST * FT_JSON_FLOW_MAX + FT_JSON_SUMMARY_MAX);
+	c->out_cap = (size_t)BURST * FT_JSON_FLOW_MAX + FT_JSON_SUMMARY_MAX;
+	c->out_buf = malloc(c->out_cap);
 	if (cfg->top > 0 && stats_enabled(c))
 		c->top = calloc(cfg->top, sizeof(*c->top));
 	if (c->out_buf == NULL || (cfg->top > 0 && stats_enabled(c) && !c->top)) {
@@ -770,7 +828,14 @@ ft_collector_run(const struct ft_collector_config *cfg)
 
 		if (wait_and_attach(c, &status) < 0)
 			break;
-		run_reset(c);
+		if (run_reset(c) < 0) {
+			error(c, "out of memory for a run of %" PRIu32 " rules",
+			      c->seg.hdr->rule_count);
+			ft_segment_release(&c->seg);
+			ft_segment_close(&c->seg);
+			status = FT_EXIT_INCOMPLETE;
+			break;
+		}
 		c->attach_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		c->heartbeat_mono_ns = c->attach_mono_ns;
 		if (c->seg.reread_records > 0)

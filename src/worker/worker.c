@@ -48,8 +48,19 @@ struct ft_worker {
 	struct rte_mbuf *out_stage[FT_WORKER_MAX][OUT_STAGE];
 	struct ft_export_writer writer;
 	struct pacer pace[FT_WORKER_MAX_SOURCES];
+	/* Pattern matching (NULL without rules), and the burst being accounted:
+	 * a flow that ends inside update_burst() first gets the burst's earlier
+	 * packets scanned (burst_next .. the first index not yet filled). */
+	struct ft_match *match;
+	struct rte_mbuf **burst_m;
+	struct ft_pkt **burst_pkt;
+	uint32_t *burst_index;
+	unsigned burst_n, burst_next;
 	uint8_t linear[LINEAR_MAX];
 };
+
+/* flow_index[] value of a packet update_burst() has not reached yet. */
+#define INDEX_PENDING (FT_FLOW_REFUSED - 1)
 
 static inline struct ft_pkt *
 pkt_of(struct rte_mbuf *m)
@@ -57,13 +68,66 @@ pkt_of(struct rte_mbuf *m)
 	return rte_mbuf_to_priv(m);
 }
 
+/* Payload of a packet as contiguous bytes: in place, or copied out of a chain. */
+static inline const uint8_t *
+payload_of(struct ft_worker *w, const struct rte_mbuf *mb, const struct ft_pkt *p)
+{
+	if (p->payload_len == 0)
+		return NULL;
+	if (likely(p->payload_offset + p->payload_len <= mb->data_len))
+		return rte_pktmbuf_mtod_offset(mb, const uint8_t *, p->payload_offset);
+	return rte_pktmbuf_read(mb, p->payload_offset, p->payload_len, w->linear);
+}
+
+/* Scan the burst's packets whose flow index is known, in packet order. */
+static void
+match_pending(struct ft_worker *w)
+{
+	unsigned k;
+
+	for (k = w->burst_next; k < w->burst_n && w->burst_index[k] != INDEX_PENDING; k++) {
+		uint32_t idx = w->burst_index[k];
+		const struct ft_pkt *p = w->burst_pkt[k];
+		const uint8_t *payload;
+
+		if (unlikely(idx == FT_FLOW_REFUSED))
+			continue;
+		payload = payload_of(w, w->burst_m[k], p);
+		if (unlikely(payload == NULL && p->payload_len != 0))
+			continue; /* a chain shorter than the parser saw: cannot happen */
+		ft_match_packet(w->match, ft_flow_table_entry(w->flows, idx), idx, p, payload);
+	}
+	w->burst_next = k;
+}
+
+static void
+emit_match(void *ctx, const struct ft_match_record *ev)
+{
+	struct ft_worker *w = ctx;
+	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_MATCH);
+
+	r->match = *ev;
+}
+
 static void
 on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 {
 	struct ft_worker *w = ctx;
-	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
+	struct ft_flow_match summary;
+	struct ft_record *r;
 
+	/* The flow's last events go out before its record, and no record slot is
+	 * held while they are staged (staging may flush). */
+	if (w->match != NULL) {
+		match_pending(w);
+		ft_match_flow_end(w->match, f, ft_flow_table_index(w->flows, f), &summary);
+	}
+	r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
 	ft_flow_to_record(f, reason, &r->flow);
+	if (w->match != NULL) {
+		r->flow.match = summary;
+		r->flow.flags |= FT_FLOW_F_MATCH;
+	}
 }
 
 static inline void
@@ -90,7 +154,20 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
+	if (w->match != NULL) {
+		for (unsigned k = 0; k < n; k++)
+			flow_index[k] = INDEX_PENDING;
+		w->burst_m = m;
+		w->burst_pkt = pkts;
+		w->burst_index = flow_index;
+		w->burst_n = n;
+		w->burst_next = 0;
+	}
 	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, flow_index, on_flow_end, w);
+	if (w->match != NULL) {
+		match_pending(w);
+		w->burst_n = 0;
+	}
 	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
 		if (unlikely(nrefused != 0 && flow_index[k] == FT_FLOW_REFUSED))
@@ -313,6 +390,8 @@ publish(struct ft_worker *w)
 	w->c.flows_ended = fs.ended;
 	w->c.flows_active = fs.active;
 	w->c.clock_ns = w->now_ns;
+	if (w->match != NULL)
+		ft_match_counters(w->match, &w->c);
 	/* Word-sized stores: a reader sees each counter whole, the block possibly
 	 * mid-update while running; final values are complete once done is set. */
 	memcpy(w->shared, &w->c, sizeof(w->c));
@@ -437,6 +516,24 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		rte_errno = e;
 		return NULL;
 	}
+	if (params->match != NULL) {
+		struct ft_match_params mp = *params->match;
+
+		mp.flows = params->flow.capacity;
+		mp.socket_id = socket_id;
+		mp.emit = emit_match;
+		mp.emit_ctx = w;
+		mp.rule_hits = ft_export_segment_rule_hits(seg, params->id);
+		w->match = ft_match_create(&mp);
+		if (w->match == NULL) {
+			int e = rte_errno;
+
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	w->shared = &seg->hdr->workers[params->id];
 	w->c.flow_capacity = params->flow.capacity;
 	w->publish_interval_tsc = rte_get_tsc_hz() / (FT_NSEC_PER_SEC / PUBLISH_EVERY_NS);
@@ -466,6 +563,7 @@ ft_worker_free(struct ft_worker *w)
 {
 	if (w == NULL)
 		return;
+	ft_match_free(w->match);
 	ft_flow_table_free(w->flows);
 	rte_free(w);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The per-lcore pipeline: rx burst -> parse -> (software dispatch) -> flow table
- * -> export ring, plus timer-wheel expiry, run to completion on one lcore.
+ * -> pattern matching -> export ring, plus timer-wheel expiry, run to completion
+ * on one lcore.
  *
  * Workers share nothing on the hot path. They meet the main lcore through
  * struct ft_worker_ctl (flags the main lcore sets, read once per loop) and each
@@ -25,6 +26,7 @@
 #include "common/common.h"
 #include "export/writer.h"
 #include "flow/flow.h"
+#include "match/match.h"
 #include "port/port.h"
 
 #define FT_WORKER_MAX	      FT_EXPORT_MAX_WORKERS
@@ -62,6 +64,9 @@ struct ft_worker_params {
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
+	/* Pattern matching, or NULL: the worker fills flows, socket_id, emit,
+	 * emit_ctx and rule_hits (its counters in the export segment). */
+	const struct ft_match_params *match;
 };
 
 struct ft_worker;
