@@ -302,6 +302,8 @@ struct ft_worker_counters {
 	uint64_t busy_cycles;  /* TSC cycles spent on iterations that had work */
 	uint64_t total_cycles; /* TSC cycles since the worker started */
 	uint64_t done;	       /* 1 once the worker flushed every flow and stopped */
+	uint64_t cpu_ns;       /* CPU time of the worker's thread (other processes' share of
+				  its core excluded; at every publish and at the end) */
 
 	/* Pattern matching (all zero when no rules are loaded). */
 	uint64_t match_scanned_bytes;	  /* payload bytes given to Hyperscan */

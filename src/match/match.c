@@ -345,6 +345,15 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 				return;
 			}
 			set_current(m, flow, f, dir, pkt->ts_ns);
+			/* Most segments continue their stream: scan them in place. */
+			if (likely(len != 0 &&
+				   ft_reasm_is_next(&d->r, pkt->tcp_seq, pkt->tcp_flags))) {
+				uint64_t offset = d->r.offset;
+
+				ft_reasm_advance(m->reasm, &d->r, len);
+				scan(m, d, payload, len, offset, false);
+				return;
+			}
 			ft_reasm_segment(m->reasm, &d->r, pkt->tcp_seq, pkt->tcp_flags, payload,
 					 len, m);
 			return;

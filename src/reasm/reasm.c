@@ -396,6 +396,15 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 }
 
 void
+ft_reasm_advance(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t len)
+{
+	r->st.segments++;
+	r->st.delivered_bytes += len;
+	d->next_seq += len;
+	d->offset += len;
+}
+
+void
 ft_reasm_ack(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t ack, void *ctx)
 {
 	int32_t beyond;

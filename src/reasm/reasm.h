@@ -41,6 +41,7 @@
 #ifndef FT_REASM_H
 #define FT_REASM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define FT_REASM_SLOT_SIZE 512 /* bytes per hold slot, header included */
@@ -136,6 +137,22 @@ uint64_t ft_reasm_memory(const struct ft_reasm_params *params);
  */
 void ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8_t flags,
 		      const uint8_t *data, uint32_t len, void *ctx);
+
+/*
+ * The common case without the general machinery: true when a segment (flags
+ * FT_TCP_*) continues the stream exactly, nothing is held, and it is no SYN or
+ * RST. The caller may then consume its payload in place and call
+ * ft_reasm_advance(), which is what ft_reasm_segment() would do.
+ */
+static inline bool
+ft_reasm_is_next(const struct ft_reasm_dir *d, uint32_t seq, uint8_t flags)
+{
+	return (d->flags & (FT_REASM_D_SYNC | FT_REASM_D_DONE)) == FT_REASM_D_SYNC &&
+	       d->head == 0 && seq == d->next_seq && !(flags & 0x06 /* SYN, RST */);
+}
+
+/* After ft_reasm_is_next(): len payload bytes (> 0) were consumed in order. */
+void ft_reasm_advance(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t len);
 
 /*
  * The other direction acknowledged `ack` (a segment with ACK set travelling the
