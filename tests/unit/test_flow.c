@@ -3,7 +3,8 @@
  * Unit tests of src/flow: TCP state and end reasons, timeouts, table full, the
  * timer wheel's bounds, and a torture test against a reference model.
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
+ * no EAL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,30 +21,6 @@
 #include <rte_errno.h>
 
 #include "flow/flow.h"
-
-RTE_DEFINE_PER_LCORE(int, _rte_errno);
-
-void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
-void __wrap_rte_free(void *p);
-
-void *
-__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
-{
-	void *p = NULL;
-
-	(void)type;
-	(void)socket;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-void
-__wrap_rte_free(void *p)
-{
-	free(p);
-}
 
 #define SEC 1000000000ULL
 

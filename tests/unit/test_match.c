@@ -8,7 +8,8 @@
  * stream and block modes, the stream pool running out, depth, end-of-data
  * matches, start of match, the per-flow event limit and the flow summary.
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
+ * no EAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -27,31 +28,6 @@
 #include <rte_errno.h>
 
 #include "match/match.h"
-
-RTE_DEFINE_PER_LCORE(int, _rte_errno);
-
-void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
-void __wrap_rte_free(void *p);
-
-void *
-__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
-{
-	void *p = NULL;
-
-	(void)type;
-	(void)socket;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) !=
-	    0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-void
-__wrap_rte_free(void *p)
-{
-	free(p);
-}
 
 static char tmpdir[] = "/tmp/ft-test-match-XXXXXX";
 

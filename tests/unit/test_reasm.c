@@ -6,7 +6,8 @@
  * window, stopping at a depth, and a randomized test against a reference model
  * (first captured copy of every byte wins; bytes never captured are gaps).
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
+ * no EAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,30 +24,6 @@
 #include <rte_errno.h>
 
 #include "reasm/reasm.h"
-
-RTE_DEFINE_PER_LCORE(int, _rte_errno);
-
-void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
-void __wrap_rte_free(void *p);
-
-void *
-__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
-{
-	void *p = NULL;
-
-	(void)type;
-	(void)socket;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-void
-__wrap_rte_free(void *p)
-{
-	free(p);
-}
 
 #define SYN 0x02
 #define RST 0x04
@@ -115,6 +92,36 @@ new_sink(void)
 	return s;
 }
 
+/* Most tests: a reassembler with room enough, one direction, one sink. */
+struct fix {
+	struct ft_reasm *r;
+	struct ft_reasm_dir d;
+	struct sink *s;
+};
+
+static int
+setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->r = make(1 << 20, 1 << 16);
+	f->s = new_sink();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fix *f = *state;
+
+	free(f->s);
+	ft_reasm_free(f->r);
+	free(f);
+	return 0;
+}
+
 /* The reference stream: byte k of a direction. */
 static uint8_t
 ref(uint64_t k)
@@ -171,205 +178,178 @@ test_create_args(void **state)
 static void
 test_in_order(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	ft_reasm_segment(r, &d, 1000, SYN, NULL, 0, s);
-	assert_int_equal(d.next_seq, 1001);
+	ft_reasm_segment(f->r, &f->d, 1000, SYN, NULL, 0, f->s);
+	assert_int_equal(f->d.next_seq, 1001);
 	for (uint64_t off = 0; off < 10000; off += 1000)
-		seg(r, &d, 1000, off, 1000, s);
-	expect_stream(s, 10000);
-	assert_int_equal(s->ncalls, 10); /* straight from the segments */
-	ft_reasm_get_stats(r, &st);
+		seg(f->r, &f->d, 1000, off, 1000, f->s);
+	expect_stream(f->s, 10000);
+	assert_int_equal(f->s->ncalls, 10); /* straight from the segments */
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.delivered_bytes, 10000);
 	assert_int_equal(st.held_bytes, 0);
 	assert_int_equal(st.retrans_bytes, 0);
 	assert_int_equal(st.segments, 10);
-	assert_int_equal(d.offset, 10000);
-	ft_reasm_flush(r, &d, s);
-	assert_int_equal(s->ngaps, 0);
-	assert_int_equal(d.flags, 0);
-	free(s);
-	ft_reasm_free(r);
+	assert_int_equal(f->d.offset, 10000);
+	ft_reasm_flush(f->r, &f->d, f->s);
+	assert_int_equal(f->s->ngaps, 0);
+	assert_int_equal(f->d.flags, 0);
 }
 
 static void
 test_reordered(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	ft_reasm_segment(r, &d, 5, SYN, NULL, 0, s);
-	seg(r, &d, 5, 0, 100, s);
-	seg(r, &d, 5, 300, 1400, s); /* held: three slots */
-	seg(r, &d, 5, 1700, 50, s);  /* held, appended */
-	seg(r, &d, 5, 200, 100, s);  /* held, before the others */
-	assert_int_equal(s->next, 100);
-	assert_int_equal(d.held_bytes, 1550);
-	ft_reasm_get_stats(r, &st);
+	ft_reasm_segment(f->r, &f->d, 5, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 5, 0, 100, f->s);
+	seg(f->r, &f->d, 5, 300, 1400, f->s); /* held: three slots */
+	seg(f->r, &f->d, 5, 1700, 50, f->s);  /* held, appended */
+	seg(f->r, &f->d, 5, 200, 100, f->s);  /* held, before the others */
+	assert_int_equal(f->s->next, 100);
+	assert_int_equal(f->d.held_bytes, 1550);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.slots_in_use, 5);
-	seg(r, &d, 5, 100, 100, s); /* fills the hole: everything flows */
-	expect_stream(s, 1750);
-	assert_int_equal(d.held_bytes, 0);
-	assert_int_equal(d.head, 0);
-	ft_reasm_get_stats(r, &st);
+	seg(f->r, &f->d, 5, 100, 100, f->s); /* fills the hole: everything flows */
+	expect_stream(f->s, 1750);
+	assert_int_equal(f->d.held_bytes, 0);
+	assert_int_equal(f->d.head, 0);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.slots_in_use, 0);
 	assert_int_equal(st.held_bytes, 1550);
 	assert_int_equal(st.gaps, 0);
-	free(s);
-	ft_reasm_free(r);
 }
 
 static void
 test_retransmitted(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	ft_reasm_segment(r, &d, 77, SYN, NULL, 0, s);
-	seg(r, &d, 77, 0, 500, s);
-	seg(r, &d, 77, 0, 500, s);   /* same bytes again */
-	seg(r, &d, 77, 100, 200, s); /* inside what was delivered */
-	seg(r, &d, 77, 400, 300, s); /* overlaps the end: 200 new */
-	expect_stream(s, 700);
-	ft_reasm_get_stats(r, &st);
+	ft_reasm_segment(f->r, &f->d, 77, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 77, 0, 500, f->s);
+	seg(f->r, &f->d, 77, 0, 500, f->s);   /* same bytes again */
+	seg(f->r, &f->d, 77, 100, 200, f->s); /* inside what was delivered */
+	seg(f->r, &f->d, 77, 400, 300, f->s); /* overlaps the end: 200 new */
+	expect_stream(f->s, 700);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.retrans_bytes, 500 + 200 + 100);
 	assert_int_equal(st.delivered_bytes, 700);
 	/* Held data retransmitted before the hole is filled. */
-	seg(r, &d, 77, 1000, 300, s);
-	seg(r, &d, 77, 1000, 300, s);
-	seg(r, &d, 77, 900, 200, s); /* 100 new before the held bytes */
-	ft_reasm_get_stats(r, &st);
+	seg(f->r, &f->d, 77, 1000, 300, f->s);
+	seg(f->r, &f->d, 77, 1000, 300, f->s);
+	seg(f->r, &f->d, 77, 900, 200, f->s); /* 100 new before the held bytes */
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.retrans_bytes, 800 + 300 + 100);
-	assert_int_equal(d.held_bytes, 400);
-	seg(r, &d, 77, 700, 700, s); /* fills, and covers everything held */
-	expect_stream(s, 1400);
-	free(s);
-	ft_reasm_free(r);
+	assert_int_equal(f->d.held_bytes, 400);
+	seg(f->r, &f->d, 77, 700, 700, f->s); /* fills, and covers everything held */
+	expect_stream(f->s, 1400);
 }
 
 /* Conflicting bytes: whatever copy was captured first wins, delivered or held. */
 static void
 test_conflicting(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
-	struct sink *s = new_sink();
+	struct fix *f = *state;
 	uint8_t evil[300];
 
-	(void)state;
 	memset(evil, 'X', sizeof(evil));
-	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
-	seg(r, &d, 0, 0, 200, s);
-	ft_reasm_segment(r, &d, 1 + 100, ACK, evil, 200, s); /* 100 old (differ), 100 new */
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 0, 0, 200, f->s);
+	ft_reasm_segment(f->r, &f->d, 1 + 100, ACK, evil, 200,
+			 f->s); /* 100 old (differ), 100 new */
 	for (unsigned k = 0; k < 200; k++)
-		assert_int_equal(s->bytes[k], ref(k));
+		assert_int_equal(f->s->bytes[k], ref(k));
 	for (unsigned k = 200; k < 300; k++)
-		assert_int_equal(s->bytes[k], 'X');
+		assert_int_equal(f->s->bytes[k], 'X');
 	/* Held, then a conflicting copy overlapping the held bytes and the hole. */
-	seg(r, &d, 0, 500, 100, s);
-	ft_reasm_segment(r, &d, 1 + 450, ACK, evil, 200, s); /* 450-500 new, 500-600 held */
-	seg(r, &d, 0, 300, 300, s);			     /* the hole: 300-450 new */
-	assert_int_equal(s->next, 650);
+	seg(f->r, &f->d, 0, 500, 100, f->s);
+	ft_reasm_segment(f->r, &f->d, 1 + 450, ACK, evil, 200,
+			 f->s);		     /* 450-500 new, 500-600 held */
+	seg(f->r, &f->d, 0, 300, 300, f->s); /* the hole: 300-450 new */
+	assert_int_equal(f->s->next, 650);
 	for (unsigned k = 300; k < 450; k++)
-		assert_int_equal(s->bytes[k], ref(k));
+		assert_int_equal(f->s->bytes[k], ref(k));
 	for (unsigned k = 450; k < 500; k++)
-		assert_int_equal(s->bytes[k], 'X');
+		assert_int_equal(f->s->bytes[k], 'X');
 	for (unsigned k = 500; k < 600; k++)
-		assert_int_equal(s->bytes[k], ref(k));
+		assert_int_equal(f->s->bytes[k], ref(k));
 	for (unsigned k = 600; k < 650; k++)
-		assert_int_equal(s->bytes[k], 'X');
+		assert_int_equal(f->s->bytes[k], 'X');
 	/* An in-order segment overlapping held bytes: the held copy wins there. */
-	seg(r, &d, 0, 800, 100, s);
-	ft_reasm_segment(r, &d, 1 + 650, ACK, evil, 300, s);
-	assert_int_equal(s->next, 950);
+	seg(f->r, &f->d, 0, 800, 100, f->s);
+	ft_reasm_segment(f->r, &f->d, 1 + 650, ACK, evil, 300, f->s);
+	assert_int_equal(f->s->next, 950);
 	for (unsigned k = 650; k < 800; k++)
-		assert_int_equal(s->bytes[k], 'X');
+		assert_int_equal(f->s->bytes[k], 'X');
 	for (unsigned k = 800; k < 900; k++)
-		assert_int_equal(s->bytes[k], ref(k));
+		assert_int_equal(f->s->bytes[k], ref(k));
 	for (unsigned k = 900; k < 950; k++)
-		assert_int_equal(s->bytes[k], 'X');
-	assert_int_equal(s->order_errors, 0);
-	free(s);
-	ft_reasm_free(r);
+		assert_int_equal(f->s->bytes[k], 'X');
+	assert_int_equal(f->s->order_errors, 0);
 }
 
 static void
 test_gap_acked(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	ft_reasm_segment(r, &d, 1000, SYN, NULL, 0, s);
-	seg(r, &d, 1000, 0, 100, s);
+	ft_reasm_segment(f->r, &f->d, 1000, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 1000, 0, 100, f->s);
 	/* An ack with nothing held is no evidence of loss: nothing happens. */
-	ft_reasm_ack(r, &d, 1000 + 1 + 150, s);
-	assert_int_equal(s->ngaps, 0);
-	seg(r, &d, 1000, 200, 100, s);		/* 100-200 never captured */
-	seg(r, &d, 1000, 400, 100, s);		/* 300-400 never captured */
-	ft_reasm_ack(r, &d, 1000 + 1 + 100, s); /* not beyond: nothing */
-	assert_int_equal(s->ngaps, 0);
-	ft_reasm_ack(r, &d, 1000 + 1 + 150, s); /* half the hole */
-	assert_int_equal(s->ngaps, 1);
-	assert_int_equal(s->next, 150);
-	ft_reasm_ack(r, &d, 1000 + 1 + 350, s); /* rest of the hole, 200-300, part of the next */
-	assert_int_equal(s->ngaps, 3);
-	assert_int_equal(s->next, 350);
+	ft_reasm_ack(f->r, &f->d, 1000 + 1 + 150, f->s);
+	assert_int_equal(f->s->ngaps, 0);
+	seg(f->r, &f->d, 1000, 200, 100, f->s);		 /* 100-200 never captured */
+	seg(f->r, &f->d, 1000, 400, 100, f->s);		 /* 300-400 never captured */
+	ft_reasm_ack(f->r, &f->d, 1000 + 1 + 100, f->s); /* not beyond: nothing */
+	assert_int_equal(f->s->ngaps, 0);
+	ft_reasm_ack(f->r, &f->d, 1000 + 1 + 150, f->s); /* half the hole */
+	assert_int_equal(f->s->ngaps, 1);
+	assert_int_equal(f->s->next, 150);
+	ft_reasm_ack(f->r, &f->d, 1000 + 1 + 350,
+		     f->s); /* rest of the hole, 200-300, part of the next */
+	assert_int_equal(f->s->ngaps, 3);
+	assert_int_equal(f->s->next, 350);
 	/* The late copy of gapped bytes is old now. */
-	seg(r, &d, 1000, 300, 100, s);
-	assert_int_equal(s->next, 500);
+	seg(f->r, &f->d, 1000, 300, 100, f->s);
+	assert_int_equal(f->s->next, 500);
 	for (unsigned k = 0; k < 500; k++) {
 		bool gap = (k >= 100 && k < 200) || (k >= 300 && k < 350);
 
-		assert_int_equal(s->kind[k], gap ? 2 : 1);
+		assert_int_equal(f->s->kind[k], gap ? 2 : 1);
 		if (!gap)
-			assert_int_equal(s->bytes[k], ref(k));
+			assert_int_equal(f->s->bytes[k], ref(k));
 	}
-	ft_reasm_get_stats(r, &st);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.gaps_acked, 3);
 	assert_int_equal(st.gap_bytes, 150);
 	assert_int_equal(st.gaps, 3);
 	assert_int_equal(st.retrans_bytes, 50);
-	free(s);
-	ft_reasm_free(r);
 }
 
 static void
 test_gap_end(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	ft_reasm_segment(r, &d, 9, SYN, NULL, 0, s);
-	seg(r, &d, 9, 0, 10, s);
-	seg(r, &d, 9, 20, 10, s);
-	seg(r, &d, 9, 40, 10, s);
-	ft_reasm_flush(r, &d, s);
-	assert_int_equal(s->next, 50);
-	assert_int_equal(s->ngaps, 2);
-	ft_reasm_get_stats(r, &st);
+	ft_reasm_segment(f->r, &f->d, 9, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 9, 0, 10, f->s);
+	seg(f->r, &f->d, 9, 20, 10, f->s);
+	seg(f->r, &f->d, 9, 40, 10, f->s);
+	ft_reasm_flush(f->r, &f->d, f->s);
+	assert_int_equal(f->s->next, 50);
+	assert_int_equal(f->s->ngaps, 2);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.gaps_end, 2);
 	assert_int_equal(st.gap_bytes, 20);
 	assert_int_equal(st.slots_in_use, 0);
-	assert_int_equal(d.flags, 0);
-	assert_int_equal(d.offset, 0);
-	free(s);
-	ft_reasm_free(r);
+	assert_int_equal(f->d.flags, 0);
+	assert_int_equal(f->d.offset, 0);
 }
 
 /* Per-direction budget: holding more makes the earliest hole a gap. */
@@ -456,72 +436,62 @@ test_no_pool(void **state)
 static void
 test_wrap(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
-	struct sink *s = new_sink();
+	struct fix *f = *state;
 	uint32_t isn = 0xffffffffu - 1000;
 
-	(void)state;
-	ft_reasm_segment(r, &d, isn, SYN, NULL, 0, s);
-	seg(r, &d, isn, 0, 900, s);
-	seg(r, &d, isn, 1400, 500, s); /* beyond the wrap, held */
-	seg(r, &d, isn, 900, 200, s);  /* across the wrap */
-	seg(r, &d, isn, 500, 800, s);  /* overlaps delivered and fills to 1300 */
-	seg(r, &d, isn, 1300, 100, s);
-	expect_stream(s, 1900);
-	assert_int_equal(d.next_seq, isn + 1 + 1900);
-	ft_reasm_ack(r, &d, isn + 1 + 1900, s); /* nothing held: nothing */
-	assert_int_equal(s->ngaps, 0);
-	free(s);
-	ft_reasm_free(r);
+	ft_reasm_segment(f->r, &f->d, isn, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, isn, 0, 900, f->s);
+	seg(f->r, &f->d, isn, 1400, 500, f->s); /* beyond the wrap, held */
+	seg(f->r, &f->d, isn, 900, 200, f->s);	/* across the wrap */
+	seg(f->r, &f->d, isn, 500, 800, f->s);	/* overlaps delivered and fills to 1300 */
+	seg(f->r, &f->d, isn, 1300, 100, f->s);
+	expect_stream(f->s, 1900);
+	assert_int_equal(f->d.next_seq, isn + 1 + 1900);
+	ft_reasm_ack(f->r, &f->d, isn + 1 + 1900, f->s); /* nothing held: nothing */
+	assert_int_equal(f->s->ngaps, 0);
 }
 
 static void
 test_start_and_flags(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 	uint8_t data[100];
 
-	(void)state;
 	memset(data, 'a', sizeof(data));
 	/* Mid-stream: the first segment with payload starts the stream. */
-	ft_reasm_segment(r, &d, 5000, ACK, data, 100, s);
-	assert_int_equal(s->next, 100);
-	ft_reasm_segment(r, &d, 4900, ACK, data, 100, s); /* before the start: old */
-	assert_int_equal(s->next, 100);
+	ft_reasm_segment(f->r, &f->d, 5000, ACK, data, 100, f->s);
+	assert_int_equal(f->s->next, 100);
+	ft_reasm_segment(f->r, &f->d, 4900, ACK, data, 100, f->s); /* before the start: old */
+	assert_int_equal(f->s->next, 100);
 	/* A SYN now does not restart a stream that delivered data. */
-	ft_reasm_segment(r, &d, 1, SYN, NULL, 0, s);
-	assert_int_equal(d.next_seq, 5100);
-	ft_reasm_release(r, &d);
+	ft_reasm_segment(f->r, &f->d, 1, SYN, NULL, 0, f->s);
+	assert_int_equal(f->d.next_seq, 5100);
+	ft_reasm_release(f->r, &f->d);
 
 	/* A retransmitted SYN with another ISN before any data restarts it. */
-	memset(s, 0, sizeof(*s));
-	ft_reasm_segment(r, &d, 100, SYN, NULL, 0, s);
-	ft_reasm_segment(r, &d, 700, SYN, NULL, 0, s);
-	assert_int_equal(d.next_seq, 701);
+	memset(f->s, 0, sizeof(*f->s));
+	ft_reasm_segment(f->r, &f->d, 100, SYN, NULL, 0, f->s);
+	ft_reasm_segment(f->r, &f->d, 700, SYN, NULL, 0, f->s);
+	assert_int_equal(f->d.next_seq, 701);
 	/* SYN with data (TFO): the payload follows the SYN's sequence number. */
-	ft_reasm_release(r, &d);
-	ft_reasm_segment(r, &d, 700, SYN | ACK, data, 10, s);
-	assert_int_equal(s->next, 10);
-	assert_int_equal(d.next_seq, 711);
+	ft_reasm_release(f->r, &f->d);
+	ft_reasm_segment(f->r, &f->d, 700, SYN | ACK, data, 10, f->s);
+	assert_int_equal(f->s->next, 10);
+	assert_int_equal(f->d.next_seq, 711);
 	/* RST payload is not stream data. */
-	ft_reasm_segment(r, &d, 711, RST | ACK, data, 20, s);
-	assert_int_equal(s->next, 10);
+	ft_reasm_segment(f->r, &f->d, 711, RST | ACK, data, 20, f->s);
+	assert_int_equal(f->s->next, 10);
 	/* Out of window: ignored, counted. */
-	ft_reasm_segment(r, &d, 711 + FT_REASM_WINDOW + 1, ACK, data, 20, s);
-	assert_int_equal(d.held_bytes, 0);
+	ft_reasm_segment(f->r, &f->d, 711 + FT_REASM_WINDOW + 1, ACK, data, 20, f->s);
+	assert_int_equal(f->d.held_bytes, 0);
 	/* Zero-length segments (pure ACKs, window probes) change nothing. */
-	ft_reasm_segment(r, &d, 710, ACK, NULL, 0, s);
-	assert_int_equal(d.next_seq, 711);
-	ft_reasm_get_stats(r, &st);
+	ft_reasm_segment(f->r, &f->d, 710, ACK, NULL, 0, f->s);
+	assert_int_equal(f->d.next_seq, 711);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.rst_bytes, 20);
 	assert_int_equal(st.out_of_window, 1);
 	assert_int_equal(st.retrans_bytes, 100);
-	free(s);
-	ft_reasm_free(r);
 }
 
 /* The data callback stops the direction (a scan depth): held data is released
@@ -529,29 +499,24 @@ test_start_and_flags(void **state)
 static void
 test_stop(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1 << 16);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
 
-	(void)state;
-	s->stop_at = 250;
-	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
-	seg(r, &d, 0, 200, 100, s);
-	seg(r, &d, 0, 400, 100, s);
-	seg(r, &d, 0, 0, 200, s); /* delivers 0-200 then 200-300: stop */
-	assert_int_equal(s->next, 300);
-	assert_true(d.flags & FT_REASM_D_DONE);
-	assert_int_equal(d.held_bytes, 0);
-	ft_reasm_get_stats(r, &st);
+	f->s->stop_at = 250;
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 0, 200, 100, f->s);
+	seg(f->r, &f->d, 0, 400, 100, f->s);
+	seg(f->r, &f->d, 0, 0, 200, f->s); /* delivers 0-200 then 200-300: stop */
+	assert_int_equal(f->s->next, 300);
+	assert_true(f->d.flags & FT_REASM_D_DONE);
+	assert_int_equal(f->d.held_bytes, 0);
+	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.slots_in_use, 0);
-	seg(r, &d, 0, 300, 100, s);
-	assert_int_equal(s->next, 300);
-	ft_reasm_flush(r, &d, s);
-	assert_int_equal(s->ngaps, 0);
-	assert_int_equal(d.flags, 0);
-	free(s);
-	ft_reasm_free(r);
+	seg(f->r, &f->d, 0, 300, 100, f->s);
+	assert_int_equal(f->s->next, 300);
+	ft_reasm_flush(f->r, &f->d, f->s);
+	assert_int_equal(f->s->ngaps, 0);
+	assert_int_equal(f->d.flags, 0);
 }
 
 /* xorshift, deterministic */
@@ -682,13 +647,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_args), cmocka_unit_test(test_in_order),
-		cmocka_unit_test(test_reordered),   cmocka_unit_test(test_retransmitted),
-		cmocka_unit_test(test_conflicting), cmocka_unit_test(test_gap_acked),
-		cmocka_unit_test(test_gap_end),	    cmocka_unit_test(test_gap_flow_budget),
-		cmocka_unit_test(test_gap_pool),    cmocka_unit_test(test_no_pool),
-		cmocka_unit_test(test_wrap),	    cmocka_unit_test(test_start_and_flags),
-		cmocka_unit_test(test_stop),	    cmocka_unit_test(test_random_model),
+		cmocka_unit_test(test_create_args),
+		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reordered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflicting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_end, setup, teardown),
+		cmocka_unit_test(test_gap_flow_budget),
+		cmocka_unit_test(test_gap_pool),
+		cmocka_unit_test(test_no_pool),
+		cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_and_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+		cmocka_unit_test(test_random_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
