@@ -50,6 +50,7 @@ struct key_spec {
 
 static const char *const overflow_choices[] = {"auto", "drop", "backpressure", NULL};
 static const char *const clock_choices[] = {"auto", "packet", "tsc", NULL};
+static const char *const full_policy_choices[] = {"evict", "refuse", NULL};
 static const char *const match_mode_choices[] = {"stream", "block", "off", NULL};
 static const char *const match_fallback_choices[] = {"block", "skip", NULL};
 
@@ -85,6 +86,13 @@ static const struct key_spec flow_keys[] = {
 	{"udp_timeout", T_DURATION, CFG(timeouts.udp_ns), SEC / 1000, 86400 * SEC, NULL},
 	{"icmp_timeout", T_DURATION, CFG(timeouts.icmp_ns), SEC / 1000, 86400 * SEC, NULL},
 	{"other_timeout", T_DURATION, CFG(timeouts.other_ns), SEC / 1000, 86400 * SEC, NULL},
+	{"active_timeout", T_DURATION, CFG(active_timeout_ns), 0, 86400 * SEC, NULL},
+	{"full_policy", T_ENUM, CFG(full_policy), 0, 0, full_policy_choices},
+	{"emergency_enter", T_RATIO, CFG(emergency_enter), 0, 1, NULL},
+	{"emergency_leave", T_RATIO, CFG(emergency_leave), 0, 1, NULL},
+	{"emergency_factor", T_RATIO, CFG(emergency_factor), 0, 1, NULL},
+	{"fragment_table_size", T_POW2, CFG(fragment_table_size), 4, 1U << 24, NULL},
+	{"fragment_timeout", T_DURATION, CFG(fragment_timeout_ns), SEC / 1000, 3600 * SEC, NULL},
 	{NULL},
 };
 
@@ -169,6 +177,13 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->timeouts.udp_ns = 60 * SEC;
 	cfg->timeouts.icmp_ns = 30 * SEC;
 	cfg->timeouts.other_ns = 60 * SEC;
+	cfg->active_timeout_ns = 300 * SEC;
+	cfg->full_policy = FT_FLOW_FULL_EVICT;
+	cfg->emergency_enter = 0.95;
+	cfg->emergency_leave = 0.85;
+	cfg->emergency_factor = 0.1;
+	cfg->fragment_table_size = 4096;
+	cfg->fragment_timeout_ns = 30 * SEC;
 
 	cfg->match_rules[0] = '\0';
 	snprintf(cfg->match_cache_dir, sizeof(cfg->match_cache_dir), "/var/cache/flowtap");
@@ -824,6 +839,14 @@ ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len)
 				 p->name);
 			return -1;
 		}
+	}
+	if (cfg->emergency_enter > 0 &&
+	    (cfg->emergency_leave > cfg->emergency_enter || cfg->emergency_factor <= 0)) {
+		snprintf(err, err_len,
+			 "%s: [flow] emergency_leave (%g) must not exceed emergency_enter (%g), and "
+			 "emergency_factor (%g) must be above 0",
+			 src, cfg->emergency_leave, cfg->emergency_enter, cfg->emergency_factor);
+		return -1;
 	}
 	if (cfg->mbufs != 0 && cfg->mbuf_cache * 2 > cfg->mbufs) {
 		snprintf(err, err_len, "%s: [dataplane] mbuf_cache: %u is more than half of mbufs (%u)",

@@ -102,6 +102,13 @@ struct ft_config {
 	uint32_t flow_capacity;
 	uint32_t expiry_budget;
 	struct ft_flow_timeouts timeouts;
+	uint64_t active_timeout_ns;
+	enum ft_flow_full_policy full_policy;
+	double emergency_enter;
+	double emergency_leave;
+	double emergency_factor;
+	uint32_t fragment_table_size;
+	uint64_t fragment_timeout_ns;
 
 	/* [match] */
 	char match_rules[PATH_MAX];	/* rules file (absolute), "" for no matching */

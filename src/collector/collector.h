@@ -205,7 +205,12 @@ struct ft_summary {
 	uint64_t rx_bytes;
 	uint64_t flows_created;
 	uint64_t flows_ended;
+	uint64_t flows_evicted;
+	uint64_t flow_segments;
+	uint64_t emergency_entered;
 	uint64_t fragments;
+	uint64_t fragments_attributed;
+	uint64_t fragments_unattributed;
 	uint64_t discard_packets[FT_DISCARD_MAX];
 	uint64_t discard_bytes[FT_DISCARD_MAX];
 	uint64_t ring_drop_records;

@@ -583,6 +583,10 @@ ft_json_flow(char *buf, const struct ft_record *rec)
 	p = put_name(p, &end_reason_text[f->end_reason]);
 	PUT(p, "\",\"fragments\":");
 	p = put_u64(p, f->fragments);
+	if (f->segment != 0) {
+		PUT(p, ",\"segment\":");
+		p = put_u64(p, f->segment);
+	}
 	if (k->proto == 1 || k->proto == 58) {
 		PUT(p, ",\"icmp_type\":");
 		p = put_u64(p, f->icmp_type);

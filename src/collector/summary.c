@@ -70,6 +70,11 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		s->rx_packets += wc->rx_packets;
 		s->rx_bytes += wc->rx_bytes;
 		s->flows_created += wc->flows_created;
+		s->flows_evicted += wc->flows_evicted;
+		s->flow_segments += wc->flow_segments;
+		s->emergency_entered += wc->emergency_entered;
+		s->fragments_attributed += wc->fragments_attributed;
+		s->fragments_unattributed += wc->fragments_unattributed;
 		s->flows_ended += wc->flows_ended;
 		s->fragments += wc->fragments;
 		for (d = 0; d < FT_DISCARD_MAX; d++) {
@@ -258,9 +263,14 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 		  s->rx_bytes);
 	sb_printf(&b,
 		  ",\"flows\":{\"records\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-		  ",\"created\":%" PRIu64 ",\"ended\":%" PRIu64 "}",
-		  flows->records, flows->packets, flows->bytes, s->flows_created, s->flows_ended);
-	sb_printf(&b, ",\"fragments\":%" PRIu64 ",\"discards\":{", s->fragments);
+		  ",\"created\":%" PRIu64 ",\"ended\":%" PRIu64 ",\"evicted\":%" PRIu64
+		  ",\"segments\":%" PRIu64 ",\"emergency_entered\":%" PRIu64 "}",
+		  flows->records, flows->packets, flows->bytes, s->flows_created, s->flows_ended,
+		  s->flows_evicted, s->flow_segments, s->emergency_entered);
+	sb_printf(&b,
+		  ",\"fragments\":%" PRIu64 ",\"fragments_attributed\":%" PRIu64
+		  ",\"fragments_unattributed\":%" PRIu64 ",\"discards\":{",
+		  s->fragments, s->fragments_attributed, s->fragments_unattributed);
 	for (i = 0; i < FT_DISCARD_MAX; i++)
 		sb_printf(&b, "%s\"%s\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
 			  i ? "," : "", ft_discard_names[i], s->discard_packets[i],

@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 2
+#define FT_EXPORT_LAYOUT_VERSION 3
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -96,6 +96,8 @@ enum ft_end_reason {
 	FT_END_REUSED,	  /* a new TCP SYN reused the 5-tuple of a live flow */
 	FT_END_EVICTED,	  /* table full: evicted to make room for a new flow */
 	FT_END_SHUTDOWN,  /* still live when the input ended or the dataplane stopped */
+	FT_END_ACTIVE,	  /* not an end: a long flow's periodic record (active timeout);
+			     its counters cover the segment since the previous record */
 	FT_END_MAX
 };
 
@@ -107,6 +109,7 @@ static const char *const ft_end_reason_names[FT_END_MAX] = {
 	[FT_END_REUSED] = "reused",
 	[FT_END_EVICTED] = "evicted",
 	[FT_END_SHUTDOWN] = "shutdown",
+	[FT_END_ACTIVE] = "active",
 };
 
 /* TCP connection state as tracked from flags (the record carries the last one). */
@@ -179,14 +182,17 @@ static_assert(offsetof(struct ft_flow_key, proto) == 40, "flow key layout");
 #define FT_FLOW_MATCH_F_MORE_RULES 0x02 /* more distinct rules matched than rules[] lists */
 
 /*
- * Pattern matching summary of a flow, [fwd, rev] where paired. Filled when
- * rules are loaded (FT_FLOW_F_MATCH), zero otherwise.
+ * Pattern matching summary of a flow record, [fwd, rev] where paired. Filled
+ * when rules are loaded (FT_FLOW_F_MATCH), zero otherwise. Like the record's
+ * counters it covers the record's segment (since the flow's previous record),
+ * so a flow's records sum to its totals; dir_flags and
+ * FT_FLOW_MATCH_F_SUPPRESSED hold since the flow began.
  */
 struct ft_flow_match {
 	uint64_t scanned_bytes[2]; /*  0  payload bytes given to Hyperscan */
 	uint64_t gap_bytes[2];	   /* 16  TCP stream bytes given up as gaps */
 	uint32_t events;	   /* 32  matches (rule scopes applied), suppressed ones too */
-	uint32_t rules[4];	   /* 36  ids of the first distinct rules matched (events order) */
+	uint32_t rules[4];	   /* 36  ids of the first distinct rules matched in the segment */
 	uint16_t gaps[2];	   /* 52  TCP gaps (saturating) */
 	uint8_t nrules;		   /* 56  entries used in rules[] */
 	uint8_t dir_flags[2];	   /* 57  FT_FLOW_MATCH_D_* */
@@ -196,7 +202,11 @@ struct ft_flow_match {
 static_assert(sizeof(struct ft_flow_match) == 64, "flow match summary layout");
 
 /*
- * A flow record: written when a flow ends. Directions are relative to the
+ * A flow record: written when a flow ends, and every active timeout while a
+ * long flow lives (end_reason FT_END_ACTIVE). A flow's records are its
+ * segments, numbered from 0: each covers the packets since the previous one
+ * (first_ns/last_ns, packets, bytes, tcp_flags, fragments), so the segments of
+ * a flow sum to its totals. Directions are relative to the
  * initiator (the sender of the flow's first packet; for TCP, the sender of the
  * SYN when the first packet seen is a SYN+ACK): index 0 = initiator to responder
  * ("fwd"), 1 = responder to initiator ("rev").
@@ -220,7 +230,8 @@ struct ft_flow_record {
 	uint8_t flags;		/* 115  FT_FLOW_F_* */
 	uint8_t icmp_type;	/* 116  first ICMP/ICMPv6 type seen (initiator side) */
 	uint8_t icmp_code;	/* 117  */
-	uint8_t reserved[10];	/* 118  zero */
+	uint16_t segment;	/* 118  0 for a flow's first record, then +1 per record */
+	uint8_t reserved[8];	/* 120  zero */
 	struct ft_flow_match match; /* 128  pattern matching (FT_FLOW_F_MATCH) */
 };
 static_assert(sizeof(struct ft_flow_record) == 192, "flow record layout");
@@ -293,6 +304,12 @@ struct ft_worker_counters {
 	uint64_t flows_ended;
 	uint64_t flows_active; /* gauge */
 	uint64_t flow_capacity;
+	uint64_t flows_evicted;	   /* ended to make room (also in flows_ended) */
+	uint64_t flow_segments;	   /* active-timeout records of live flows */
+	uint64_t emergency_entered; /* times the table entered emergency mode */
+	uint64_t emergency;	   /* gauge: 1 while in emergency mode */
+	uint64_t fragments_attributed; /* later fragments given their first fragment's ports */
+	uint64_t fragments_unattributed; /* later fragments with no first fragment known */
 	uint64_t records; /* records put on the ring */
 	uint64_t ring_drop_records;
 	uint64_t ring_drop_packets; /* packets carried by the dropped flow records */

@@ -36,6 +36,7 @@
 #define WHEEL_SLOTS	8192 /* span 1100 s; longer deadlines are re-armed on the way */
 #define MAX_BURST	256
 #define PF_DIST		12 /* packets between an entry's prefetch and its use */
+#define EVICT_BUDGET	64 /* flows examined to pick one to evict */
 #define LOAD_FACTOR_PCT 80 /* bucket count sized for at most this share of slots used */
 
 struct bucket {
@@ -62,6 +63,15 @@ struct ft_flow_table {
 	uint64_t wheel_cursor; /* absolute slot number (time >> WHEEL_SHIFT) to process next */
 	int wheel_started;
 	uint64_t serial;
+	const struct ft_flow_timeouts *to; /* &params.timeouts, or &emergency_to */
+	struct ft_flow_timeouts emergency_to;
+	uint32_t emergency_enter; /* live flows; 0: never */
+	uint32_t emergency_leave;
+	/* On entering emergency mode, every wheel slot is swept once so flows
+	 * filed at their normal deadlines are re-filed at the shorter ones. */
+	uint64_t sweep_slot;	/* absolute slot being swept */
+	uint32_t sweep_left;	/* slots still to sweep */
+	uint32_t sweep_pending; /* flows of sweep_slot still to look at */
 	struct ft_flow_table_params params;
 	struct ft_flow_table_stats stats;
 };
@@ -98,7 +108,11 @@ ft_flow_table_create(const struct ft_flow_table_params *params)
 	uint32_t nb;
 
 	if (params == NULL || params->capacity == 0 || params->capacity > (1U << 30) ||
-	    params->expiry_budget == 0) {
+	    params->expiry_budget == 0 || params->emergency_enter < 0 ||
+	    params->emergency_enter > 1 ||
+	    (params->emergency_enter > 0 &&
+	     (params->emergency_leave < 0 || params->emergency_leave > params->emergency_enter ||
+	      params->emergency_factor <= 0 || params->emergency_factor > 1))) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -106,7 +120,24 @@ ft_flow_table_create(const struct ft_flow_table_params *params)
 	if (t == NULL)
 		goto nomem;
 	t->params = *params;
+	if (t->params.key_hash == NULL)
+		t->params.key_hash = ft_flow_key_hash;
 	t->capacity = params->capacity;
+	t->to = &t->params.timeouts;
+	{
+		const struct ft_flow_timeouts *n = &t->params.timeouts;
+		double k = params->emergency_factor;
+		struct ft_flow_timeouts *e = &t->emergency_to;
+
+		e->tcp_new_ns = (uint64_t)((double)n->tcp_new_ns * k);
+		e->tcp_established_ns = (uint64_t)((double)n->tcp_established_ns * k);
+		e->tcp_closed_ns = (uint64_t)((double)n->tcp_closed_ns * k);
+		e->udp_ns = (uint64_t)((double)n->udp_ns * k);
+		e->icmp_ns = (uint64_t)((double)n->icmp_ns * k);
+		e->other_ns = (uint64_t)((double)n->other_ns * k);
+		t->emergency_enter = (uint32_t)(params->emergency_enter * params->capacity);
+		t->emergency_leave = (uint32_t)(params->emergency_leave * params->capacity);
+	}
 	nb = bucket_count(params->capacity);
 	t->bucket_mask = nb - 1;
 	t->flows = rte_zmalloc_socket("ft_flows", (size_t)params->capacity * sizeof(struct ft_flow),
@@ -377,19 +408,71 @@ timeout_reason(const struct ft_flow *f)
 	return f->tcp_state == FT_TCP_CLOSED ? closed_reason(f) : FT_END_IDLE;
 }
 
+/* Emergency mode follows occupancy with hysteresis (checked as flows come and
+ * go, so it costs two compares per flow, not per packet). */
+static inline void
+emergency_check(struct ft_flow_table *t)
+{
+	if (t->emergency_enter == 0)
+		return;
+	if (!t->stats.emergency && t->stats.active >= t->emergency_enter) {
+		t->stats.emergency = 1;
+		t->stats.emergency_entered++;
+		t->to = &t->emergency_to;
+		t->sweep_slot = t->wheel_cursor;
+		t->sweep_left = WHEEL_SLOTS;
+		t->sweep_pending = UINT32_MAX; /* count on first visit */
+	} else if (t->stats.emergency && t->stats.active < t->emergency_leave) {
+		t->stats.emergency = 0;
+		t->to = &t->params.timeouts;
+	}
+}
+
+/*
+ * When a flow must next be looked at: its idle deadline. The wheel files flows
+ * by it alone, so its earliest slots are the flows idle longest (what eviction
+ * wants). Active timeouts are taken when a flow's next packet comes after one
+ * (a long flow has packets; an idle one ends at its idle timeout with its last
+ * segment), which also keeps replays deterministic.
+ */
+static inline uint64_t
+flow_deadline(const struct ft_flow_table *t, const struct ft_flow *f)
+{
+	return f->last_ns + ft_flow_timeout(t->to, f);
+}
+
 static void
 flow_end(struct ft_flow_table *t, uint32_t i, enum ft_end_reason reason, ft_flow_end_fn end_fn,
 	 void *ctx)
 {
 	struct ft_flow *f = &t->flows[i];
 
+	if ((f->packets[0] | f->packets[1]) == 0)
+		f->first_ns = f->last_ns; /* nothing since the last segment */
 	end_fn(ctx, f, reason);
 	wheel_unlink(t, i);
-	index_remove(t, f->hash, i + 1);
+	/* The hash is not stored (the entry has no room for it): one CRC per flow. */
+	index_remove(t, t->params.key_hash(&f->key), i + 1);
 	f->flags = 0;
 	t->free_stack[t->free_top++] = i;
 	t->stats.ended++;
 	t->stats.active--;
+	emergency_check(t);
+}
+
+/* Active timeout: export the flow's current segment and start the next. */
+static void
+flow_segment(struct ft_flow_table *t, uint32_t i, ft_flow_end_fn end_fn, void *ctx)
+{
+	struct ft_flow *f = &t->flows[i];
+
+	end_fn(ctx, f, FT_END_ACTIVE);
+	f->segment++;
+	f->packets[0] = f->packets[1] = 0;
+	f->bytes[0] = f->bytes[1] = 0;
+	f->tcp_flags[0] = f->tcp_flags[1] = 0;
+	f->fragments = 0;
+	t->stats.segments++;
 }
 
 const struct ft_flow *
@@ -449,16 +532,74 @@ tcp_flags_known(const struct ft_pkt *p)
 	return !(p->flags & FT_PKT_F_L4_PARTIAL) || p->payload_offset - p->l4_offset >= 14;
 }
 
-/* Create a flow for p; returns the entry index or UINT32_MAX when full. */
+static void wheel_schedule(struct ft_flow_table *t, uint32_t i, uint64_t deadline_ns);
+
+/*
+ * Make room for a new flow at time now: end the live flow that has been idle
+ * longest relative to its timeout (the earliest idle deadline). The wheel's
+ * earliest slots hold the earliest deadlines, lazily (a flow that saw packets
+ * since it was filed sits earlier than it should): walk them from the cursor,
+ * re-file stale flows at their real deadline, and end the first flow whose
+ * deadline falls in the slot being looked at (within the slot's 134 ms, flows
+ * are not ordered), or the earliest seen after EVICT_BUDGET stale ones.
+ * Returns 0, or -1 only if nothing is live.
+ */
+static int
+evict_one(struct ft_flow_table *t, uint64_t now, ft_flow_end_fn end_fn, void *ctx)
+{
+	uint32_t best = UINT32_MAX;
+	uint64_t best_idle = UINT64_MAX;
+	unsigned examined = 0;
+
+	for (uint64_t slot = t->wheel_cursor; slot < t->wheel_cursor + WHEEL_SLOTS; slot++) {
+		uint32_t head = t->capacity + (uint32_t)(slot & (WHEEL_SLOTS - 1));
+		uint32_t i = t->wheel[head - t->capacity].next;
+
+		while (i != head) {
+			struct ft_flow *f = &t->flows[i];
+			uint32_t next = f->timer_next;
+			uint64_t idle = flow_deadline(t, f);
+
+			if (idle < best_idle) {
+				best = i;
+				best_idle = idle;
+			}
+			if ((idle >> WHEEL_SHIFT) <= slot)
+				goto found; /* in its slot: as early as any not yet seen */
+			/* Stale: it belongs later. */
+			wheel_unlink(t, i);
+			wheel_schedule(t, i, idle);
+			if (++examined >= EVICT_BUDGET)
+				goto found;
+			i = next;
+		}
+	}
+found:
+	if (best == UINT32_MAX)
+		return -1;
+	if (now > best_idle) {
+		flow_end(t, best, timeout_reason(&t->flows[best]), end_fn, ctx);
+	} else {
+		t->stats.evicted++;
+		flow_end(t, best, FT_END_EVICTED, end_fn, ctx);
+	}
+	return 0;
+}
+
+/* Create a flow for p; returns the entry index or UINT32_MAX when full (and
+ * the policy refuses, or the index cannot place it). */
 static uint32_t
-flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
+flow_create(struct ft_flow_table *t, const struct ft_pkt *p, ft_flow_end_fn end_fn, void *ctx)
 {
 	struct ft_flow *f;
 	uint32_t i;
 	unsigned initiator = p->dir;
 
-	if (unlikely(t->free_top == 0))
-		return UINT32_MAX;
+	if (unlikely(t->free_top == 0)) {
+		if (t->params.full_policy != FT_FLOW_FULL_EVICT ||
+		    evict_one(t, p->ts_ns, end_fn, ctx) != 0)
+			return UINT32_MAX;
+	}
 	i = t->free_stack[t->free_top - 1];
 	if (unlikely(index_insert(t, p->hash, i + 1) != 0))
 		return UINT32_MAX;
@@ -471,7 +612,8 @@ flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
 	f->packets[0] = f->packets[1] = 0;
 	f->bytes[0] = f->bytes[1] = 0;
 	f->id = ((uint64_t)t->params.worker_id << 56) | (t->serial++ & ((1ULL << 56) - 1));
-	f->hash = p->hash;
+	f->segment = 0;
+	f->reserved = 0;
 	f->fragments = 0;
 	f->input_port = p->port;
 	f->tcp_flags[0] = f->tcp_flags[1] = 0;
@@ -505,9 +647,10 @@ flow_create(struct ft_flow_table *t, const struct ft_pkt *p)
 		t->wheel_cursor = p->ts_ns >> WHEEL_SHIFT;
 		t->wheel_started = 1;
 	}
-	wheel_schedule(t, i, p->ts_ns + ft_flow_timeout(&t->params.timeouts, f));
+	wheel_schedule(t, i, p->ts_ns + ft_flow_timeout(t->to, f));
 	t->stats.created++;
 	t->stats.active++;
+	emergency_check(t);
 	return i;
 }
 
@@ -521,11 +664,11 @@ rearm_if_sooner(struct ft_flow_table *t, uint32_t i, uint8_t old_state)
 {
 	struct ft_flow *f = &t->flows[i];
 	uint8_t new_state = f->tcp_state;
-	uint64_t new_to = ft_flow_timeout(&t->params.timeouts, f);
+	uint64_t new_to = ft_flow_timeout(t->to, f);
 	uint64_t old_to;
 
 	f->tcp_state = old_state;
-	old_to = ft_flow_timeout(&t->params.timeouts, f);
+	old_to = ft_flow_timeout(t->to, f);
 	f->tcp_state = new_state;
 	if (new_to < old_to) {
 		wheel_unlink(t, i);
@@ -539,6 +682,8 @@ flow_account(struct ft_flow_table *t, uint32_t i, const struct ft_pkt *p)
 	struct ft_flow *f = &t->flows[i];
 	unsigned d = ft_flow_pkt_direction(f, p);
 
+	if (unlikely((f->packets[0] | f->packets[1]) == 0 && f->segment != 0))
+		f->first_ns = p->ts_ns; /* first packet of a new segment */
 	f->packets[d]++;
 	f->bytes[d] += p->wire_len;
 	if (p->ts_ns > f->last_ns)
@@ -547,7 +692,7 @@ flow_account(struct ft_flow_table *t, uint32_t i, const struct ft_pkt *p)
 		f->first_ns = p->ts_ns;
 	if (p->flags & FT_PKT_F_FRAGMENT)
 		f->fragments++;
-	if (p->flags & FT_PKT_F_LATER_FRAG)
+	if ((p->flags & (FT_PKT_F_LATER_FRAG | FT_PKT_F_FRAG_ATTRIBUTED)) == FT_PKT_F_LATER_FRAG)
 		f->flags |= FT_FLOW_E_FRAGMENTS;
 	if (f->key.proto == 6 && tcp_flags_known(p)) {
 		uint8_t old_state = f->tcp_state;
@@ -564,7 +709,7 @@ static inline enum ft_end_reason
 end_before(const struct ft_flow_table *t, const struct ft_flow *f, const struct ft_pkt *p)
 {
 	if (p->ts_ns > f->last_ns &&
-	    p->ts_ns - f->last_ns > ft_flow_timeout(&t->params.timeouts, f))
+	    p->ts_ns - f->last_ns > ft_flow_timeout(t->to, f))
 		return timeout_reason(f);
 	if (f->key.proto == 6 && (p->tcp_flags & (FT_TCP_SYN | FT_TCP_ACK)) == FT_TCP_SYN &&
 	    tcp_flags_known(p)) {
@@ -643,14 +788,21 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 				idx = index_lookup(t, &p->key, p->hash);
 
 			if (idx != 0) {
-				why = end_before(t, &t->flows[idx - 1], p);
+				struct ft_flow *f = &t->flows[idx - 1];
+
+				why = end_before(t, f, p);
 				if (why != 0) {
 					flow_end(t, idx - 1, why, end_fn, ctx);
 					idx = 0;
+				} else if (unlikely(t->params.active_timeout_ns != 0 &&
+						    (f->packets[0] | f->packets[1]) != 0 &&
+						    p->ts_ns > f->first_ns +
+								       t->params.active_timeout_ns)) {
+					flow_segment(t, idx - 1, end_fn, ctx);
 				}
 			}
 			if (idx == 0) {
-				i = flow_create(t, p);
+				i = flow_create(t, p, end_fn, ctx);
 				if (unlikely(i == UINT32_MAX)) {
 					flow_index[base + k] = FT_FLOW_REFUSED;
 					nrefused++;
@@ -665,6 +817,61 @@ ft_flow_table_update_burst(struct ft_flow_table *t, struct ft_pkt *const pkts[],
 		}
 	}
 	return nrefused;
+}
+
+/* Look at one wheel flow at now: end it if idle, else re-file it at its
+ * deadline. Returns 1 if it ended, 0 if re-filed. */
+static unsigned
+examine(struct ft_flow_table *t, uint32_t i, uint64_t now_ns, ft_flow_end_fn end_fn, void *ctx)
+{
+	struct ft_flow *f = &t->flows[i];
+	uint64_t deadline = flow_deadline(t, f);
+
+	if (now_ns > deadline) {
+		flow_end(t, i, timeout_reason(f), end_fn, ctx);
+		return 1;
+	}
+	wheel_unlink(t, i);
+	wheel_schedule(t, i, deadline);
+	return 0;
+}
+
+/* The emergency sweep, within a budget: every slot once, each holding the
+ * flows it had when the sweep reached it (re-filed ones go to its tail). */
+static unsigned
+sweep(struct ft_flow_table *t, uint64_t now_ns, unsigned *budget, ft_flow_end_fn end_fn,
+      void *ctx)
+{
+	unsigned ended = 0;
+
+	while (t->sweep_left > 0 && *budget > 0) {
+		uint32_t head = t->capacity + (uint32_t)(t->sweep_slot & (WHEEL_SLOTS - 1));
+
+		if (t->sweep_pending == UINT32_MAX) {
+			t->sweep_pending = 0;
+			for (uint32_t i = t->wheel[head - t->capacity].next; i != head;
+			     i = t->flows[i].timer_next)
+				t->sweep_pending++;
+			(*budget)--;
+		}
+		while (t->sweep_pending > 0 && *budget > 0) {
+			uint32_t i = t->wheel[head - t->capacity].next;
+
+			if (i == head) {
+				t->sweep_pending = 0;
+				break;
+			}
+			ended += examine(t, i, now_ns, end_fn, ctx);
+			t->sweep_pending--;
+			(*budget)--;
+		}
+		if (t->sweep_pending == 0) {
+			t->sweep_slot++;
+			t->sweep_left--;
+			t->sweep_pending = UINT32_MAX;
+		}
+	}
+	return ended;
 }
 
 unsigned
@@ -687,24 +894,14 @@ ft_flow_table_expire(struct ft_flow_table *t, uint64_t now_ns, ft_flow_end_fn en
 
 		budget--; /* visiting a slot costs, so a sparse wheel is bounded too */
 		while (h->next != head && budget > 0) {
-			uint32_t i = h->next;
-			struct ft_flow *f = &t->flows[i];
-			uint64_t deadline = f->last_ns + ft_flow_timeout(&t->params.timeouts, f);
-
 			budget--;
-			if (now_ns > deadline) {
-				flow_end(t, i, timeout_reason(f), end_fn, ctx);
-				ended++;
-			} else {
-				wheel_unlink(t, i);
-				wheel_schedule(t, i, deadline);
-			}
+			ended += examine(t, h->next, now_ns, end_fn, ctx);
 		}
 		if (h->next != head)
 			break; /* budget ran out inside this slot: resume here next call */
 		t->wheel_cursor++;
 	}
-	return ended;
+	return ended + sweep(t, now_ns, &budget, end_fn, ctx);
 }
 
 unsigned
@@ -720,7 +917,7 @@ ft_flow_table_flush(struct ft_flow_table *t, uint64_t now_ns, enum ft_end_reason
 		if (!(f->flags & FT_FLOW_E_IN_USE))
 			continue;
 		if (now_ns > f->last_ns &&
-		    now_ns - f->last_ns > ft_flow_timeout(&t->params.timeouts, f))
+		    now_ns - f->last_ns > ft_flow_timeout(t->to, f))
 			why = timeout_reason(f);
 		else if (f->tcp_state == FT_TCP_CLOSED)
 			why = closed_reason(f);
@@ -755,4 +952,5 @@ ft_flow_to_record(const struct ft_flow *f, enum ft_end_reason reason, struct ft_
 			       ((f->flags & FT_FLOW_E_MIDSTREAM) ? FT_FLOW_F_MIDSTREAM : 0));
 	rec->icmp_type = f->icmp_type;
 	rec->icmp_code = f->icmp_code;
+	rec->segment = f->segment;
 }

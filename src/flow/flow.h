@@ -34,12 +34,35 @@ struct ft_flow_timeouts {
 	uint64_t other_ns;
 };
 
+/* What a full table does with a packet of a new flow. */
+enum ft_flow_full_policy {
+	FT_FLOW_FULL_EVICT,  /* end the flow closest to its timeout (exported, end
+				reason "evicted" or its timeout's if already past it),
+				then create the new one */
+	FT_FLOW_FULL_REFUSE, /* keep the table as it is; the packet is counted as
+				FT_DISCARD_FLOW_TABLE_FULL */
+};
+
 struct ft_flow_table_params {
 	uint32_t capacity;  /* flows (entries); >= 1 */
 	int socket_id;	    /* NUMA socket for the memory (SOCKET_ID_ANY allowed) */
 	uint16_t worker_id; /* goes in the top byte of every flow id */
 	uint32_t expiry_budget; /* max flows examined per ft_flow_table_expire() call */
 	struct ft_flow_timeouts timeouts;
+	/* A flow whose next packet comes more than this after its current
+	 * segment's first one has that segment exported (end reason
+	 * FT_END_ACTIVE) and goes on in a new one; 0: never. */
+	uint64_t active_timeout_ns;
+	enum ft_flow_full_policy full_policy;
+	/* Emergency mode: above enter * capacity live flows, every idle timeout
+	 * is multiplied by factor, until fewer than leave * capacity are live.
+	 * enter = 0 disables it. */
+	double emergency_enter;
+	double emergency_leave;
+	double emergency_factor;
+	/* The function that computed struct ft_pkt.hash (entries do not store
+	 * it; removal recomputes it). NULL: ft_flow_key_hash, the parser's. */
+	uint32_t (*key_hash)(const struct ft_flow_key *key);
 };
 
 /*
@@ -54,7 +77,8 @@ struct ft_flow {
 	uint64_t packets[2];	/*  64 */
 	uint64_t bytes[2];	/*  80 */
 	uint64_t id;		/*  96 */
-	uint32_t hash;		/* 104 */
+	uint16_t segment;	/* 104  records exported so far (active timeouts) */
+	uint16_t reserved;	/* 106 */
 	uint32_t timer_next;	/* 108  timer wheel links (entry or slot index) */
 	uint32_t timer_prev;	/* 112 */
 	uint32_t fragments;	/* 116 */
@@ -105,7 +129,11 @@ struct ft_flow_table_stats {
 	uint64_t created;
 	uint64_t ended;
 	uint64_t active;
-	uint64_t refused; /* new flows refused: table full */
+	uint64_t refused;  /* new flows refused: table full (refuse policy) */
+	uint64_t evicted;  /* flows ended to make room (evict policy) */
+	uint64_t segments; /* active-timeout records */
+	uint64_t emergency_entered;
+	uint64_t emergency; /* 1 while in emergency mode */
 };
 
 /*
@@ -185,7 +213,8 @@ void ft_flow_table_get_stats(const struct ft_flow_table *table, struct ft_flow_t
 void ft_flow_to_record(const struct ft_flow *flow, enum ft_end_reason reason,
 		       struct ft_flow_record *rec);
 
-/* The idle timeout that applies to a flow in its current state. */
+/* The idle timeout that applies to a flow in its current state (not counting
+ * emergency mode). */
 uint64_t ft_flow_timeout(const struct ft_flow_timeouts *timeouts, const struct ft_flow *flow);
 
 #endif /* FT_FLOW_H */

@@ -51,13 +51,16 @@ struct mdir {
 	uint32_t reserved;
 };
 
+/* A flow. scanned, gap_bytes, gaps, rules and events - events_reported cover
+ * the current segment (since the flow's last record, see active timeouts in
+ * flow.h); the rest holds since the flow began. */
 struct mflow {
 	struct mdir d[2];
-	uint32_t events;
+	uint32_t events;	  /* since the flow began (for max_events_per_flow) */
+	uint32_t events_reported; /* of those, in the flow's earlier records */
 	uint32_t rules[4];
 	uint8_t nrules;
 	uint8_t flags; /* FT_FLOW_MATCH_F_* */
-	uint16_t reserved;
 };
 
 /* What a match callback needs of its rule, packed. */
@@ -379,13 +382,42 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 	d->r.offset += len;
 }
 
+/* The summary of the flow's current segment; the next one starts from zero. */
+static void
+take_summary(struct mflow *f, struct ft_flow_match *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned dir = 0; dir < 2; dir++) {
+		struct mdir *d = &f->d[dir];
+
+		sum->scanned_bytes[dir] = d->scanned;
+		sum->gap_bytes[dir] = d->gap_bytes;
+		sum->gaps[dir] = d->gaps;
+		sum->dir_flags[dir] = d->flags;
+		d->scanned = d->gap_bytes = 0;
+		d->gaps = 0;
+	}
+	sum->events = f->events - f->events_reported;
+	memcpy(sum->rules, f->rules, sizeof(sum->rules));
+	sum->nrules = f->nrules;
+	sum->flags = f->flags;
+	f->events_reported = f->events;
+	f->nrules = 0;
+	f->flags &= (uint8_t)~FT_FLOW_MATCH_F_MORE_RULES;
+}
+
+void
+ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_match *summary)
+{
+	take_summary(&m->flows[index], summary);
+}
+
 void
 ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
-		  struct ft_flow_match *sum)
+		  struct ft_flow_match *summary)
 {
 	struct mflow *f = &m->flows[index];
 
-	memset(sum, 0, sizeof(*sum));
 	for (unsigned dir = 0; dir < 2; dir++) {
 		struct mdir *d = &f->d[dir];
 
@@ -398,15 +430,8 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 				m->c.scan_errors++;
 			stream_put(m, d);
 		}
-		sum->scanned_bytes[dir] = d->scanned;
-		sum->gap_bytes[dir] = d->gap_bytes;
-		sum->gaps[dir] = d->gaps;
-		sum->dir_flags[dir] = d->flags;
 	}
-	sum->events = f->events;
-	memcpy(sum->rules, f->rules, sizeof(sum->rules));
-	sum->nrules = f->nrules;
-	sum->flags = f->flags;
+	take_summary(f, summary);
 	memset(f, 0, sizeof(*f));
 }
 

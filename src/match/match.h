@@ -229,6 +229,13 @@ void ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t in
 void ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 		       struct ft_flow_match *summary);
 
+/*
+ * A long flow's periodic record (active timeout, FT_END_ACTIVE): write the
+ * summary of its segment since its previous record; the flow goes on, its
+ * streams untouched. A flow's records' summaries sum to its totals.
+ */
+void ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_match *summary);
+
 /* Copy the matcher's counters into the match_* and reasm_* fields of c. */
 void ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c);
 

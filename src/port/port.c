@@ -10,6 +10,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_thash.h>
 
 #include "common/common.h"
 #include "port/port.h"
@@ -211,6 +212,35 @@ ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *p, unsigned
 	return (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
 }
 
+int
+ft_rss_key_symmetric(const uint8_t *key, unsigned len)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ULL;
+
+	if (len < 40)
+		return 0;
+	for (unsigned n = 0; n < 64; n++) {
+		uint32_t a[9], b[9];
+
+		for (unsigned i = 0; i < 9; i++) {
+			s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+			a[i] = (uint32_t)s;
+		}
+		/* IPv4: src, dst, ports; IPv6: src[4], dst[4], ports. Swapped. */
+		b[0] = a[1], b[1] = a[0], b[2] = a[2] << 16 | a[2] >> 16;
+		if (rte_softrss(a, 2, key) != rte_softrss(b, 2, key) ||
+		    rte_softrss(a, 3, key) != rte_softrss(b, 3, key))
+			return 0;
+		for (unsigned i = 0; i < 4; i++)
+			b[i] = a[4 + i], b[4 + i] = a[i];
+		b[8] = a[8] << 16 | a[8] >> 16;
+		if (rte_softrss(a, 8, key) != rte_softrss(b, 8, key) ||
+		    rte_softrss(a, 9, key) != rte_softrss(b, 9, key))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 setup_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info, uint8_t *key)
 {
@@ -315,6 +345,26 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 		rc = rte_eth_dev_start(port_id);
 		if (rc != 0)
 			return port_fail(err, err_len, pc, "start: %s", strerror(-rc));
+		if (conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) {
+			/* What the device really hashes with: refuse a key that would
+			 * send the two directions of a flow to different workers. */
+			uint8_t got[64];
+			struct rte_eth_rss_conf rc_got = {.rss_key = got,
+							  .rss_key_len = sizeof(got)};
+
+			rc = rte_eth_dev_rss_hash_conf_get(port_id, &rc_got);
+			if (rc == 0 && !ft_rss_key_symmetric(got, rc_got.rss_key_len))
+				return port_fail(err, err_len, pc,
+						 "the device hashes with an RSS key that is not "
+						 "symmetric (it did not take flowtap's): the two "
+						 "directions of a flow would reach different workers; "
+						 "set rx_queues = 1 to spread flows in software");
+			if (rc != 0)
+				FT_LOG(ft_logtype_port, WARNING,
+				       "port %s: cannot read back the RSS key (%s); assuming the "
+				       "symmetric key flowtap set",
+				       pc->name, strerror(-rc));
+		}
 		if (pc->promiscuous) {
 			rc = rte_eth_promiscuous_enable(port_id);
 			if (rc != 0 && rc != -ENOTSUP)

@@ -97,6 +97,16 @@ void ft_port_read_stats(const struct ft_port *port, struct ft_port_counters *out
  * the whole file was read. */
 uint64_t ft_port_consumed(const struct ft_port *port);
 
+/*
+ * Is Toeplitz hashing with this key symmetric, i.e. does (a, b) hash as (b, a)
+ * for IPv4 and IPv6 addresses, with and without ports? Checked on sample
+ * tuples with DPDK's software Toeplitz (rte_softrss).
+ *
+ * @return 1 if symmetric on every sample, 0 if not or if len < 40 (IPv6 with
+ *         ports needs 40 bytes of key)
+ */
+int ft_rss_key_symmetric(const uint8_t *key, unsigned len);
+
 /* Stop and close every started port (detaches XDP programs, closes files). */
 void ft_port_close_all(struct ft_port *ports, unsigned count);
 

@@ -35,6 +35,7 @@ struct ft_worker {
 	struct ft_worker_params p;
 	struct ft_worker_ctl *ctl;
 	struct ft_flow_table *flows;
+	struct ft_frag_table *frags; /* for the queues this worker reads */
 	struct ft_worker_counters *shared; /* this worker's block in the export header */
 	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
 	struct ft_clock clock;
@@ -120,8 +121,14 @@ on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 	/* The flow's last events go out before its record, and no record slot is
 	 * held while they are staged (staging may flush). */
 	if (w->match != NULL) {
+		uint32_t idx = ft_flow_table_index(w->flows, f);
+
 		match_pending(w);
-		ft_match_flow_end(w->match, f, ft_flow_table_index(w->flows, f), &summary);
+		/* An active timeout's record: the flow and its streams go on. */
+		if (reason == FT_END_ACTIVE)
+			ft_match_flow_segment(w->match, idx, &summary);
+		else
+			ft_match_flow_end(w->match, f, idx, &summary);
 	}
 	r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
 	ft_flow_to_record(f, reason, &r->flow);
@@ -364,6 +371,12 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		pkt->port = s->port_index;
 		pkt->wire_len = mb->pkt_len;
 		pkt->ts_ns = s->packet_clock ? capture_ns(w, mb) : arrival_ns;
+		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
+			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
+
+			w->c.fragments_attributed += fr == FT_FRAG_ATTRIBUTED;
+			w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
+		}
 		if (s->dispatch) {
 			unsigned dst = (unsigned)(((uint64_t)pkt->hash * w->p.workers) >> 32);
 
@@ -401,6 +414,10 @@ publish(struct ft_worker *w)
 	w->c.flows_created = fs.created;
 	w->c.flows_ended = fs.ended;
 	w->c.flows_active = fs.active;
+	w->c.flows_evicted = fs.evicted;
+	w->c.flow_segments = fs.segments;
+	w->c.emergency_entered = fs.emergency_entered;
+	w->c.emergency = fs.emergency;
 	w->c.clock_ns = w->now_ns;
 	w->c.cpu_ns = thread_cpu_ns() - w->cpu_start_ns;
 	if (w->match != NULL)
@@ -530,6 +547,23 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		rte_errno = e;
 		return NULL;
 	}
+	if (params->frag_entries != 0) {
+		struct ft_frag_table_params fp = {
+			.entries = params->frag_entries,
+			.timeout_ns = params->frag_timeout_ns,
+			.socket_id = socket_id,
+		};
+
+		w->frags = ft_frag_table_create(&fp);
+		if (w->frags == NULL) {
+			int e = rte_errno;
+
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	if (params->match != NULL) {
 		struct ft_match_params mp = *params->match;
 
@@ -542,6 +576,7 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		if (w->match == NULL) {
 			int e = rte_errno;
 
+			ft_frag_table_free(w->frags);
 			ft_flow_table_free(w->flows);
 			rte_free(w);
 			rte_errno = e;
@@ -579,6 +614,7 @@ ft_worker_free(struct ft_worker *w)
 		return;
 	ft_match_free(w->match);
 	ft_flow_table_free(w->flows);
+	ft_frag_table_free(w->frags);
 	rte_free(w);
 }
 

@@ -26,6 +26,7 @@
 #include "common/common.h"
 #include "export/writer.h"
 #include "flow/flow.h"
+#include "frag/frag.h"
 #include "match/match.h"
 #include "port/port.h"
 
@@ -62,6 +63,8 @@ struct ft_worker_params {
 	uint16_t burst_size;
 	struct ft_flow_table_params flow;
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
+	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
+	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
 	/* Pattern matching, or NULL: the worker fills flows, socket_id, emit,

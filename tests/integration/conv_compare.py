@@ -20,7 +20,7 @@ import json
 import subprocess
 import sys
 
-SPLIT_REASONS = {"idle", "fin", "rst", "reused"}
+SPLIT_REASONS = {"idle", "fin", "rst", "reused", "active"}
 
 
 def endpoint(ip, port):

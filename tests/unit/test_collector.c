@@ -366,8 +366,9 @@ test_json_longest_line_fits(void **state)
 	assert_int_equal(strlen(buf), n);
 	assert_non_null(strstr(buf, "\"flow_id\":18446744073709551615,\"worker\":65535,"));
 	assert_non_null(strstr(buf, "\"start\":\"2554-07-21T23:34:33.709551615Z\""));
-	assert_non_null(strstr(buf, "\"fragments\":4294967295,\"icmp_type\":255,\"icmp_code\":255,"
-				    "\"midstream\":true,\"flagged_fragments\":true,\"match\":{"));
+	assert_non_null(strstr(buf, "\"fragments\":4294967295,\"segment\":65535,\"icmp_type\":255,"
+				    "\"icmp_code\":255,\"midstream\":true,\"flagged_fragments\":true,"
+				    "\"match\":{"));
 	assert_non_null(strstr(buf, "\"more_rules\":true,\"suppressed\":true}}\n"));
 
 	/* The longest match line. */
@@ -691,6 +692,10 @@ test_summary_json(void **state)
 	snap.workers[0].rx_bytes = 800;
 	snap.workers[0].flows_created = 3;
 	snap.workers[0].flows_ended = 2;
+	snap.workers[0].flows_evicted = 1;
+	snap.workers[0].flow_segments = 5;
+	snap.workers[0].fragments_attributed = 3;
+	snap.workers[0].fragments_unattributed = 1;
 	snap.workers[0].fragments = 4;
 	ft_summary_compute(&s, &snap, &flows, 0);
 	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 1000000000ULL);
@@ -704,8 +709,10 @@ test_summary_json(void **state)
 				    "\"beyond_snaplen_bytes\":0},\"ports\":[{\"name\":"
 				    "\"net_\\\"pcap\\\"0\",\"ipackets\":8,\"ibytes\":800,"));
 	assert_non_null(strstr(buf, "\"rx\":{\"packets\":8,\"bytes\":800},\"flows\":{\"records\":2,"
-				    "\"packets\":7,\"bytes\":700,\"created\":3,\"ended\":2},"
-				    "\"fragments\":4,\"discards\":{\"non_ip\":{"));
+				    "\"packets\":7,\"bytes\":700,\"created\":3,\"ended\":2,"
+				    "\"evicted\":1,\"segments\":5,\"emergency_entered\":0},"
+				    "\"fragments\":4,\"fragments_attributed\":3,"
+				    "\"fragments_unattributed\":1,\"discards\":{\"non_ip\":{"));
 	/* every discard name, in enum order */
 	p = buf;
 	for (d = 0; d < FT_DISCARD_MAX; d++) {
@@ -883,12 +890,11 @@ test_validate_header(void **state)
 	expect_header(mem, size, -EAGAIN, NULL);
 	h->layout_version = FT_EXPORT_LAYOUT_VERSION + 1;
 	{
-		char msg[128];
+		char want[96];
 
-		snprintf(msg, sizeof(msg),
-			 "layout version %d, this flowtap-collector reads version %d",
+		snprintf(want, sizeof(want), "layout version %d, this flowtap-collector reads version %d",
 			 FT_EXPORT_LAYOUT_VERSION + 1, FT_EXPORT_LAYOUT_VERSION);
-		expect_header(mem, size, -EPROTO, msg);
+		expect_header(mem, size, -EPROTO, want);
 	}
 	t_build(mem);
 	h->record_size = 128;

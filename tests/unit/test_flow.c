@@ -60,8 +60,8 @@ timeouts(void)
 	return t;
 }
 
-static struct ft_flow_table *
-make_table(uint32_t capacity, uint32_t budget)
+static struct ft_flow_table_params
+params(uint32_t capacity, uint32_t budget)
 {
 	struct ft_flow_table_params p = {
 		.capacity = capacity,
@@ -69,11 +69,27 @@ make_table(uint32_t capacity, uint32_t budget)
 		.worker_id = 3,
 		.expiry_budget = budget,
 		.timeouts = timeouts(),
+		.full_policy = FT_FLOW_FULL_REFUSE,
 	};
-	struct ft_flow_table *t = ft_flow_table_create(&p);
+	return p;
+}
+
+static struct ft_flow_table *
+make_table_with(const struct ft_flow_table_params *p)
+{
+	struct ft_flow_table *t = ft_flow_table_create(p);
 
 	assert_non_null(t);
 	return t;
+}
+
+/* A table that refuses when full, no active timeout, no emergency mode. */
+static struct ft_flow_table *
+make_table(uint32_t capacity, uint32_t budget)
+{
+	struct ft_flow_table_params p = params(capacity, budget);
+
+	return make_table_with(&p);
 }
 
 /* A packet between 10.0.0.a:pa and 10.0.0.b:pb (sender first). */
@@ -94,8 +110,7 @@ mkpkt(uint8_t proto, uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint8_t fla
 	p.key.port[0] = swap ? pb : pa;
 	p.key.port[1] = swap ? pa : pb;
 	p.dir = (uint8_t)swap;
-	p.hash = (uint32_t)(p.key.addr[0][3] * 2654435761U) ^ (p.key.addr[1][3] * 40503U) ^
-		 (uint32_t)(p.key.port[0] << 16 | p.key.port[1]) ^ proto;
+	p.hash = ft_flow_key_hash(&p.key);
 	p.tcp_flags = flags;
 	p.ts_ns = ts;
 	p.wire_len = len;
@@ -323,6 +338,129 @@ test_table_full_and_budget(void **state)
 	ft_flow_table_free(t);
 }
 
+/* Evict policy: a full table ends the flow closest to its deadline, exports
+ * it ("evicted"), and takes the new one; nothing is refused. */
+static void
+test_evict_when_full(void **state)
+{
+	struct ft_flow_table_params pr = params(4, 64);
+	struct ft_flow_table *t;
+	struct ft_flow_table_stats st;
+	struct sink s = {0};
+	struct ft_pkt p;
+
+	(void)state;
+	pr.full_policy = FT_FLOW_FULL_EVICT;
+	t = make_table_with(&pr);
+	/* Four UDP flows at t = 1..4 s; the first is refreshed at 5 s. */
+	for (unsigned i = 0; i < 4; i++) {
+		p = mkpkt(17, 1, (uint16_t)(100 + i), 2, 53, 0, (1 + i) * SEC, 80);
+		assert_int_equal(feed(t, &p, &s), 0);
+	}
+	p = mkpkt(17, 1, 100, 2, 53, 0, 5 * SEC, 80), feed(t, &p, &s);
+	/* A fifth flow: the oldest idle one (port 101, last seen at 2 s) goes. */
+	p = mkpkt(17, 1, 200, 2, 53, 0, 6 * SEC, 80);
+	assert_int_equal(feed(t, &p, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].rec.end_reason, FT_END_EVICTED);
+	assert_int_equal(s.v[0].rec.key.port[0], 101); /* 10.0.0.1:101 sorts first */
+	assert_int_equal(s.v[0].rec.key.port[1], 53);
+	assert_int_equal(s.v[0].rec.packets[0], 1);
+	/* A flow already past its idle timeout is ended as idle, not evicted. */
+	p = mkpkt(17, 1, 201, 2, 53, 0, 66 * SEC, 80), feed(t, &p, &s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.v[1].rec.end_reason, FT_END_IDLE);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.active, 4);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+/* Active timeout: a long flow is exported in segments that sum to its totals. */
+static void
+test_active_timeout(void **state)
+{
+	struct ft_flow_table_params pr = params(16, 64);
+	struct ft_flow_table *t;
+	struct ft_flow_table_stats st;
+	struct sink s = {0};
+	struct ft_pkt p;
+	uint64_t packets = 0, bytes = 0;
+
+	(void)state;
+	pr.active_timeout_ns = 10 * SEC;
+	t = make_table_with(&pr);
+	/* One packet a second for 35 s each way. */
+	for (unsigned i = 0; i < 35; i++) {
+		p = mkpkt(17, 1, 5000, 2, 5001, 0, (100 + i) * SEC, 100 + i), feed(t, &p, &s);
+		p = mkpkt(17, 2, 5001, 1, 5000, 0, (100 + i) * SEC + 1000, 200), feed(t, &p, &s);
+		ft_flow_table_expire(t, (100 + i) * SEC + 2000, on_end, &s);
+	}
+	ft_flow_table_flush(t, 135 * SEC, FT_END_SHUTDOWN, on_end, &s);
+	assert_true(s.n >= 4);
+	for (size_t i = 0; i < s.n; i++) {
+		const struct ft_flow_record *r = &s.v[i].rec;
+
+		assert_int_equal(r->segment, i);
+		assert_int_equal(r->end_reason, i + 1 < s.n ? FT_END_ACTIVE : FT_END_SHUTDOWN);
+		assert_true(r->last_ns - r->first_ns <= 10 * SEC);
+		assert_int_equal(r->flow_id, s.v[0].rec.flow_id);
+		if (i > 0) /* segments follow each other */
+			assert_true(r->first_ns > s.v[i - 1].rec.last_ns);
+		packets += r->packets[0] + r->packets[1];
+		bytes += r->bytes[0] + r->bytes[1];
+	}
+	assert_int_equal(packets, 70);
+	assert_int_equal(bytes, 35 * 300 + 34 * 35 / 2);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.segments, s.n - 1);
+	assert_int_equal(st.created, 1);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
+/* Emergency mode: past the high-water mark timeouts shrink, until occupancy
+ * falls below the low-water mark. */
+static void
+test_emergency(void **state)
+{
+	struct ft_flow_table_params pr = params(10, 64);
+	struct ft_flow_table *t;
+	struct ft_flow_table_stats st;
+	struct sink s = {0};
+	struct ft_pkt p;
+
+	(void)state;
+	pr.emergency_enter = 0.8;
+	pr.emergency_leave = 0.2; /* stays in emergency until fewer than 2 live */
+	pr.emergency_factor = 0.1; /* UDP: 60 s -> 6 s */
+	t = make_table_with(&pr);
+	for (unsigned i = 0; i < 7; i++)
+		p = mkpkt(17, 1, (uint16_t)(100 + i), 2, 53, 0, SEC, 80), feed(t, &p, &s);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.emergency, 0);
+	/* 10 s later: normal timeouts keep every flow. */
+	assert_int_equal(ft_flow_table_expire(t, 11 * SEC, on_end, &s), 0);
+	p = mkpkt(17, 1, 107, 2, 53, 0, 11 * SEC, 80), feed(t, &p, &s);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.emergency, 1); /* 8 of 10 */
+	assert_int_equal(st.emergency_entered, 1);
+	/* Now the 6 s emergency timeout ends the seven idle ones, once the sweep
+	 * (every wheel slot, 64 slots or flows per call here) has re-filed them. */
+	for (unsigned calls = 0; calls < 200; calls++)
+		ft_flow_table_expire(t, 12 * SEC, on_end, &s);
+	assert_int_equal(s.n, 7);
+	for (size_t i = 0; i < s.n; i++)
+		assert_int_equal(s.v[i].rec.end_reason, FT_END_IDLE);
+	ft_flow_table_get_stats(t, &st);
+	assert_int_equal(st.emergency, 0); /* 1 of 10 live: back to normal */
+	assert_int_equal(st.active, 1);
+	free(s.v);
+	ft_flow_table_free(t);
+}
+
 static void
 test_bad_params(void **state)
 {
@@ -334,6 +472,14 @@ test_bad_params(void **state)
 	assert_null(ft_flow_table_create(NULL));
 	p.capacity = 10;
 	p.expiry_budget = 0;
+	assert_null(ft_flow_table_create(&p));
+	p.expiry_budget = 1;
+	p.emergency_enter = 0.5;
+	p.emergency_leave = 0.6; /* above enter */
+	p.emergency_factor = 0.1;
+	assert_null(ft_flow_table_create(&p));
+	p.emergency_leave = 0.4;
+	p.emergency_factor = 0; /* would make every timeout 0 */
 	assert_null(ft_flow_table_create(&p));
 	ft_flow_table_free(NULL);
 	assert_true(ft_flow_table_memory(1000000) > 1000000ULL * sizeof(struct ft_flow));
@@ -368,6 +514,17 @@ static struct model_end expected[64], got[64];
 static unsigned n_expected, n_got;
 static uint64_t expire_now, expire_bad;
 
+/* The torture's key hash: odd keys share hashes in groups of 8, so that
+ * signature collisions must be resolved by the key compare. */
+static uint32_t
+torture_hash(const struct ft_flow_key *key)
+{
+	unsigned k;
+
+	memcpy(&k, key->addr[0], sizeof(k));
+	return (k & 1) ? (k >> 4) * 2654435761U : k * 2246822519U ^ (k >> 7);
+}
+
 static void
 key_of(unsigned k, struct ft_pkt *p)
 {
@@ -378,9 +535,7 @@ key_of(unsigned k, struct ft_pkt *p)
 	p->key.addr[1][0] = 0xff;
 	p->key.port[0] = (uint16_t)k;
 	p->key.port[1] = 53;
-	/* Odd keys share hashes in groups of 8: signature collisions must be
-	 * resolved by the key compare. */
-	p->hash = (k & 1) ? (k >> 4) * 2654435761U : k * 2246822519U ^ (k >> 7);
+	p->hash = torture_hash(&p->key);
 }
 
 static unsigned
@@ -458,7 +613,8 @@ model_packet(const struct ft_pkt *p)
 static void
 test_torture(void **state)
 {
-	struct ft_flow_table *t = make_table(T_CAPACITY, 4096);
+	struct ft_flow_table_params pr = params(T_CAPACITY, 4096);
+	struct ft_flow_table *t;
 	struct ft_pkt pkts[32], *pp[32];
 	uint32_t idx[32];
 	uint8_t refused[32], want_refused[32];
@@ -466,6 +622,8 @@ test_torture(void **state)
 	uint64_t refusals = 0, idle_ends = 0, expired = 0;
 
 	(void)state;
+	pr.key_hash = torture_hash;
+	t = make_table_with(&pr);
 	model = calloc(T_KEYS, sizeof(*model));
 	assert_non_null(model);
 	for (unsigned i = 0; i < 32; i++)
@@ -543,6 +701,107 @@ test_torture(void **state)
 	ft_flow_table_free(t);
 }
 
+/*
+ * Torture with eviction and active timeouts: the table picks which flow to
+ * evict, so the model follows the records as they come (one packet per call)
+ * and checks each against what it counted for that key since its previous
+ * record: packets, bytes, times, segment number, flow id; that no segment
+ * outlives the active timeout; that nothing is ever refused; and that every
+ * packet is in exactly one record in the end.
+ */
+#define E_KEYS	   50000
+#define E_CAPACITY 10000
+#define E_ACTIVE   (20 * SEC)
+
+struct emodel {
+	uint64_t first, last, packets, bytes, id;
+	uint16_t segment;
+	int live, seg_open;
+};
+
+static struct emodel *emodel;
+static uint64_t e_bad, e_records, e_record_packets, e_evicted, e_segments;
+
+static void
+evict_on_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
+{
+	struct emodel *m = &emodel[key_index(f)];
+
+	(void)ctx;
+	if (!m->live || f->id != m->id || f->segment != m->segment ||
+	    f->packets[0] + f->packets[1] != m->packets || f->bytes[0] + f->bytes[1] != m->bytes ||
+	    (m->packets != 0 && (f->first_ns != m->first || f->last_ns != m->last)) ||
+	    (m->packets != 0 && f->last_ns - f->first_ns > E_ACTIVE))
+		e_bad++;
+	e_records++;
+	e_record_packets += m->packets;
+	if (reason == FT_END_ACTIVE) {
+		e_segments++;
+		m->segment++;
+		m->packets = m->bytes = 0;
+		m->seg_open = 0;
+		return;
+	}
+	e_evicted += reason == FT_END_EVICTED;
+	m->live = 0;
+}
+
+static void
+test_torture_evict(void **state)
+{
+	struct ft_flow_table_params pr = params(E_CAPACITY, 256);
+	struct ft_flow_table *t;
+	struct ft_pkt pkt, *pp[1] = {&pkt};
+	uint32_t idx[1];
+	uint64_t now = 5000 * SEC, rng = 0x2545F4914F6CDD1DULL, total = 0;
+
+	(void)state;
+	pr.key_hash = torture_hash;
+	pr.full_policy = FT_FLOW_FULL_EVICT;
+	pr.active_timeout_ns = E_ACTIVE;
+	t = make_table_with(&pr);
+	emodel = calloc(E_KEYS, sizeof(*emodel));
+	assert_non_null(emodel);
+	for (uint64_t ops = 0; ops < 3000000; ops++) {
+		unsigned k;
+		struct emodel *m;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		k = (rng & 1) ? (unsigned)(rng >> 20) % 2000 : (unsigned)(rng >> 20) % E_KEYS;
+		now += (rng >> 40) % 200000; /* up to 0.2 ms per packet */
+		key_of(k, &pkt);
+		pkt.ts_ns = now;
+		pkt.wire_len = 60 + (uint32_t)(rng % 1400);
+		ft_flow_table_update_burst(t, pp, 1, idx, evict_on_end, NULL);
+		assert_int_not_equal(idx[0], FT_FLOW_REFUSED);
+		m = &emodel[k];
+		if (!m->live) {
+			*m = (struct emodel){.live = 1, .id = ft_flow_table_entry(t, idx[0])->id};
+		}
+		if (!m->seg_open) {
+			m->first = now;
+			m->seg_open = 1;
+		}
+		m->last = now;
+		m->packets++;
+		m->bytes += pkt.wire_len;
+		total++;
+		if ((ops & 0x3f) == 0)
+			ft_flow_table_expire(t, now, evict_on_end, NULL);
+		assert_int_equal(e_bad, 0);
+	}
+	ft_flow_table_flush(t, now, FT_END_SHUTDOWN, evict_on_end, NULL);
+	assert_int_equal(e_bad, 0);
+	assert_int_equal(e_record_packets, total);
+	assert_true(e_evicted > 0);
+	assert_true(e_segments > 0);
+	print_message("torture (evict, active timeout): %" PRIu64 " packets, %" PRIu64
+		      " records, %" PRIu64 " evictions, %" PRIu64 " segments\n",
+		      total, e_records, e_evicted, e_segments);
+	free(emodel);
+	ft_flow_table_free(t);
+}
+
 int
 main(void)
 {
@@ -552,8 +811,12 @@ main(void)
 		cmocka_unit_test(test_tcp_flags_cut_by_capture),
 		cmocka_unit_test(test_idle_split_and_flush_reasons),
 		cmocka_unit_test(test_table_full_and_budget),
+		cmocka_unit_test(test_evict_when_full),
+		cmocka_unit_test(test_active_timeout),
+		cmocka_unit_test(test_emergency),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_torture),
+		cmocka_unit_test(test_torture_evict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1013,6 +1013,39 @@ test_more_rules_and_fragments(void **state)
 	harness_free(h);
 }
 
+/* Active timeouts: a record per segment; the streams go on across them. */
+static void
+test_segments(void **state)
+{
+	struct harness *h = harness("3:/EVILPAYLOAD/\n4:/abc/\n", &defaults);
+	struct ft_flow_match s;
+	struct ft_worker_counters c;
+
+	(void)state;
+	flow_init(h, 6, 80);
+	syn(h);
+	tcp(h, 0, 0, "abc..EVIL");
+	ft_match_flow_segment(h->m, 1, &s);
+	assert_int_equal(s.events, 1);
+	assert_int_equal(s.nrules, 1);
+	assert_int_equal(s.rules[0], 4);
+	assert_int_equal(s.scanned_bytes[0], 9);
+	assert_int_equal(s.dir_flags[0], FT_FLOW_MATCH_D_STREAM);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_streams_used, 1); /* still the flow's */
+	tcp(h, 0, 9, "PAYLOAD");		   /* across the segment boundary */
+	tcp(h, 1, 0, "abc");
+	s = end(h);
+	assert_int_equal(h->nev, 3);
+	expect_event(h, 1, 3, 0, 16);
+	assert_int_equal(s.events, 2);
+	assert_int_equal(s.nrules, 2);
+	assert_int_equal(s.rules[0], 3);
+	assert_int_equal(s.scanned_bytes[0], 7);
+	assert_int_equal(s.scanned_bytes[1], 3);
+	harness_free(h);
+}
+
 static void
 test_create_args(void **state)
 {
@@ -1061,6 +1094,7 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_eod_som_limit),
 		cmocka_unit_test(test_more_rules_and_fragments),
+		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_create_args),
 	};
 	int rc;

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A set-associative cache of datagrams: 64-byte entries in sets of four. An
+ * insert takes a free or expired way, else the oldest (whose later fragments
+ * then go unattributed: bounded memory beats remembering everything).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "frag/frag.h"
+
+#define WAYS 4
+
+/* One datagram: the key fields that identify it, and its first fragment's ports. */
+struct entry {
+	uint8_t addr[2][16]; /* as in struct ft_flow_key: sorted endpoints */
+	uint32_t frag_id;
+	uint16_t vlan[2];
+	uint16_t port[2]; /* the first fragment's key ports */
+	uint8_t proto;
+	uint8_t family;
+	uint8_t dir; /* the datagram's direction against the sorted endpoints */
+	uint8_t used;
+	uint32_t hash; /* the first fragment's flow hash */
+	uint64_t seen_ns;
+};
+static_assert(sizeof(struct entry) == 64, "one entry per cache line");
+
+struct ft_frag_table {
+	struct entry *e;
+	uint32_t set_mask;
+	uint64_t timeout_ns;
+};
+
+struct ft_frag_table *
+ft_frag_table_create(const struct ft_frag_table_params *p)
+{
+	struct ft_frag_table *t;
+
+	if (p == NULL || p->entries < WAYS || (p->entries & (p->entries - 1)) != 0) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	t = rte_zmalloc_socket("ft_frag", sizeof(*t), 64, p->socket_id);
+	if (t == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	t->e = rte_zmalloc_socket("ft_frag_entries", (size_t)p->entries * sizeof(struct entry), 64,
+				  p->socket_id);
+	if (t->e == NULL) {
+		rte_free(t);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	t->set_mask = p->entries / WAYS - 1;
+	t->timeout_ns = p->timeout_ns;
+	return t;
+}
+
+void
+ft_frag_table_free(struct ft_frag_table *t)
+{
+	if (t == NULL)
+		return;
+	rte_free(t->e);
+	rte_free(t);
+}
+
+static inline uint32_t
+datagram_hash(const struct ft_pkt *p)
+{
+	const uint64_t *a = (const uint64_t *)p->key.addr;
+	uint32_t h = rte_hash_crc_8byte(a[0], 0x9e3779b9);
+
+	h = rte_hash_crc_8byte(a[1], h);
+	h = rte_hash_crc_8byte(a[2], h);
+	h = rte_hash_crc_8byte(a[3], h);
+	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 | (uint32_t)p->key.proto << 8 |
+					  p->dir,
+				  h);
+}
+
+static inline int
+same_datagram(const struct entry *e, const struct ft_pkt *p)
+{
+	return e->used && e->frag_id == p->frag_id && e->proto == p->key.proto &&
+	       e->family == p->key.family && e->dir == p->dir && e->vlan[0] == p->key.vlan[0] &&
+	       e->vlan[1] == p->key.vlan[1] && memcmp(e->addr, p->key.addr, sizeof(e->addr)) == 0;
+}
+
+enum ft_frag_result
+ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
+{
+	struct entry *set;
+	uint64_t now = p->ts_ns;
+
+	if (!(p->flags & FT_PKT_F_FRAGMENT))
+		return FT_FRAG_NONE;
+	set = &t->e[(datagram_hash(p) & t->set_mask) * WAYS];
+
+	if (!(p->flags & FT_PKT_F_LATER_FRAG)) {
+		/* A first fragment: remember it in a matching, free, expired or
+		 * else the oldest way. */
+		struct entry *victim = &set[0];
+
+		for (unsigned w = 0; w < WAYS; w++) {
+			struct entry *e = &set[w];
+
+			if (same_datagram(e, p) || !e->used || now - e->seen_ns > t->timeout_ns) {
+				victim = e;
+				break;
+			}
+			if (e->seen_ns < victim->seen_ns)
+				victim = e;
+		}
+		memcpy(victim->addr, p->key.addr, sizeof(victim->addr));
+		victim->frag_id = p->frag_id;
+		victim->vlan[0] = p->key.vlan[0];
+		victim->vlan[1] = p->key.vlan[1];
+		victim->port[0] = p->key.port[0];
+		victim->port[1] = p->key.port[1];
+		victim->proto = p->key.proto;
+		victim->family = p->key.family;
+		victim->dir = p->dir;
+		victim->used = 1;
+		victim->hash = p->hash;
+		victim->seen_ns = now;
+		return FT_FRAG_NONE;
+	}
+	for (unsigned w = 0; w < WAYS; w++) {
+		struct entry *e = &set[w];
+
+		if (same_datagram(e, p) && now - e->seen_ns <= t->timeout_ns) {
+			p->key.port[0] = e->port[0];
+			p->key.port[1] = e->port[1];
+			p->hash = e->hash;
+			p->flags |= FT_PKT_F_FRAG_ATTRIBUTED;
+			e->seen_ns = now; /* a datagram's fragments keep it alive */
+			return FT_FRAG_ATTRIBUTED;
+		}
+	}
+	return FT_FRAG_UNATTRIBUTED;
+}
