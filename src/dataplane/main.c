@@ -151,8 +151,15 @@ free_hugepage_bytes(void)
 	return total;
 }
 
+static_assert((int)FT_MATCH_CFG_STREAM == (int)FT_MATCH_STREAM &&
+		      (int)FT_MATCH_CFG_BLOCK == (int)FT_MATCH_BLOCK &&
+		      (int)FT_MATCH_CFG_OFF == (int)FT_MATCH_OFF &&
+		      (int)FT_MATCH_CFG_FALLBACK_BLOCK == (int)FT_MATCH_FALLBACK_BLOCK &&
+		      (int)FT_MATCH_CFG_FALLBACK_SKIP == (int)FT_MATCH_FALLBACK_SKIP,
+	      "[match] values are the matcher's");
+
 /* Pattern matching parameters from the configuration (the worker fills in its
- * own flows, socket and outputs). */
+ * own flows, sockets and outputs). */
 static void
 match_params(const struct ft_config *cfg, const struct ft_match_db *db, struct ft_match_params *mp)
 {

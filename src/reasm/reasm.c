@@ -343,7 +343,7 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 		 * held; later ones (retransmitted, or a peer's confusion) do not. */
 		if (!(d->flags & FT_REASM_D_SYNC) || (d->offset == 0 && d->head == 0)) {
 			d->next_seq = seq + 1;
-			d->flags |= FT_REASM_D_SYNC | FT_REASM_D_SYN;
+			d->flags |= FT_REASM_D_SYNC;
 		}
 		seq++;
 	}

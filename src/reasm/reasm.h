@@ -65,7 +65,6 @@ struct ft_reasm_dir {
 };
 
 #define FT_REASM_D_SYNC 0x01 /* next_seq is known */
-#define FT_REASM_D_SYN	0x02 /* the stream start came from a SYN */
 #define FT_REASM_D_DONE 0x04 /* a delivery callback asked to stop: input is ignored */
 
 /*

@@ -569,6 +569,7 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 
 		mp.flows = params->flow.capacity;
 		mp.socket_id = socket_id;
+		mp.reasm.socket_id = socket_id;
 		mp.emit = emit_match;
 		mp.emit_ctx = w;
 		mp.rule_hits = ft_export_segment_rule_hits(seg, params->id);

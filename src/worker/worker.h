@@ -67,7 +67,7 @@ struct ft_worker_params {
 	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
-	/* Pattern matching, or NULL: the worker fills flows, socket_id, emit,
+	/* Pattern matching, or NULL: the worker fills flows, the sockets, emit,
 	 * emit_ctx and rule_hits (its counters in the export segment). */
 	const struct ft_match_params *match;
 };
