@@ -32,6 +32,7 @@ echo
 # Short closing and idle timeouts so flows end, and show up, while the replay runs.
 set +e
 build/src/replay/flowtap-replay --speed "$speed" --stats-interval 1 --top 5 \
+	--set stats.enable=true \
 	--set flow.tcp_closed_timeout=1s --set flow.udp_timeout=2s --set flow.icmp_timeout=2s \
 	-o "$out/flows.jsonl" --summary "$out/summary.json" "$pcap"
 rc=$?

@@ -96,6 +96,16 @@ static const struct key_spec flow_keys[] = {
 	{NULL},
 };
 
+static const struct key_spec stats_keys[] = {
+	{"enable", T_BOOL, CFG(stats_enable), 0, 0, NULL},
+	{"bucket", T_DURATION, CFG(stats_bucket_ns), SEC / 1000, 3600 * SEC, NULL},
+	{"buckets", T_U32, CFG(stats_buckets), 1, 64, NULL},
+	{"interval", T_DURATION, CFG(stats_interval_ns), SEC / 10, 3600 * SEC, NULL},
+	{"topk", T_U32, CFG(stats_topk), 0, 1000, NULL},
+	{"histograms", T_BOOL, CFG(stats_histograms), 0, 0, NULL},
+	{NULL},
+};
+
 static const struct key_spec match_keys[] = {
 	{"rules", T_FILE_OPT, CFG(match_rules), 0, 0, NULL},
 	{"cache_dir", T_PATH, CFG(match_cache_dir), 0, 0, NULL},
@@ -133,6 +143,7 @@ static const struct section_spec sections[] = {
 	{"dataplane", dataplane_keys},
 	{"export", export_keys},
 	{"flow", flow_keys},
+	{"stats", stats_keys},
 	{"match", match_keys},
 	{NULL, NULL},
 };
@@ -145,7 +156,7 @@ struct parse_ctx {
 	unsigned line;
 	const struct section_spec *section; /* NULL inside a [port.*] section */
 	struct ft_port_config *port;
-	unsigned seen_global[4][MAX_KEYS];
+	unsigned seen_global[sizeof(sections) / sizeof(sections[0]) - 1][MAX_KEYS];
 	unsigned seen_port[FT_CFG_MAX_PORTS][MAX_KEYS];
 	unsigned port_line[FT_CFG_MAX_PORTS];
 };
@@ -185,6 +196,12 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->fragment_table_size = 4096;
 	cfg->fragment_timeout_ns = 30 * SEC;
 
+	cfg->stats_enable = false;
+	cfg->stats_bucket_ns = 1 * SEC;
+	cfg->stats_buckets = 10;
+	cfg->stats_interval_ns = 1 * SEC;
+	cfg->stats_topk = 10;
+	cfg->stats_histograms = true;
 	cfg->match_rules[0] = '\0';
 	snprintf(cfg->match_cache_dir, sizeof(cfg->match_cache_dir), "/var/cache/flowtap");
 	cfg->match_streams = 65536;
@@ -620,8 +637,8 @@ enter_section(struct parse_ctx *ctx, const char *name, char *err, size_t err_len
 		}
 	}
 	return fail(err, err_len, ctx,
-		    "[%s]: unknown section (known: [dataplane], [export], [flow], [match], "
-		    "[port.NAME])",
+		    "[%s]: unknown section (known: [dataplane], [export], [flow], [stats], "
+		    "[match], [port.NAME])",
 		    name);
 }
 
@@ -846,6 +863,15 @@ ft_config_validate(const struct ft_config *cfg, char *err, size_t err_len)
 			 "%s: [flow] emergency_leave (%g) must not exceed emergency_enter (%g), and "
 			 "emergency_factor (%g) must be above 0",
 			 src, cfg->emergency_leave, cfg->emergency_enter, cfg->emergency_factor);
+		return -1;
+	}
+	if (cfg->stats_interval_ns % cfg->stats_bucket_ns != 0 ||
+	    cfg->stats_interval_ns % (SEC / 10) != 0) {
+		snprintf(err, err_len,
+			 "%s: [stats] interval: %" PRIu64
+			 " ns is not a multiple of bucket (%" PRIu64
+			 " ns) and of 100 ms (records describe windows that end on bucket edges)",
+			 src, cfg->stats_interval_ns, cfg->stats_bucket_ns);
 		return -1;
 	}
 	if (cfg->mbufs != 0 && cfg->mbuf_cache * 2 > cfg->mbufs) {

@@ -110,6 +110,13 @@ struct ft_config {
 	uint32_t fragment_table_size;
 	uint64_t fragment_timeout_ns;
 
+	/* [stats] */
+	bool stats_enable;
+	uint64_t stats_bucket_ns;   /* per-flow window bucket width */
+	uint32_t stats_buckets;	    /* per-flow window buckets */
+	uint64_t stats_interval_ns; /* export interval: a multiple of bucket and of 100 ms */
+	uint32_t stats_topk;	    /* heavy hitters per interval (0: none) */
+	bool stats_histograms;
 	/* [match] */
 	char match_rules[PATH_MAX];	/* rules file (absolute), "" for no matching */
 	char match_cache_dir[PATH_MAX]; /* compiled databases; "" for no cache */

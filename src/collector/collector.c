@@ -58,6 +58,14 @@ struct collector {
 	uint64_t heartbeat_mono_ns;
 	struct ft_export_header snap;
 
+	/* dataplane statistics (src/stats) */
+	struct ft_topk_merge topk;
+	struct ft_live_flows live;
+	bool have_topk;		 /* a global top-K was merged in this run */
+	bool final_drain;	 /* nothing more will be enqueued: write a lone record of a pair */
+	uint64_t orphan_records; /* second records of a pair whose first was not received */
+	uint64_t stats_lost;	 /* statistics records not kept for lack of memory */
+
 	/* live statistics */
 	uint64_t stats_next_ns;
 	uint64_t stats_last_ns;
@@ -306,6 +314,37 @@ stats_start(struct collector *c, uint64_t mono)
 	c->top_len = 0;
 }
 
+/* The last global top-K the dataplane's workers gave, with each flow's latest
+ * rate; returns the lines printed. */
+static unsigned int
+print_dataplane_topk(struct collector *c)
+{
+	const struct ft_topk_merge *m = &c->topk;
+	uint32_t i, n = m->n_bytes < c->cfg->top ? m->n_bytes : c->cfg->top;
+	char when[FT_RFC3339_LEN + 1];
+
+	ft_format_rfc3339(when, m->result.time_ns);
+	fprintf(stderr,
+		"  top %" PRIu32
+		" by bytes in the %.1f s to %.19s (flows with live statistics: %" PRIu32 ")\n",
+		n, (double)m->result.interval_ns / 1e9, when, c->live.count);
+	for (i = 0; i < n; i++) {
+		const struct ft_topk_item *it = &m->by_bytes[i];
+		const struct ft_live_flow *lf = ft_live_flows_find(&c->live, it->e.flow_id);
+		char a[FT_IPV6_STR_MAX + 10], b[FT_IPV6_STR_MAX + 10], pb[16], now[48] = "";
+
+		endpoint(a, &it->e.key, it->initiator);
+		endpoint(b, &it->e.key, it->initiator ^ 1);
+		if (lf != NULL && lf->bucket_ns > 0)
+			snprintf(now, sizeof(now), " | now %.3f Mbit/s",
+				 (double)lf->last_bytes * 8e3 / (double)lf->bucket_ns);
+		fprintf(stderr, "  %2u. %s -> %s %s %" PRIu64 " bytes %" PRIu64 " packets%s\n",
+			i + 1, a, b, proto_name(it->e.key.proto, pb, sizeof(pb)), it->e.bytes,
+			it->e.packets, now);
+	}
+	return n + 1;
+}
+
 static void
 stats_print(struct collector *c, uint64_t mono)
 {
@@ -331,10 +370,12 @@ stats_print(struct collector *c, uint64_t mono)
 		(double)(lc.ended - c->last_ended) / dt, c->flows.records,
 		(double)(c->flows.records - c->last_records) / dt, lc.discards, lc.ring_drops);
 	if (c->rule_count > 0)
-		fprintf(stderr, " | matches %" PRIu64, c->flows.match_events);
+		fprintf(stderr, " | matches %" PRIu64, c->flows.by_type[FT_RECORD_MATCH]);
 	fputc('\n', stderr);
 	n = 1;
-	if (c->cfg->top > 0) {
+	if (c->cfg->top > 0 && c->have_topk) {
+		n += print_dataplane_topk(c);
+	} else if (c->cfg->top > 0) {
 		qsort(c->top, c->top_len, sizeof(c->top[0]), top_cmp_desc);
 		for (i = 0; i < c->top_len; i++) {
 			const struct ft_flow_record *f = &c->top[i].flow;
@@ -367,38 +408,151 @@ stats_print(struct collector *c, uint64_t mono)
 
 #define ERR_LOST_OWNERSHIP (-10000)
 
+static inline const struct ft_record *
+rec_at(const struct rte_ring_zc_data *z, unsigned int i)
+{
+	return i < z->n1 ? (const struct ft_record *)z->ptr1 + i
+			 : (const struct ft_record *)z->ptr2 + (i - z->n1);
+}
+
+/* Is next the second record of the pair that first begins? */
+static bool
+pair_second(const struct ft_record *first, const struct ft_record *next)
+{
+	if (next == NULL || next->seq != first->seq + 1)
+		return false;
+	if (first->type == FT_RECORD_FLOW_STATS)
+		return next->type == FT_RECORD_FLOW_DIST &&
+		       next->flow_dist.flow_id == first->flow_stats.flow_id &&
+		       next->flow_dist.time_ns == first->flow_stats.time_ns;
+	return next->type == FT_RECORD_WORKER_DROPS &&
+	       next->worker_drops.time_ns == first->worker_stats.time_ns;
+}
+
+static inline void
+count_record(struct collector *c, struct ft_seq_tracker *seq, const struct ft_record *rec)
+{
+	ft_seq_track(seq, rec->seq);
+	c->flows.by_type[rec->type]++;
+}
+
 /* Format records straight from ring memory: the producer does not reuse a slot
- * before the consumer tail passes it. */
-static inline char *
-process_records(struct collector *c, struct ft_seq_tracker *seq, const struct ft_record *rec,
-		unsigned int n, char *p)
+ * before the consumer tail passes it. Returns the records consumed: all of
+ * them, but for a last record that begins a pair (FLOW_STATS, WORKER_STATS),
+ * left in the ring for the next burst, where its second will be, unless this
+ * is the final drain. */
+static inline unsigned int
+process_records(struct collector *c, struct ft_seq_tracker *seq, const struct rte_ring_zc_data *z,
+		unsigned int n, char **pp)
 {
 	bool top = c->top != NULL;
+	char *p = *pp;
 	unsigned int i;
 
-	for (i = 0; i < n; i++, rec++) {
-		ft_seq_track(seq, rec->seq);
+	for (i = 0; i < n; i++) {
+		const struct ft_record *rec = rec_at(z, i);
+
 		if (__builtin_expect(rec->type == FT_RECORD_FLOW, 1)) {
 			const struct ft_flow_record *f = &rec->flow;
 			uint64_t packets = f->packets[0] + f->packets[1];
 			uint64_t bytes = f->bytes[0] + f->bytes[1];
 
+			ft_seq_track(seq, rec->seq);
 			c->flows.records++;
 			c->flows.packets += packets;
 			c->flows.bytes += bytes;
 			p += ft_json_flow(p, rec);
 			if (top)
 				top_offer(c, f, packets, bytes);
-		} else if (rec->type == FT_RECORD_MATCH) {
+			continue;
+		}
+		switch (rec->type) {
+		case FT_RECORD_FLOW_STATS:
+		case FT_RECORD_WORKER_STATS: {
+			const struct ft_record *next = i + 1 < n ? rec_at(z, i + 1) : NULL;
+			bool pair;
+
+			if (next == NULL && !c->final_drain) {
+				*pp = p;
+				return i;
+			}
+			pair = pair_second(rec, next);
+			count_record(c, seq, rec);
+			if (rec->type == FT_RECORD_FLOW_STATS) {
+				p += ft_json_flow_stats(p, rec, pair ? next : NULL);
+				if (ft_live_flows_update(&c->live, &rec->flow_stats) < 0)
+					c->stats_lost++;
+			} else {
+				p += ft_json_worker_stats(p, rec, pair ? next : NULL);
+				ft_topk_merge_through(&c->topk, rec->worker,
+						      rec->worker_stats.time_ns);
+			}
+			if (pair) {
+				count_record(c, seq, next);
+				i++;
+			}
+			break;
+		}
+		case FT_RECORD_TOPK:
+			count_record(c, seq, rec);
+			if (ft_topk_merge_add(&c->topk, rec->worker, &rec->topk) < 0)
+				c->stats_lost++;
+			break;
+		case FT_RECORD_FLOW_DIST:
+		case FT_RECORD_WORKER_DROPS:
+			count_record(c, seq, rec);
+			c->orphan_records++;
+			break;
+		case FT_RECORD_MATCH: {
 			uint32_t idx = rec->match.rule_index;
 
-			c->flows.match_events++;
+			count_record(c, seq, rec);
 			p += ft_json_match(p, rec, idx < c->rule_count ? &c->rules[idx] : NULL);
-		} else {
+			break;
+		}
+		default:
+			ft_seq_track(seq, rec->seq);
 			c->unknown_records++;
+			break;
 		}
 	}
-	return p;
+	*pp = p;
+	return n;
+}
+
+/* Room for `more` bytes of output after what is buffered. */
+static int
+out_reserve(struct collector *c, size_t more)
+{
+	char *b;
+	size_t cap = c->out_cap;
+
+	if (c->out_len + more <= cap)
+		return 0;
+	while (cap < c->out_len + more)
+		cap *= 2;
+	b = realloc(c->out_buf, cap);
+	if (b == NULL)
+		return -ENOMEM;
+	c->out_buf = b;
+	c->out_cap = cap;
+	return 0;
+}
+
+/* Write the global top-K of every interval all workers completed (or of every
+ * pending one, at the end of a run). */
+static void
+merge_topk(struct collector *c, bool all)
+{
+	while (ft_topk_merge_next(&c->topk, all)) {
+		if (out_reserve(c, FT_JSON_TOPK_MAX(c->topk.result.k)) < 0) {
+			c->stats_lost++;
+			continue;
+		}
+		c->out_len += ft_json_topk(c->out_buf + c->out_len, &c->topk);
+		c->flows.topk_lines++;
+		c->have_topk = true;
+	}
 }
 
 /* Take up to max records from one ring, write their lines, then confirm them:
@@ -419,10 +573,10 @@ drain_ring(struct collector *c, uint32_t w, uint32_t max, uint32_t *got)
 	if (n == 0)
 		return 0;
 	p = c->out_buf + c->out_len;
-	p = process_records(c, &c->seq[w], zcd.ptr1, zcd.n1, p);
-	if (zcd.n1 < n)
-		p = process_records(c, &c->seq[w], zcd.ptr2, n - zcd.n1, p);
+	n = process_records(c, &c->seq[w], &zcd, n, &p);
+	*got = n;
 	c->out_len = (size_t)(p - c->out_buf);
+	merge_topk(c, false);
 	rc = out_flush(c);
 	/* A collector that was stopped long enough to be replaced must leave
 	 * the ring to its successor, who re-reads what we did not confirm. */
@@ -475,6 +629,8 @@ drain_present(struct collector *c)
 	bool more;
 	int rc;
 
+	/* Only at the end of a run, when nothing more can complete a pair. */
+	c->final_drain = true;
 	for (w = 0; w < c->seg.worker_count; w++)
 		left[w] = ft_segment_ring_count(&c->seg, w);
 	do {
@@ -513,30 +669,23 @@ enum run_end {
 	RUN_FAILED,
 };
 
-/* A new run: counters to zero, and room for its summary line (which lists
- * rules). Returns -1 when out of memory. */
-static int
+/* A new run: counters to zero. */
+static void
 run_reset(struct collector *c)
 {
 	const struct ft_export_header *h = c->seg.hdr;
-	size_t need;
 
 	memset(c->seq, 0, sizeof(c->seq));
 	memset(&c->flows, 0, sizeof(c->flows));
 	c->unknown_records = 0;
+	c->orphan_records = 0;
+	c->stats_lost = 0;
+	c->final_drain = false;
+	c->have_topk = false;
+	ft_topk_merge_init(&c->topk, c->seg.worker_count);
+	ft_live_flows_clear(&c->live);
 	c->rule_count = h->rule_count;
 	c->rules = (const struct ft_rule_info *)((const char *)h + h->rules_offset);
-	need = (size_t)BURST * FT_JSON_FLOW_MAX + FT_JSON_SUMMARY_MAX +
-	       (size_t)c->rule_count * FT_JSON_RULE_MAX;
-	if (need > c->out_cap) {
-		char *nb = realloc(c->out_buf, need);
-
-		if (nb == NULL)
-			return -1;
-		c->out_buf = nb;
-		c->out_cap = need;
-	}
-	return 0;
 }
 
 /* Every worker's hits of each rule, summed (final once the run finished). */
@@ -579,6 +728,8 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 	int rc;
 
 	ft_segment_snapshot(&c->seg, snap);
+	/* Intervals some worker never completed (it stopped first): merge what came. */
+	merge_topk(c, true);
 	for (w = 0; w < c->seg.worker_count; w++) {
 		const struct ft_worker_counters *wc = &snap->workers[w];
 		uint64_t issued = counters_final ? wc->records + wc->ring_drop_records : 0;
@@ -604,8 +755,11 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 		struct ft_rule_hits hits = {c->rules, NULL, c->rule_count};
 		uint64_t *sum = NULL;
 
+		/* The summary lists every rule that matched. */
 		if (c->rule_count > 0) {
-			sum = sum_rule_hits(c);
+			if (out_reserve(c, FT_JSON_SUMMARY_MAX +
+						   (size_t)c->rule_count * FT_JSON_RULE_MAX) == 0)
+				sum = sum_rule_hits(c);
 			if (sum == NULL)
 				error(c, "out of memory: per-rule hits left out of the summary");
 			hits.hits = sum;
@@ -624,6 +778,12 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 	secs_ns = clock_ns(CLOCK_MONOTONIC) - c->attach_mono_ns;
 	if (c->unknown_records)
 		notice(c, "%" PRIu64 " records of unknown type skipped", c->unknown_records);
+	if (c->orphan_records)
+		notice(c, "%" PRIu64 " statistics records without their first part skipped",
+		       c->orphan_records);
+	if (c->stats_lost)
+		notice(c, "%" PRIu64 " statistics records not merged (out of memory)",
+		       c->stats_lost);
 	notice(c,
 	       "%s: run of pid %" PRId32 " %s%s%s: %" PRIu64 " flow records in %.3f s (%.0f "
 	       "records/s), %" PRIu64 " sequence gaps, %" PRIu64 " ring drops",
@@ -806,7 +966,7 @@ ft_collector_run(const struct ft_collector_config *cfg)
 	 * receive the JSON lines. */
 	c->tty = isatty(STDERR_FILENO) &&
 		 !((cfg->output == NULL || strcmp(cfg->output, "-") == 0) && isatty(STDOUT_FILENO));
-	c->out_cap = (size_t)BURST * FT_JSON_FLOW_MAX + FT_JSON_SUMMARY_MAX;
+	c->out_cap = (size_t)BURST * FT_JSON_STATS_MAX + FT_JSON_SUMMARY_MAX;
 	c->out_buf = malloc(c->out_cap);
 	if (cfg->top > 0 && stats_enabled(c))
 		c->top = calloc(cfg->top, sizeof(*c->top));
@@ -828,14 +988,7 @@ ft_collector_run(const struct ft_collector_config *cfg)
 
 		if (wait_and_attach(c, &status) < 0)
 			break;
-		if (run_reset(c) < 0) {
-			error(c, "out of memory for a run of %" PRIu32 " rules",
-			      c->seg.hdr->rule_count);
-			ft_segment_release(&c->seg);
-			ft_segment_close(&c->seg);
-			status = FT_EXIT_INCOMPLETE;
-			break;
-		}
+		run_reset(c);
 		c->attach_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		c->heartbeat_mono_ns = c->attach_mono_ns;
 		if (c->seg.reread_records > 0)
@@ -882,6 +1035,8 @@ ft_collector_run(const struct ft_collector_config *cfg)
 out:
 	if (c->out_fd > STDERR_FILENO)
 		close(c->out_fd);
+	ft_topk_merge_free(&c->topk);
+	ft_live_flows_clear(&c->live);
 	free(c->top);
 	free(c->out_buf);
 	free(c);

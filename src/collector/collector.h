@@ -126,6 +126,154 @@ size_t ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rul
  */
 size_t ft_json_string(char *buf, const char *s, size_t maxlen);
 
+/* ---------------------------------------------------------------- statistics */
+
+/* Upper bound of a flow_stats or worker_stats line. */
+#define FT_JSON_STATS_MAX 2048
+
+/**
+ * Mean and population variance of n values from their exact sum and sum of
+ * squares (struct ft_flow_dist_record). The variance is computed from the
+ * integers as sumsq - (sum / n) * sum without cancellation: exact but for the
+ * final rounding to double.
+ */
+void ft_stats_moments(uint64_t n, uint64_t sum, unsigned __int128 sumsq, double *mean,
+		      double *variance);
+
+/**
+ * Estimate the p-quantile of a distribution from its histogram (bins of
+ * export.h): the nearest-rank quantile (the smallest value with at least
+ * ceil(p * n) values at or below it) lies in the bin where the running count
+ * reaches that rank, intersected with [min, max]: [*lo, *hi]. The estimate is
+ * 2 * lo * hi / (lo + hi), rounded, whose relative error is at most
+ * (hi - lo) / (hi + lo): under 1/3 in every bin of one octave; hi / 2 (an
+ * absolute error of at most hi / 2) when lo is 0. When the rank is the first
+ * or the last value, the quantile is min or max, exactly.
+ *
+ * @param hist, nbins  the histogram
+ * @param bin_lo       lowest value of a bin (ft_stats_size_bin_lo, ft_stats_iat_bin_lo)
+ * @param min, max     the exact extremes of the values
+ * @param permille     p * 1000 (500, 900, 990)
+ * @param lo, hi       out: the interval holding the true quantile
+ * @return the estimate (0 for an empty histogram)
+ */
+uint64_t ft_stats_quantile(const uint32_t *hist, unsigned nbins, uint64_t (*bin_lo)(unsigned),
+			   uint64_t min, uint64_t max, unsigned permille, uint64_t *lo,
+			   uint64_t *hi);
+
+/**
+ * Write a flow_stats line: a FT_RECORD_FLOW_STATS and, when it followed it, its
+ * FT_RECORD_FLOW_DIST (NULL: the distribution keys are left out).
+ *
+ * @param buf  at least FT_JSON_STATS_MAX bytes; receives the line, '\n', NUL
+ * @return length of the line including the newline
+ */
+size_t ft_json_flow_stats(char *buf, const struct ft_record *stats, const struct ft_record *dist);
+
+/**
+ * Write a worker_stats line from a FT_RECORD_WORKER_STATS and its
+ * FT_RECORD_WORKER_DROPS (NULL: no drops by cause).
+ *
+ * @param buf  at least FT_JSON_STATS_MAX bytes
+ * @return length of the line including the newline
+ */
+size_t ft_json_worker_stats(char *buf, const struct ft_record *stats,
+			    const struct ft_record *drops);
+
+/* One heavy hitter received from a worker. */
+struct ft_topk_item {
+	struct ft_topk_entry e;
+	uint16_t worker;
+	uint8_t initiator; /* the initiator is key endpoint 1 */
+};
+
+/* The workers' heavy hitters of one interval. */
+struct ft_topk_interval {
+	uint64_t time_ns; /* end of the interval */
+	uint64_t interval_ns;
+	uint32_t k;
+	uint32_t n, cap;
+	struct ft_topk_item *items;
+};
+
+/*
+ * Merge of the workers' TOPK records into the global top-K of each interval. A
+ * worker's list of an interval is complete once it sent a WORKER_STATS record
+ * at or after the interval's end; an interval is merged when every worker's is
+ * complete (or the run ends). Every flow lives in one worker and each worker's
+ * list holds its exact top-K by bytes and by packets, so the K best of the
+ * union are the exact global top-K.
+ */
+struct ft_topk_merge {
+	uint32_t workers;
+	uint64_t through[FT_EXPORT_MAX_WORKERS]; /* latest WORKER_STATS time per worker */
+	struct ft_topk_interval *pending;	 /* oldest first */
+	uint32_t npending, cap;
+	/* The last merge: the K best by bytes and by packets. */
+	struct ft_topk_interval result;
+	struct ft_topk_item *by_bytes, *by_packets;
+	uint32_t n_bytes, n_packets;
+};
+
+/* Start a merge for a run of `workers` workers (memset 0 first is enough to free). */
+void ft_topk_merge_init(struct ft_topk_merge *m, uint32_t workers);
+
+/* Free what a merge holds (it can be initialised again). */
+void ft_topk_merge_free(struct ft_topk_merge *m);
+
+/* Add a worker's TOPK record. @return 0 or -ENOMEM. */
+int ft_topk_merge_add(struct ft_topk_merge *m, uint16_t worker, const struct ft_topk_record *r);
+
+/* A worker sent a WORKER_STATS record for time_ns. */
+void ft_topk_merge_through(struct ft_topk_merge *m, uint16_t worker, uint64_t time_ns);
+
+/**
+ * Merge the oldest pending interval if every worker's list of it is complete,
+ * or any with `all` (end of run).
+ *
+ * @return true with m->result, by_bytes, by_packets filled; false when none is
+ *         ready (or on ENOMEM, which drops that interval)
+ */
+bool ft_topk_merge_next(struct ft_topk_merge *m, bool all);
+
+/* Bytes ft_json_topk() may write for a merge of top k. */
+#define FT_JSON_TOPK_MAX(k) (512 + (size_t)(k)*2 * 320)
+
+/**
+ * Write the global top-K line of m's last merge.
+ *
+ * @param buf  at least FT_JSON_TOPK_MAX(m->result.k) bytes
+ * @return length including the newline
+ */
+size_t ft_json_topk(char *buf, const struct ft_topk_merge *m);
+
+/* Latest statistics of a live flow (from its last periodic flow_stats). */
+struct ft_live_flow {
+	uint64_t flow_id;
+	uint64_t time_ns;
+	uint64_t bucket_ns;
+	uint64_t last_bytes; /* both directions, in the last bucket */
+	uint64_t last_packets;
+	bool used;
+};
+
+/* flow_id -> latest statistics; final records remove their flow. */
+struct ft_live_flows {
+	struct ft_live_flow *slots;
+	uint32_t mask; /* slots - 1, a power of two minus one */
+	uint32_t count;
+};
+
+/* Record a flow_stats record (periodic: insert or update; final: remove).
+ * @return 0 or -ENOMEM */
+int ft_live_flows_update(struct ft_live_flows *lf, const struct ft_flow_stats_record *s);
+
+/* The latest statistics of a flow, or NULL. */
+const struct ft_live_flow *ft_live_flows_find(const struct ft_live_flows *lf, uint64_t flow_id);
+
+/* Forget every flow and free the table. */
+void ft_live_flows_clear(struct ft_live_flows *lf);
+
 /* ---------------------------------------------------------------- sequences */
 
 /* Per-worker record sequence check. seq counts every record a worker produced,
@@ -177,7 +325,8 @@ struct ft_flow_totals {
 	uint64_t records; /* flow records */
 	uint64_t packets; /* sum of their packets (both directions) */
 	uint64_t bytes;
-	uint64_t match_events; /* match event records */
+	uint64_t by_type[FT_RECORD_TYPE_MAX]; /* records received, by type */
+	uint64_t topk_lines;		      /* global top-K lines written */
 };
 
 /* Per-rule hits of a run: the segment's rule table and the hits summed over
@@ -216,6 +365,7 @@ struct ft_summary {
 	uint64_t ring_drop_records;
 	uint64_t ring_drop_packets;
 	uint64_t ring_drop_bytes;
+	uint64_t ring_drop_type[FT_RECORD_TYPE_MAX];
 	uint64_t seq_gaps;
 	/* pattern matching: the workers' match_* and reasm_* counters, summed */
 	struct ft_worker_counters match;

@@ -6,6 +6,8 @@
  * snprintf and inet_ntop cost several times the rest of the line, and gmtime_r
  * takes glibc's timezone lock.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "collector.h"
@@ -416,11 +418,11 @@ put_name(char *p, const struct name_text *t)
 	return p + t->len;
 }
 
-/* The 5-tuple and VLANs, initiator first: ,"ip_version":...,"vlan":[...] */
+/* ,"ip_version":..,"proto":..,"src_ip":..,"src_port":..,"dst_ip":..,"dst_port":..
+ * [,"vlan":[..]] with src the key endpoint `src`. */
 static char *
-put_tuple(char *p, const struct ft_flow_key *k, unsigned int initiator)
+put_tuple(char *p, const struct ft_flow_key *k, unsigned int src)
 {
-	unsigned int src = initiator ? 1 : 0;
 	unsigned int dst = src ^ 1;
 
 	PUT(p, ",\"ip_version\":");
@@ -537,7 +539,7 @@ ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info 
 	p = put_rfc3339(p, m->ts_ns);
 	PUT(p, "\",\"ts_ns\":");
 	p = put_u64(p, m->ts_ns);
-	p = put_tuple(p, &m->key, m->initiator);
+	p = put_tuple(p, &m->key, m->initiator ? 1 : 0);
 	PUT(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - buf);
@@ -556,7 +558,7 @@ ft_json_flow(char *buf, const struct ft_record *rec)
 	p = put_u64(p, rec->worker);
 	PUT(p, ",\"input_port\":");
 	p = put_u64(p, f->input_port);
-	p = put_tuple(p, k, f->initiator);
+	p = put_tuple(p, k, f->initiator ? 1 : 0);
 	PUT(p, ",\"start\":\"");
 	p = put_rfc3339(p, f->first_ns);
 	PUT(p, "\",\"end\":\"");
@@ -599,6 +601,281 @@ ft_json_flow(char *buf, const struct ft_record *rec)
 		PUT(p, ",\"flagged_fragments\":true");
 	if (f->flags & FT_FLOW_F_MATCH)
 		p = put_flow_match(p, &f->match);
+	PUT(p, "}\n");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+/* ,"<name>":<v> */
+#define PUT_KV(p, name, v)                                                                         \
+	do {                                                                                       \
+		PUT(p, ",\"" name "\":");                                                          \
+		(p) = put_u64((p), (v));                                                           \
+	} while (0)
+
+/* Ten significant digits: means and variances (no JSON consumer reads more
+ * than a double holds; integers stay integers). */
+static char *
+put_double(char *p, double v)
+{
+	int n = snprintf(p, 32, "%.10g", v);
+
+	return p + (n > 0 && n < 32 ? n : 0);
+}
+
+static char *
+put_time_kv(char *p, uint64_t ns)
+{
+	PUT(p, ",\"time\":\"");
+	p = put_rfc3339(p, ns);
+	PUT(p, "\",\"time_ns\":");
+	return put_u64(p, ns);
+}
+
+static const char *const dir_suffix[2] = {"_fwd", "_rev"};
+
+static char *
+put_key_dir(char *p, const char *name, unsigned int d, uint64_t v)
+{
+	size_t n = strlen(name);
+
+	*p++ = ',';
+	*p++ = '"';
+	memcpy(p, name, n);
+	p += n;
+	memcpy(p, dir_suffix[d], 4);
+	p += 4;
+	*p++ = '"';
+	*p++ = ':';
+	return put_u64(p, v);
+}
+
+/* Quantiles p50, p90, p99 of a histogram: ,"<prefix>_p50<unit>":v... */
+static char *
+put_quantiles(char *p, const char *prefix, const char *unit, const uint32_t *hist,
+	      unsigned int nbins, uint64_t (*bin_lo)(unsigned), uint64_t min, uint64_t max)
+{
+	static const unsigned int permille[3] = {500, 900, 990};
+	static const char *const pname[3] = {"_p50", "_p90", "_p99"};
+
+	for (unsigned int q = 0; q < 3; q++) {
+		uint64_t lo, hi,
+			v = ft_stats_quantile(hist, nbins, bin_lo, min, max, permille[q], &lo, &hi);
+
+		p += sprintf(p, ",\"%s%s%s\":", prefix, pname[q], unit);
+		p = put_u64(p, v);
+	}
+	return p;
+}
+
+static uint64_t
+size_bin_lo(unsigned int b)
+{
+	return ft_stats_size_bin_lo(b);
+}
+
+static uint64_t
+iat_bin_lo(unsigned int b)
+{
+	return ft_stats_iat_bin_lo(b);
+}
+
+/* A distribution as a FLOW_DIST record and its FLOW_STATS give it. */
+struct distribution {
+	const char *name, *unit; /* key prefix, unit suffix of its values */
+	uint64_t n, sum;
+	const uint64_t *sumsq; /* lo, hi */
+	uint64_t min, max;
+	const uint32_t *hist; /* NULL: no histogram */
+	unsigned int nbins;
+	uint64_t (*bin_lo)(unsigned int);
+};
+
+/* ,"<name>_min<unit>":..,"_max","_mean","<variance key>",[quantiles] */
+static char *
+put_distribution(char *p, const struct distribution *d, const char *variance)
+{
+	unsigned __int128 sq = (unsigned __int128)d->sumsq[1] << 64 | d->sumsq[0];
+	double mean, var;
+
+	ft_stats_moments(d->n, d->sum, sq, &mean, &var);
+	p += sprintf(p, ",\"%s_min%s\":", d->name, d->unit);
+	p = put_u64(p, d->min);
+	p += sprintf(p, ",\"%s_max%s\":", d->name, d->unit);
+	p = put_u64(p, d->max);
+	p += sprintf(p, ",\"%s_mean%s\":", d->name, d->unit);
+	p = put_double(p, mean);
+	p += sprintf(p, ",\"%s%s\":", d->name, variance);
+	p = put_double(p, var);
+	if (d->hist != NULL)
+		p = put_quantiles(p, d->name, d->unit, d->hist, d->nbins, d->bin_lo, d->min,
+				  d->max);
+	return p;
+}
+
+size_t
+ft_json_flow_stats(char *buf, const struct ft_record *rec, const struct ft_record *dist_rec)
+{
+	const struct ft_flow_stats_record *s = &rec->flow_stats;
+	uint64_t packets = s->dir[0].packets + s->dir[1].packets;
+	uint64_t bytes = s->dir[0].bytes + s->dir[1].bytes;
+	char *p = buf;
+
+	PUT(p, "{\"type\":\"flow_stats\",\"kind\":\"");
+	if (s->kind == FT_FLOW_STATS_FINAL)
+		PUT(p, "final");
+	else
+		PUT(p, "periodic");
+	PUT(p, "\",\"flow_id\":");
+	p = put_u64(p, s->flow_id);
+	PUT_KV(p, "worker", rec->worker);
+	p = put_time_kv(p, s->time_ns);
+	p = put_tuple(p, &s->key, (s->flags & FT_FLOW_STATS_F_INITIATOR_HI) ? 1 : 0);
+	PUT_KV(p, "start_ns", s->first_ns);
+	PUT_KV(p, "last_ns", s->last_ns);
+	PUT_KV(p, "bucket_ns", s->bucket_ns);
+	PUT_KV(p, "window_ns", s->bucket_ns * s->buckets);
+	for (unsigned int d = 0; d < 2; d++) {
+		const struct ft_flow_stats_dir *x = &s->dir[d];
+
+		p = put_key_dir(p, "packets", d, x->packets);
+		p = put_key_dir(p, "bytes", d, x->bytes);
+		p = put_key_dir(p, "last_packets", d, x->last_packets);
+		p = put_key_dir(p, "last_bytes", d, x->last_bytes);
+		p = put_key_dir(p, "window_packets", d, x->window_packets);
+		p = put_key_dir(p, "window_bytes", d, x->window_bytes);
+		p = put_key_dir(p, "peak_packets", d, x->peak_packets);
+		p = put_key_dir(p, "peak_bytes", d, x->peak_bytes);
+	}
+	if (s->key.proto == 6) {
+		for (unsigned int d = 0; d < 2; d++) {
+			p = put_key_dir(p, "retransmissions", d, s->dir[d].retransmissions);
+			p = put_key_dir(p, "out_of_order", d, s->dir[d].out_of_order);
+			p = put_key_dir(p, "zero_windows", d, s->dir[d].zero_windows);
+		}
+		if (s->flags & FT_FLOW_STATS_F_RTT_SERVER)
+			PUT_KV(p, "rtt_server_ns", s->rtt_server_ns);
+		if (s->flags & FT_FLOW_STATS_F_RTT_CLIENT)
+			PUT_KV(p, "rtt_client_ns", s->rtt_client_ns);
+	}
+	if (dist_rec != NULL && packets > 0) {
+		const struct ft_flow_dist_record *ds = &dist_rec->flow_dist;
+		const uint32_t *no_hist = NULL;
+		bool hist = s->flags & FT_FLOW_STATS_F_HISTOGRAMS;
+		struct distribution size = {"size",
+					    "",
+					    packets,
+					    bytes,
+					    ds->size_sumsq,
+					    ds->size_min,
+					    ds->size_max,
+					    hist ? ds->size_hist : no_hist,
+					    FT_STATS_SIZE_BINS,
+					    size_bin_lo};
+		struct distribution iat = {"iat",
+					   "_ns",
+					   packets - 1,
+					   s->last_ns - s->first_ns,
+					   ds->iat_sumsq,
+					   ds->iat_min,
+					   ds->iat_max,
+					   hist ? ds->iat_hist : no_hist,
+					   FT_STATS_IAT_BINS,
+					   iat_bin_lo};
+
+		p = put_distribution(p, &size, "_variance");
+		if (packets >= 2)
+			p = put_distribution(p, &iat, "_variance_ns2");
+	}
+	PUT(p, "}\n");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static const char *const window_suffix[FT_STATS_WINDOWS] = {"_1s", "_10s", "_60s"};
+
+static char *
+put_windows(char *p, const char *name, const uint64_t *v)
+{
+	for (unsigned int x = 0; x < FT_STATS_WINDOWS; x++)
+		p += sprintf(p, ",\"%s%s\":", name, window_suffix[x]), p = put_u64(p, v[x]);
+	return p;
+}
+
+size_t
+ft_json_worker_stats(char *buf, const struct ft_record *rec, const struct ft_record *drops)
+{
+	const struct ft_worker_stats_record *w = &rec->worker_stats;
+	char *p = buf;
+
+	PUT(p, "{\"type\":\"worker_stats\",\"worker\":");
+	p = put_u64(p, rec->worker);
+	p = put_time_kv(p, w->time_ns);
+	PUT_KV(p, "interval_ns", w->interval_ns);
+	PUT_KV(p, "flows_active", w->flows_active);
+	PUT_KV(p, "packets_total", w->packets_total);
+	PUT_KV(p, "bytes_total", w->bytes_total);
+	p = put_windows(p, "packets", w->packets);
+	p = put_windows(p, "bytes", w->bytes);
+	p = put_windows(p, "flows_new", w->flows_new);
+	p = put_windows(p, "flows_ended", w->flows_ended);
+	p = put_windows(p, "drops", w->drops);
+	if (drops != NULL) {
+		const struct ft_worker_drops_record *d = &drops->worker_drops;
+		bool first = true;
+
+		PUT(p, ",\"drops_by_cause\":{");
+		for (unsigned int c = 0; c < FT_STATS_DROP_CAUSES; c++) {
+			const uint32_t *v = d->drops[c];
+
+			if ((v[0] | v[1] | v[2]) == 0)
+				continue;
+			p += sprintf(p, "%s\"%s\":[%u,%u,%u]", first ? "" : ",",
+				     c == FT_STATS_DROP_RING ? "ring_full" : ft_discard_names[c],
+				     v[0], v[1], v[2]);
+			first = false;
+		}
+		*p++ = '}';
+	}
+	PUT(p, "}\n");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static char *
+put_topk_list(char *p, const struct ft_topk_item *it, uint32_t n)
+{
+	*p++ = '[';
+	for (uint32_t j = 0; j < n; j++, it++) {
+		if (j)
+			*p++ = ',';
+		PUT(p, "{\"flow_id\":");
+		p = put_u64(p, it->e.flow_id);
+		PUT_KV(p, "worker", it->worker);
+		p = put_tuple(p, &it->e.key, it->initiator);
+		PUT_KV(p, "bytes", it->e.bytes);
+		PUT_KV(p, "packets", it->e.packets);
+		*p++ = '}';
+	}
+	*p++ = ']';
+	return p;
+}
+
+size_t
+ft_json_topk(char *buf, const struct ft_topk_merge *m)
+{
+	char *p = buf;
+
+	PUT(p, "{\"type\":\"topk\"");
+	p = put_time_kv(p, m->result.time_ns);
+	PUT_KV(p, "interval_ns", m->result.interval_ns);
+	PUT_KV(p, "k", m->result.k);
+	PUT(p, ",\"by_bytes\":");
+	p = put_topk_list(p, m->by_bytes, m->n_bytes);
+	PUT(p, ",\"by_packets\":");
+	p = put_topk_list(p, m->by_packets, m->n_packets);
 	PUT(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - buf);

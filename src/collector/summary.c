@@ -84,6 +84,8 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		s->ring_drop_records += wc->ring_drop_records;
 		s->ring_drop_packets += wc->ring_drop_packets;
 		s->ring_drop_bytes += wc->ring_drop_bytes;
+		for (d = 0; d < FT_RECORD_TYPE_MAX; d++)
+			s->ring_drop_type[d] += wc->ring_drop_type[d];
 	}
 	/* The matcher's counters are one run of uint64_t fields: sum them all. */
 	for (i = 0; i < nworkers; i++) {
@@ -180,7 +182,8 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 		  ",\"events\":{\"found\":%" PRIu64 ",\"suppressed\":%" PRIu64
 		  ",\"ring_drops\":%" PRIu64 ",\"received\":%" PRIu64 "}",
 		  snap->rule_count, snap->match_stream_state_bytes, m->match_events,
-		  m->match_events_suppressed, m->match_ring_drops, flows->match_events);
+		  m->match_events_suppressed, s->ring_drop_type[FT_RECORD_MATCH],
+		  flows->by_type[FT_RECORD_MATCH]);
 	sb_printf(b,
 		  ",\"payload\":{\"scanned_bytes\":%" PRIu64 ",\"retransmitted_bytes\":%" PRIu64
 		  ",\"rst_bytes\":%" PRIu64 ",\"gap_bytes\":%" PRIu64
@@ -277,8 +280,19 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 			  s->discard_bytes[i]);
 	sb_printf(&b,
 		  "},\"ring_drops\":{\"records\":%" PRIu64 ",\"packets\":%" PRIu64
-		  ",\"bytes\":%" PRIu64 ",\"seq_gaps\":%" PRIu64 "}",
+		  ",\"bytes\":%" PRIu64 ",\"seq_gaps\":%" PRIu64 ",\"by_type\":{",
 		  s->ring_drop_records, s->ring_drop_packets, s->ring_drop_bytes, s->seq_gaps);
+	for (i = 1; i < FT_RECORD_TYPE_MAX; i++)
+		if (ft_record_type_names[i] != NULL)
+			sb_printf(&b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "",
+				  ft_record_type_names[i], s->ring_drop_type[i]);
+	sb_printf(&b, "}},\"records\":{");
+	for (i = 1; i < FT_RECORD_TYPE_MAX; i++)
+		if (ft_record_type_names[i] != NULL)
+			sb_printf(&b, "%s\"%s\":%" PRIu64, i > 1 ? "," : "",
+				  ft_record_type_names[i],
+				  i == FT_RECORD_FLOW ? flows->records : flows->by_type[i]);
+	sb_printf(&b, ",\"topk_lines\":%" PRIu64 "}", flows->topk_lines);
 	if (snap->rule_count > 0)
 		sb_match(&b, snap, flows, s, hits);
 	sb_printf(&b,

@@ -218,8 +218,24 @@ rule_infos(const struct ft_rules *rules)
 	return ri;
 }
 
-/* EAL memory the configuration will ask for (pools, flow tables, rings,
- * matching), MiB. */
+/* The statistics' figures from the configuration (the worker adds the rest). */
+static struct ft_stats_params
+stats_params(const struct ft_config *cfg)
+{
+	struct ft_stats_params sp = {
+		.capacity = cfg->flow_capacity,
+		.bucket_ns = cfg->stats_bucket_ns,
+		.buckets = cfg->stats_buckets,
+		.interval_ns = cfg->stats_interval_ns,
+		.topk = cfg->stats_topk,
+		.histograms = cfg->stats_histograms,
+	};
+
+	return sp;
+}
+
+/* EAL memory the configuration will ask for (pools, flow tables, statistics,
+ * matching, rings), MiB. */
 static uint64_t
 memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers,
 		 const struct ft_match_db *db)
@@ -236,6 +252,11 @@ memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned wo
 		ports[i].rx_queues = saved;
 	}
 	bytes += (uint64_t)workers * (ft_flow_table_memory(cfg->flow_capacity) + 512 * 1024);
+	if (cfg->stats_enable) {
+		struct ft_stats_params sp = stats_params(cfg);
+
+		bytes += (uint64_t)workers * ft_stats_memory(&sp);
+	}
 	bytes += (uint64_t)workers * workers * cfg->dispatch_ring_size * sizeof(void *);
 	if (db != NULL) {
 		struct ft_match_params mp;
@@ -605,6 +626,8 @@ main(int argc, char **argv)
 					 .emergency_enter = cfg.emergency_enter,
 					 .emergency_leave = cfg.emergency_leave,
 					 .emergency_factor = cfg.emergency_factor},
+				.stats_enable = cfg.stats_enable,
+				.stats = stats_params(&cfg),
 				.dispatch_backpressure = all_finite,
 				.frag_entries = cfg.fragment_table_size,
 				.frag_timeout_ns = cfg.fragment_timeout_ns,
@@ -616,11 +639,15 @@ main(int argc, char **argv)
 			workers[w] = ft_worker_create(&wp, (int)rte_lcore_to_socket_id(lcore), &seg,
 						      &ctl);
 			if (workers[w] == NULL) {
+				struct ft_stats_params sp = stats_params(&cfg);
+
 				fprintf(stderr,
 					"flowtap: worker %u: %s (flow table of %u flows needs "
-					"%" PRIu64 " MiB, matching %" PRIu64 " MiB)\n",
+					"%" PRIu64 " MiB, statistics %" PRIu64 " MiB, matching %" PRIu64
+					" MiB)\n",
 					w, rte_strerror(rte_errno), cfg.flow_capacity,
 					ft_flow_table_memory(cfg.flow_capacity) >> 20,
+					cfg.stats_enable ? ft_stats_memory(&sp) >> 20 : 0,
 					mdb != NULL ? ft_match_memory(&mp) >> 20 : 0);
 				exit_code = 1;
 				goto out_workers;
@@ -633,6 +660,17 @@ main(int argc, char **argv)
 	       "%u worker(s), flow table of %u flows each: %.1f MiB, %.0f bytes per flow", nworkers,
 	       cfg.flow_capacity, ft_flow_table_memory(cfg.flow_capacity) / 1048576.0,
 	       (double)ft_flow_table_memory(cfg.flow_capacity) / cfg.flow_capacity);
+	if (cfg.stats_enable) {
+		struct ft_stats_params sp = stats_params(&cfg);
+
+		FT_LOG(ft_logtype_main, NOTICE,
+		       "statistics each: %.1f MiB, %.0f bytes per flow (%u buckets of %.3f s, "
+		       "histograms %s, top %u every %.1f s)",
+		       ft_stats_memory(&sp) / 1048576.0,
+		       (double)ft_stats_memory(&sp) / cfg.flow_capacity, cfg.stats_buckets,
+		       cfg.stats_bucket_ns / 1e9, cfg.stats_histograms ? "on" : "off",
+		       cfg.stats_topk, cfg.stats_interval_ns / 1e9);
+	}
 	if (mdb != NULL)
 		FT_LOG(ft_logtype_main, NOTICE,
 		       "matching per worker: %.1f MiB (%zu bytes per flow, %u stream states of "

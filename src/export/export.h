@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 3
+#define FT_EXPORT_LAYOUT_VERSION 4
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -265,10 +265,232 @@ static_assert(sizeof(struct ft_match_record) == 96, "match record layout");
 
 enum ft_record_type {
 	FT_RECORD_FLOW = 1,
-	FT_RECORD_MATCH = 2,
-	/* Reserved for per-flow and per-worker statistics; defined with their
-	 * bodies. */
+	FT_RECORD_MATCH = 2,	    /* struct ft_match_record */
+	FT_RECORD_FLOW_STATS = 3,   /* struct ft_flow_stats_record */
+	FT_RECORD_WORKER_STATS = 4, /* struct ft_worker_stats_record */
+	FT_RECORD_TOPK = 5,	    /* struct ft_topk_record */
+	FT_RECORD_FLOW_DIST = 6,    /* struct ft_flow_dist_record: right after its FLOW_STATS */
+	FT_RECORD_WORKER_DROPS = 7, /* struct ft_worker_drops_record: right after WORKER_STATS */
+	FT_RECORD_TYPE_MAX
 };
+
+/* Record type names as the collector prints them (NULL: not defined yet). */
+static const char *const ft_record_type_names[FT_RECORD_TYPE_MAX] = {
+	[0] = "unknown",
+	[FT_RECORD_FLOW] = "flow",
+	[FT_RECORD_MATCH] = "match",
+	[FT_RECORD_FLOW_STATS] = "flow_stats",
+	[FT_RECORD_WORKER_STATS] = "worker_stats",
+	[FT_RECORD_TOPK] = "topk",
+	[FT_RECORD_FLOW_DIST] = "flow_dist",
+	[FT_RECORD_WORKER_DROPS] = "worker_drops",
+};
+
+/* ---------------------------------------------------------------- statistics
+ *
+ * Sliding statistics (src/stats). Every time below is flow time (packet time in
+ * replay, the TSC live), in ns since the epoch. A window "as of T" holds the
+ * packets with timestamps in [T - length, T); T is always a bucket edge.
+ *
+ * Histogram bins (the same for every flow, so not in the records):
+ *   packet size (link-layer frame bytes): bin 0 = [0, 64), bin b = [2^(b+5),
+ *   2^(b+6)) for b = 1..14, bin 15 = [2^20, inf)
+ *   inter-arrival time (ns): bin 0 = [0, 1024), bin b = [2^(b+9), 2^(b+10)) for
+ *   b = 1..22, bin 23 = [2^32, inf) (4.29 s and more)
+ * A quantile taken from them lies in its bin intersected with [min, max], both
+ * of which the records carry exactly.
+ */
+#define FT_STATS_SIZE_BINS 16
+#define FT_STATS_IAT_BINS  24
+
+/* Bin of a frame size: floor(log2(x)) - 5, clamped to the bins. */
+static inline unsigned
+ft_stats_size_bin(uint32_t bytes)
+{
+	unsigned b = bytes < 64 ? 0 : 31 - (unsigned)__builtin_clz(bytes) - 5;
+
+	return b < FT_STATS_SIZE_BINS ? b : FT_STATS_SIZE_BINS - 1;
+}
+
+/* Bin of an inter-arrival time in ns. */
+static inline unsigned
+ft_stats_iat_bin(uint64_t ns)
+{
+	unsigned b = ns < 1024 ? 0 : 63 - (unsigned)__builtin_clzll(ns) - 9;
+
+	return b < FT_STATS_IAT_BINS ? b : FT_STATS_IAT_BINS - 1;
+}
+
+/* Lowest value of a bin (its upper edge is the next bin's lowest value; the
+ * last bin has none). */
+static inline uint64_t
+ft_stats_size_bin_lo(unsigned b)
+{
+	return b == 0 ? 0 : 1ULL << (b + 5);
+}
+
+static inline uint64_t
+ft_stats_iat_bin_lo(unsigned b)
+{
+	return b == 0 ? 0 : 1ULL << (b + 9);
+}
+
+/* Kinds of flow statistics records. */
+enum ft_flow_stats_kind {
+	FT_FLOW_STATS_PERIODIC = 0, /* a live flow at the end of an interval it had packets in */
+	FT_FLOW_STATS_FINAL = 1,    /* the flow ended: right after its FT_RECORD_FLOW */
+};
+
+/* struct ft_flow_stats_record.flags */
+#define FT_FLOW_STATS_F_INITIATOR_HI 0x01 /* the initiator is key endpoint 1 */
+#define FT_FLOW_STATS_F_RTT_SERVER   0x02 /* rtt_server_ns is known */
+#define FT_FLOW_STATS_F_RTT_CLIENT   0x04 /* rtt_client_ns is known */
+#define FT_FLOW_STATS_F_HISTOGRAMS   0x08 /* the FLOW_DIST record carries histograms */
+
+/*
+ * One direction of a flow (fwd = initiator to responder) as of the record's
+ * time_ns. Window counts come from a ring of `buckets` buckets of `bucket_ns`
+ * (struct ft_flow_stats_record): "last" is the bucket [time - bucket_ns, time),
+ * "window" all of them, [time - buckets * bucket_ns, time); peak is the most
+ * packets, and the most bytes, any single bucket of the flow held. Bucket byte
+ * counts saturate at 2^32 - 1 (a direction above 34 Gbit/s with 1 s buckets).
+ * TCP: retransmissions = segments whose sequence range was entirely seen before
+ * (or overlaps it) outside a known hole; out_of_order = segments filling a hole
+ * left by a later segment; zero_windows = times this direction's sender started
+ * advertising a zero receive window (SYN, FIN and RST excluded).
+ */
+struct ft_flow_stats_dir {
+	uint64_t packets;	  /*  0  since the flow began */
+	uint64_t bytes;		  /*  8 */
+	uint64_t window_bytes;	  /* 16 */
+	uint32_t window_packets;  /* 24 */
+	uint32_t last_packets;	  /* 28 */
+	uint32_t last_bytes;	  /* 32 */
+	uint32_t peak_packets;	  /* 36 */
+	uint32_t peak_bytes;	  /* 40 */
+	uint32_t retransmissions; /* 44 */
+	uint32_t out_of_order;	  /* 48 */
+	uint32_t zero_windows;	  /* 52 */
+};
+static_assert(sizeof(struct ft_flow_stats_dir) == 56, "flow stats direction layout");
+
+/*
+ * Per-flow statistics, part 1 of 2 (FT_RECORD_FLOW_STATS). The FT_RECORD_FLOW_DIST
+ * record of the same flow_id and time_ns follows it on the ring (both are
+ * written in one ring enqueue, so only a ring drop can separate them).
+ * Handshake RTT (TCP): server side = first SYN to first SYN+ACK, client side =
+ * that SYN+ACK to the initiator's first ACK after it, as seen at the capture
+ * point (Wireshark's tcp.analysis.initial_rtt is their sum).
+ */
+struct ft_flow_stats_record {
+	struct ft_flow_key key;		 /*   0 */
+	uint64_t flow_id;		 /*  48 */
+	uint64_t time_ns;		 /*  56  the instant the figures describe (a bucket edge) */
+	uint64_t first_ns;		 /*  64  first packet of the flow */
+	uint64_t last_ns;		 /*  72  latest packet (inter-arrival sum = last - first) */
+	uint64_t bucket_ns;		 /*  80  window bucket width */
+	uint64_t rtt_server_ns;		 /*  88 */
+	uint64_t rtt_client_ns;		 /*  96 */
+	struct ft_flow_stats_dir dir[2]; /* 104  [fwd, rev] */
+	uint16_t buckets;		 /* 216  window buckets */
+	uint8_t kind;			 /* 218  enum ft_flow_stats_kind */
+	uint8_t flags;			 /* 219  FT_FLOW_STATS_F_* */
+	uint8_t reserved[20];		 /* 220  zero */
+};
+static_assert(sizeof(struct ft_flow_stats_record) == 240, "flow stats record layout");
+
+/*
+ * Per-flow statistics, part 2 of 2 (FT_RECORD_FLOW_DIST): distributions over
+ * every packet of the flow, both directions. Sizes: count = packets of both
+ * directions, sum = their bytes (part 1). Inter-arrival times between
+ * consecutive packets of the flow (a packet older than the latest one counts
+ * 0): count = packets - 1, sum = last_ns - first_ns. Sums of squares are exact
+ * 128-bit integers (lo, hi words), so mean and variance are exact too.
+ */
+struct ft_flow_dist_record {
+	uint64_t flow_id;			/*   0 */
+	uint64_t time_ns;			/*   8 */
+	uint64_t size_sumsq[2];			/*  16  sum of size^2 (lo, hi) */
+	uint64_t iat_sumsq[2];			/*  32  sum of iat^2, ns^2 (lo, hi) */
+	uint64_t iat_min;			/*  48  ns (0 with fewer than 2 packets) */
+	uint64_t iat_max;			/*  56 */
+	uint32_t size_min;			/*  64  bytes */
+	uint32_t size_max;			/*  68 */
+	uint32_t size_hist[FT_STATS_SIZE_BINS]; /*  72 */
+	uint32_t iat_hist[FT_STATS_IAT_BINS];	/* 136 */
+	uint8_t reserved[8];			/* 232  zero */
+};
+static_assert(sizeof(struct ft_flow_dist_record) == 240, "flow dist record layout");
+
+/* Per-worker windows: counts over the last 1 s, 10 s and 60 s. */
+#define FT_STATS_WINDOWS 3
+static const uint32_t ft_stats_window_s[FT_STATS_WINDOWS] = {1, 10, 60};
+
+/* Causes of per-worker drops: the discard reasons, then records dropped on a
+ * full export ring (records, not packets). */
+#define FT_STATS_DROP_RING   FT_DISCARD_MAX
+#define FT_STATS_DROP_CAUSES (FT_DISCARD_MAX + 1)
+
+/*
+ * Per-worker statistics at the end of an export interval (FT_RECORD_WORKER_STATS),
+ * followed by its FT_RECORD_WORKER_DROPS. Written at every interval end the
+ * worker's flow clock passes while it had packets in the last 60 s, and at the
+ * last one its clock passed; a worker that writes one for time T has written
+ * every TOPK record of intervals ending at or before T.
+ */
+struct ft_worker_stats_record {
+	uint64_t time_ns;			/*   0  end of the interval */
+	uint64_t interval_ns;			/*   8 */
+	uint64_t packets[FT_STATS_WINDOWS];	/*  16  flow packets */
+	uint64_t bytes[FT_STATS_WINDOWS];	/*  40 */
+	uint64_t flows_new[FT_STATS_WINDOWS];	/*  64 */
+	uint64_t flows_ended[FT_STATS_WINDOWS]; /*  88 */
+	uint64_t drops[FT_STATS_WINDOWS];	/* 112  every cause */
+	uint64_t flows_active;			/* 136  gauge at time_ns */
+	uint64_t packets_total;			/* 144  since the worker started */
+	uint64_t bytes_total;			/* 152 */
+	uint8_t reserved[80];			/* 160  zero */
+};
+static_assert(sizeof(struct ft_worker_stats_record) == 240, "worker stats record layout");
+
+/* Drops by cause over the windows (counts saturate at 2^32 - 1). */
+struct ft_worker_drops_record {
+	uint64_t time_ns;					/*   0 */
+	uint32_t drops[FT_STATS_DROP_CAUSES][FT_STATS_WINDOWS]; /*   8 */
+	uint8_t reserved[240 - 8 - FT_STATS_DROP_CAUSES * FT_STATS_WINDOWS * 4];
+};
+static_assert(sizeof(struct ft_worker_drops_record) == 240, "worker drops record layout");
+
+/* One heavy hitter of an interval: exact packets and bytes in the interval. */
+struct ft_topk_entry {
+	struct ft_flow_key key; /*  0 */
+	uint64_t flow_id;	/* 48 */
+	uint64_t bytes;		/* 56 */
+	uint64_t packets;	/* 64 */
+};
+static_assert(sizeof(struct ft_topk_entry) == 72, "top-K entry layout");
+
+#define FT_TOPK_PER_RECORD 3
+#define FT_TOPK_F_LAST	   0x01 /* the worker's last TOPK record of this interval */
+
+/*
+ * Heavy hitters of one worker in one interval (FT_RECORD_TOPK): the union of its
+ * top-K flows by bytes and by packets, sorted by bytes, FT_TOPK_PER_RECORD per
+ * record. Each is exact: the K largest under the order (count, other count,
+ * key), so the collector's union over workers gives the exact global top-K.
+ */
+struct ft_topk_record {
+	uint64_t time_ns;     /*  0  end of the interval */
+	uint64_t interval_ns; /*  8 */
+	uint16_t k;	      /* 16  configured K */
+	uint16_t index;	      /* 18  this record's position in the interval's list */
+	uint8_t count;	      /* 20  entries used */
+	uint8_t flags;	      /* 21  FT_TOPK_F_* */
+	uint8_t initiator;    /* 22  bit i: entry i's initiator is key endpoint 1 */
+	uint8_t reserved;     /* 23 */
+	struct ft_topk_entry entry[FT_TOPK_PER_RECORD]; /* 24 */
+};
+static_assert(sizeof(struct ft_topk_record) == 240, "top-K record layout");
 
 /*
  * Every ring element is one struct ft_record: a small header, then the body of
@@ -282,6 +504,11 @@ struct ft_record {
 	union {
 		struct ft_flow_record flow;
 		struct ft_match_record match;
+		struct ft_flow_stats_record flow_stats;
+		struct ft_flow_dist_record flow_dist;
+		struct ft_worker_stats_record worker_stats;
+		struct ft_worker_drops_record worker_drops;
+		struct ft_topk_record topk;
 		uint8_t body[240];
 	};
 };
@@ -314,6 +541,7 @@ struct ft_worker_counters {
 	uint64_t ring_drop_records;
 	uint64_t ring_drop_packets; /* packets carried by the dropped flow records */
 	uint64_t ring_drop_bytes;
+	uint64_t ring_drop_type[FT_RECORD_TYPE_MAX]; /* ring_drop_records by record type */
 	uint64_t ring_wait_ns; /* time spent waiting on a full ring (backpressure mode) */
 	uint64_t clock_ns;     /* this worker's flow clock */
 	uint64_t busy_cycles;  /* TSC cycles spent on iterations that had work */
@@ -326,7 +554,6 @@ struct ft_worker_counters {
 	uint64_t match_scanned_bytes;	  /* payload bytes given to Hyperscan */
 	uint64_t match_events;		  /* matches (rule scopes applied), suppressed too */
 	uint64_t match_events_suppressed; /* over max_events_per_flow: counted, not exported */
-	uint64_t match_ring_drops;	  /* match events lost on a full ring */
 	uint64_t match_streams;		  /* stream states in the pool */
 	uint64_t match_streams_used;	  /* gauge: stream states held by flows */
 	uint64_t match_no_stream;	  /* directions that found the pool empty */

@@ -223,11 +223,11 @@ static void
 count_drop(struct ft_export_writer *w, const struct ft_record *r)
 {
 	w->counters->ring_drop_records++;
+	if (r->type < FT_RECORD_TYPE_MAX)
+		w->counters->ring_drop_type[r->type]++;
 	if (r->type == FT_RECORD_FLOW) {
 		w->counters->ring_drop_packets += r->flow.packets[0] + r->flow.packets[1];
 		w->counters->ring_drop_bytes += r->flow.bytes[0] + r->flow.bytes[1];
-	} else if (r->type == FT_RECORD_MATCH) {
-		w->counters->match_ring_drops++;
 	}
 }
 

@@ -36,6 +36,7 @@ struct ft_worker {
 	struct ft_worker_ctl *ctl;
 	struct ft_flow_table *flows;
 	struct ft_frag_table *frags; /* for the queues this worker reads */
+	struct ft_stats *stats;	     /* NULL when statistics are off */
 	struct ft_worker_counters *shared; /* this worker's block in the export header */
 	struct ft_worker_counters c;	   /* private, published every PUBLISH_EVERY_NS */
 	struct ft_clock clock;
@@ -61,8 +62,10 @@ struct ft_worker {
 	uint8_t linear[LINEAR_MAX];
 };
 
-/* flow_index[] value of a packet update_burst() has not reached yet. */
+/* flow_index[] value of a packet update_burst() has not reached yet: the
+ * statistics mark the same slots the same way. */
 #define INDEX_PENDING (FT_FLOW_REFUSED - 1)
+static_assert(INDEX_PENDING == FT_STATS_PENDING, "one pending mark in flow_index[]");
 
 static inline struct ft_pkt *
 pkt_of(struct rte_mbuf *m)
@@ -136,6 +139,22 @@ on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 		r->flow.match = summary;
 		r->flow.flags |= FT_FLOW_F_MATCH;
 	}
+	/* An active timeout's record is a segment of a flow that goes on: its
+	 * statistics go on too (periodic records), the final ones at its end. */
+	if (w->stats != NULL && reason != FT_END_ACTIVE)
+		ft_stats_flow_end(w->stats, f);
+}
+
+/* The statistics' record sink: a pair meant to stay together goes to the ring
+ * in one enqueue. */
+static struct ft_record *
+stats_record(void *ctx, enum ft_record_type type, unsigned together)
+{
+	struct ft_worker *w = ctx;
+
+	if (w->writer.staged + together > FT_EXPORT_STAGE)
+		ft_export_writer_flush(&w->writer);
+	return ft_export_writer_next(&w->writer, type);
 }
 
 static inline void
@@ -171,7 +190,11 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 		w->burst_n = n;
 		w->burst_next = 0;
 	}
+	if (w->stats != NULL)
+		ft_stats_burst_begin(w->stats, pkts, flow_index, n);
 	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, flow_index, on_flow_end, w);
+	if (w->stats != NULL)
+		ft_stats_burst_end(w->stats);
 	if (w->match != NULL) {
 		match_pending(w);
 		w->burst_n = 0;
@@ -485,6 +508,11 @@ ft_worker_main(void *arg)
 		if (!packet_clock)
 			w->now_ns = ft_clock_ns(&w->clock, t0);
 		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
+		if (w->stats != NULL) {
+			if (!packet_clock)
+				ft_stats_advance(w->stats, w->now_ns);
+			busy += ft_stats_poll(w->stats);
+		}
 		if (w->writer.staged != 0)
 			ft_export_writer_flush(&w->writer);
 
@@ -509,6 +537,8 @@ ft_worker_main(void *arg)
 	 * ended (the latest packet time of the files, whichever worker saw it). */
 	end_ns = packet_clock ? RTE_MAX(w->now_ns, ctl->end_ns)
 			      : ft_clock_ns(&w->clock, rte_rdtsc());
+	if (w->stats != NULL)
+		ft_stats_finish(w->stats, end_ns);
 	ft_flow_table_flush(w->flows, end_ns, FT_END_SHUTDOWN, on_flow_end, w);
 	ft_export_writer_flush(&w->writer);
 	w->now_ns = end_ns;
@@ -564,6 +594,27 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 			return NULL;
 		}
 	}
+	if (params->stats_enable) {
+		struct ft_stats_params sp = params->stats;
+
+		sp.capacity = params->flow.capacity;
+		sp.socket_id = socket_id;
+		sp.flows = w->flows;
+		sp.timeouts = params->flow.timeouts;
+		sp.counters = &w->c;
+		sp.record = stats_record;
+		sp.record_ctx = w;
+		w->stats = ft_stats_create(&sp);
+		if (w->stats == NULL) {
+			int e = rte_errno;
+
+			ft_frag_table_free(w->frags);
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	if (params->match != NULL) {
 		struct ft_match_params mp = *params->match;
 
@@ -577,6 +628,7 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		if (w->match == NULL) {
 			int e = rte_errno;
 
+			ft_stats_free(w->stats);
 			ft_frag_table_free(w->frags);
 			ft_flow_table_free(w->flows);
 			rte_free(w);
@@ -614,6 +666,7 @@ ft_worker_free(struct ft_worker *w)
 	if (w == NULL)
 		return;
 	ft_match_free(w->match);
+	ft_stats_free(w->stats);
 	ft_flow_table_free(w->flows);
 	ft_frag_table_free(w->frags);
 	rte_free(w);

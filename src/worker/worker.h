@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The per-lcore pipeline: rx burst -> parse -> (software dispatch) -> flow table
- * -> pattern matching -> export ring, plus timer-wheel expiry, run to completion
- * on one lcore.
+ * -> sliding statistics -> pattern matching -> export ring, plus timer-wheel
+ * expiry, run to completion on one lcore.
  *
  * Workers share nothing on the hot path. They meet the main lcore through
  * struct ft_worker_ctl (flags the main lcore sets, read once per loop) and each
@@ -29,6 +29,7 @@
 #include "frag/frag.h"
 #include "match/match.h"
 #include "port/port.h"
+#include "stats/stats.h"
 
 #define FT_WORKER_MAX	      FT_EXPORT_MAX_WORKERS
 #define FT_WORKER_MAX_SOURCES 64
@@ -62,6 +63,8 @@ struct ft_worker_params {
 	unsigned workers;
 	uint16_t burst_size;
 	struct ft_flow_table_params flow;
+	bool stats_enable;
+	struct ft_stats_params stats; /* figures only: the worker fills table, counters, sink */
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
 	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
 	uint64_t frag_timeout_ns;
@@ -75,7 +78,8 @@ struct ft_worker_params {
 struct ft_worker;
 
 /*
- * Create a worker's state on the given NUMA socket: its flow table and writer.
+ * Create a worker's state on the given NUMA socket: its flow table, statistics
+ * (when stats_enable) and writer.
  * Sources and dispatch rings are added afterwards.
  *
  * @return the worker, or NULL with rte_errno set (ENOMEM, EINVAL)

@@ -36,6 +36,8 @@ def main():
         if r["type"] == "summary":
             summary = r
             continue
+        if r["type"] != "flow":
+            continue
         k = key(r)
         if k in ours:
             problems.append(f"{k}: flowtap reports it twice")

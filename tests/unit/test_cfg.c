@@ -158,6 +158,10 @@ test_errors(void **state)
 	expect_error("[port.bad/name]\n", 1, "port name must be");
 	expect_error("[port.a]\n[port.a]\n", 2, "section repeated (first at line 1)");
 	expect_error("[flow]\n = 3\n", 2, "missing key");
+	expect_error("[stats]\nbuckets = 65\n", 2, "[stats] buckets: 65 is out of range [1, 64]");
+	expect_error("[stats]\ninterval = 50ms\n", 2, "[stats] interval: '50ms' is out of range");
+	expect_error("[stats]\nbucket = 100us\n", 2, "[stats] bucket: '100us' is out of range");
+	expect_error("[stats]\ntopk = 1001\n", 2, "out of range [0, 1000]");
 	expect_error("[match]\nrules = none.rules\n", 2, "[match] rules: cannot read '");
 	expect_error("[match]\ndepth = 1x\n", 2, "'1x' is not a size");
 	expect_error("[match]\ndepth = 2048g\n", 2, "bytes is out of range");
@@ -168,7 +172,7 @@ test_errors(void **state)
 	expect_error("[match]\nno_stream = drop\n", 2, "is not one of: block, skip");
 	expect_error("[match]\nstreams = 100000000\n", 2, "out of range");
 	expect_error("[nomatch]\n", 1,
-		     "known: [dataplane], [export], [flow], [match], [port.NAME]");
+		     "known: [dataplane], [export], [flow], [stats], [match], [port.NAME]");
 }
 
 static void
@@ -251,6 +255,30 @@ test_validate(void **state)
 			 0);
 	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "mbuf_cache"));
+
+	/* statistics records describe windows ending on bucket edges */
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 300ms\ninterval = 1s\n"
+				   "[port.a]\ndevice = net_null0\n",
+				   err, sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[stats] interval: 1000000000 ns is not a multiple of bucket"));
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 50ms\ninterval = 250ms\n"
+				   "[port.a]\ndevice = net_null0\n",
+				   err, sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "and of 100 ms"));
+	assert_int_equal(load_text(&cfg,
+				   "[stats]\nbucket = 50ms\ninterval = 1500ms\n"
+				   "enable = off\n[port.a]\ndevice = net_null0\n",
+				   err, sizeof(err)),
+			 0);
+	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_false(cfg.stats_enable);
+	assert_true(cfg.stats_interval_ns == 1500000000ULL);
 }
 
 static void

@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -725,7 +727,11 @@ test_summary_json(void **state)
 	}
 	assert_non_null(strstr(buf,
 			       "\"ring_drops\":{\"records\":0,\"packets\":0,\"bytes\":0,"
-			       "\"seq_gaps\":0},\"accounted\":{\"packets\":true,\"bytes\":true,"
+			       "\"seq_gaps\":0,\"by_type\":{\"flow\":0,\"match\":0,\"flow_stats\":0,"
+			       "\"worker_stats\":0,\"topk\":0,\"flow_dist\":0,\"worker_drops\":0}},"
+			       "\"records\":{\"flow\":2,\"match\":0,\"flow_stats\":0,\"worker_stats\":0,"
+			       "\"topk\":0,\"flow_dist\":0,\"worker_drops\":0,\"topk_lines\":0},"
+			       "\"accounted\":{\"packets\":true,\"bytes\":true,"
 			       "\"unaccounted_packets\":0,\"unaccounted_bytes\":0}}\n"));
 
 	/* the worst case fits: 16 ports with long escaped names, huge numbers */
@@ -747,7 +753,7 @@ test_summary_json(void **state)
 static void
 test_summary_match(void **state)
 {
-	struct ft_flow_totals flows = {.records = 2, .packets = 7, .bytes = 700, .match_events = 4};
+	struct ft_flow_totals flows = {.records = 2, .packets = 7, .bytes = 700};
 	struct ft_rule_info rules[3];
 	uint64_t hits[3] = {3, 0, 2};
 	struct ft_rule_hits rh = {rules, hits, 3};
@@ -756,10 +762,11 @@ test_summary_match(void **state)
 	size_t n;
 
 	(void)state;
+	flows.by_type[FT_RECORD_MATCH] = 4;
 	snap_reset(1, 2);
 	ft_summary_compute(&s, &snap, &flows, 0);
 	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 0);
-	assert_null(strstr(buf, "\"match\"")); /* no rules loaded */
+	assert_null(strstr(buf, "\"match\":{")); /* no rules loaded */
 	memset(rules, 0, sizeof(rules));
 	rules[0].id = 10;
 	strcpy(rules[0].name, "first");
@@ -1244,6 +1251,428 @@ test_snapshot(void **state)
 	free(copy);
 }
 
+/* ---------------------------------------------------------------- statistics */
+
+static void
+check_moments(const uint64_t *x, uint64_t n, double want_mean, double want_var, double tol)
+{
+	unsigned __int128 sq = 0;
+	uint64_t sum = 0;
+	double mean, var;
+
+	for (uint64_t i = 0; i < n; i++) {
+		sum += x[i];
+		sq += (unsigned __int128)x[i] * x[i];
+	}
+	ft_stats_moments(n, sum, sq, &mean, &var);
+	if (fabs(mean - want_mean) > tol * fabs(want_mean) ||
+	    fabs(var - want_var) > tol * (want_var > 1 ? want_var : 1))
+		fail_msg("mean %.17g variance %.17g, want %.17g %.17g", mean, var, want_mean,
+			 want_var);
+}
+
+/* Constant values give 0 exactly; values near 1e12 (inter-arrival times of
+ * 17 minutes in ns) and near 2^32 keep their small variance, which the
+ * textbook sumsq / n - mean^2 in doubles loses entirely. */
+static void
+test_stats_moments(void **state)
+{
+	static uint64_t x[100000];
+	uint64_t seed = 5;
+	double mean, var;
+
+	(void)state;
+	for (int i = 0; i < 100000; i++)
+		x[i] = 1500;
+	check_moments(x, 100000, 1500, 0, 0);
+	for (int i = 0; i < 1000; i++)
+		x[i] = 1000000000000ULL + (uint64_t)i;
+	/* mean 1e12 + 499.5, variance (n^2 - 1) / 12 */
+	check_moments(x, 1000, 1e12 + 499.5, (1000.0 * 1000 - 1) / 12, 1e-12);
+	for (int i = 0; i < 1000; i++)
+		x[i] = 0xffffffffULL - (uint64_t)(i % 2);
+	check_moments(x, 1000, 0xffffffffULL - 0.5, 0.25, 1e-12);
+	/* random: exact reference from the integers (n * sumsq - sum^2) / n^2 */
+	for (int round = 0; round < 100; round++) {
+		uint64_t n = 1 + rng_next(&seed) % 5000, sum = 0;
+		unsigned __int128 sq = 0, num;
+		uint64_t scale = rng_next(&seed) % 2 ? 1500 : 1000000000;
+
+		for (uint64_t i = 0; i < n; i++) {
+			x[i] = rng_next(&seed) % scale;
+			sum += x[i];
+			sq += (unsigned __int128)x[i] * x[i];
+		}
+		num = (unsigned __int128)n * sq - (unsigned __int128)sum * sum;
+		check_moments(x, n, (double)sum / (double)n,
+			      (double)(long double)num / ((long double)n * (long double)n), 1e-12);
+	}
+	ft_stats_moments(0, 0, 0, &mean, &var);
+	assert_true(mean == 0 && var == 0);
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+size_lo(unsigned int b)
+{
+	return ft_stats_size_bin_lo(b);
+}
+
+static uint64_t
+iat_lo(unsigned int b)
+{
+	return ft_stats_iat_bin_lo(b);
+}
+
+/* Quantiles from the histogram against the exact nearest-rank quantile of the
+ * data: the true value is in [lo, hi], and the estimate is within the stated
+ * error: (hi - lo) / (hi + lo) relative (at most 1/3 in any one-octave bin),
+ * hi / 2 absolute when lo is 0. */
+static void
+test_stats_quantiles(void **state)
+{
+	static uint64_t x[20000];
+	uint64_t seed = 11;
+	static const unsigned int pm[3] = {500, 900, 990};
+	unsigned int checked = 0;
+
+	(void)state;
+	for (int round = 0; round < 400; round++) {
+		bool iat = round % 2;
+		unsigned int nbins = iat ? FT_STATS_IAT_BINS : FT_STATS_SIZE_BINS;
+		uint32_t hist[FT_STATS_IAT_BINS] = {0};
+		uint64_t n = 1 + rng_next(&seed) % 20000, mn = UINT64_MAX, mx = 0;
+		unsigned int kind = (unsigned int)(rng_next(&seed) % 4);
+
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t v;
+
+			switch (kind) {
+			case 0: /* uniform */
+				v = iat ? rng_next(&seed) % 3000000 : 40 + rng_next(&seed) % 1475;
+				break;
+			case 1: /* log-uniform over many octaves */
+				v = 1 + (rng_next(&seed) >> (64 - (iat ? 36 : 16)) >>
+					 (rng_next(&seed) % (iat ? 36 : 16)));
+				break;
+			case 2: /* constant */
+				v = iat ? 20000000 : 1514;
+				break;
+			default: /* IMIX-like mix */
+				v = (uint64_t[]){60, 60,  60,  60,  60,	 60,
+						 60, 590, 590, 590, 590, 1514}[rng_next(&seed) %
+									       12] *
+				    (iat ? 1000 : 1);
+				break;
+			}
+			x[i] = v;
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+			hist[iat ? ft_stats_iat_bin(v) : ft_stats_size_bin((uint32_t)v)]++;
+		}
+		qsort(x, n, sizeof(x[0]), u64_cmp);
+		for (int q = 0; q < 3; q++) {
+			uint64_t rank = (n * pm[q] + 999) / 1000, truth, lo, hi, est;
+			double bound;
+
+			truth = x[(rank ? rank : 1) - 1];
+			est = ft_stats_quantile(hist, nbins, iat ? iat_lo : size_lo, mn, mx, pm[q],
+						&lo, &hi);
+			if (truth < lo || truth > hi)
+				fail_msg("p%u of %" PRIu64 " values: %" PRIu64 " not in [%" PRIu64
+					 ", %" PRIu64 "]",
+					 pm[q] / 10, n, truth, lo, hi);
+			if (lo == 0) {
+				assert_true(est <= hi && (est > truth ? est - truth
+								      : truth - est) <= hi / 2 + 1);
+				continue;
+			}
+			bound = (double)(hi - lo) / (double)(hi + lo);
+			if (fabs((double)est - (double)truth) > bound * (double)truth + 0.5)
+				fail_msg("p%u: estimate %" PRIu64 " truth %" PRIu64 " bound %.3f",
+					 pm[q] / 10, est, truth, bound);
+			/* the stated 1/3 in every bin but the open last one */
+			if (hi < (iat ? iat_lo(nbins - 1) : size_lo(nbins - 1)))
+				assert_true(bound < 1.0 / 3);
+			checked++;
+		}
+	}
+	assert_true(checked > 900);
+}
+
+static struct ft_record
+stats_rec(void)
+{
+	struct ft_record r;
+	struct ft_flow_stats_record *s = &r.flow_stats;
+
+	memset(&r, 0, sizeof(r));
+	r.type = FT_RECORD_FLOW_STATS;
+	r.worker = 1;
+	r.seq = 10;
+	s->key.family = 4;
+	s->key.proto = 6;
+	set_v4(s->key.addr[0], 10, 0, 0, 2);
+	set_v4(s->key.addr[1], 10, 0, 0, 9);
+	s->key.port[0] = 80;
+	s->key.port[1] = 40000;
+	s->flow_id = (1ULL << 56) | 5;
+	s->time_ns = 1700000002000000000ULL;
+	s->first_ns = 1700000000000000000ULL;
+	s->last_ns = 1700000001500000000ULL;
+	s->bucket_ns = 1000000000ULL;
+	s->buckets = 10;
+	s->kind = FT_FLOW_STATS_PERIODIC;
+	s->flags = FT_FLOW_STATS_F_INITIATOR_HI | FT_FLOW_STATS_F_RTT_SERVER |
+		   FT_FLOW_STATS_F_HISTOGRAMS;
+	s->rtt_server_ns = 7000000;
+	s->dir[0].packets = 3;
+	s->dir[0].bytes = 300;
+	s->dir[0].last_packets = 1;
+	s->dir[0].last_bytes = 100;
+	s->dir[0].window_packets = 3;
+	s->dir[0].window_bytes = 300;
+	s->dir[0].peak_packets = 2;
+	s->dir[0].peak_bytes = 200;
+	s->dir[0].retransmissions = 4;
+	s->dir[1].packets = 1;
+	s->dir[1].bytes = 1500;
+	s->dir[1].zero_windows = 2;
+	return r;
+}
+
+static void
+test_json_flow_stats(void **state)
+{
+	struct ft_record r = stats_rec(), d;
+	struct ft_flow_dist_record *dd = &d.flow_dist;
+	static char buf[FT_JSON_STATS_MAX];
+	size_t n;
+
+	(void)state;
+	n = ft_json_flow_stats(buf, &r, NULL);
+	assert_int_equal(n, strlen(buf));
+	assert_non_null(strstr(buf,
+			       "{\"type\":\"flow_stats\",\"kind\":\"periodic\",\"flow_id\":"
+			       "72057594037927941,\"worker\":1,\"time\":\"2023-11-14T22:13:22."
+			       "000000000Z\",\"time_ns\":1700000002000000000,\"ip_version\":4,"
+			       "\"proto\":6,\"src_ip\":\"10.0.0.9\",\"src_port\":40000,\"dst_ip\":"
+			       "\"10.0.0.2\",\"dst_port\":80,\"start_ns\":1700000000000000000,"
+			       "\"last_ns\":1700000001500000000,\"bucket_ns\":1000000000,"
+			       "\"window_ns\":10000000000,\"packets_fwd\":3,\"bytes_fwd\":300,"
+			       "\"last_packets_fwd\":1,\"last_bytes_fwd\":100,"
+			       "\"window_packets_fwd\":3,\"window_bytes_fwd\":300,"
+			       "\"peak_packets_fwd\":2,\"peak_bytes_fwd\":200,\"packets_rev\":1,"));
+	assert_non_null(strstr(buf, "\"retransmissions_fwd\":4,\"out_of_order_fwd\":0,"
+				    "\"zero_windows_fwd\":0,\"retransmissions_rev\":0,"
+				    "\"out_of_order_rev\":0,\"zero_windows_rev\":2,"
+				    "\"rtt_server_ns\":7000000}\n"));
+	assert_null(strstr(buf, "rtt_client"));
+	assert_null(strstr(buf, "size_"));
+
+	/* with its distributions: sizes 100, 100, 100, 1500; gaps 0.5 s, 0.5 s,
+	 * 0.5 s (sum 1.5 s = last - first). p50 is the 2nd value, in bin
+	 * [64, 127] cut to [100, 127]: 2 * 100 * 127 / 227 = 112; p90 and p99 are
+	 * the 4th, the largest: exactly max. */
+	memset(&d, 0, sizeof(d));
+	d.type = FT_RECORD_FLOW_DIST;
+	dd->flow_id = r.flow_stats.flow_id;
+	dd->time_ns = r.flow_stats.time_ns;
+	dd->size_sumsq[0] = 3 * 100 * 100 + 1500 * 1500;
+	dd->iat_sumsq[0] = 3 * 500000000ULL * 500000000ULL;
+	dd->iat_min = dd->iat_max = 500000000;
+	dd->size_min = 100;
+	dd->size_max = 1500;
+	dd->size_hist[ft_stats_size_bin(100)] = 3;
+	dd->size_hist[ft_stats_size_bin(1500)] = 1;
+	dd->iat_hist[ft_stats_iat_bin(500000000)] = 3;
+	n = ft_json_flow_stats(buf, &r, &d);
+	assert_non_null(strstr(buf,
+			       ",\"size_min\":100,\"size_max\":1500,\"size_mean\":450,"
+			       "\"size_variance\":367500,\"size_p50\":112,\"size_p90\":1500,"
+			       "\"size_p99\":1500,\"iat_min_ns\":500000000,\"iat_max_ns\":"
+			       "500000000,\"iat_mean_ns\":500000000,\"iat_variance_ns2\":0,"
+			       "\"iat_p50_ns\":500000000,\"iat_p90_ns\":500000000,\"iat_p99_ns\":"
+			       "500000000}\n"));
+
+	/* the longest line fits: IPv6, QinQ, every number at its widest */
+	memset(&r.flow_stats, 0xff, sizeof(r.flow_stats));
+	memset(&d.flow_dist, 0xff, sizeof(d.flow_dist));
+	r.flow_stats.key.family = 6;
+	r.flow_stats.key.proto = 6;
+	r.flow_stats.kind = FT_FLOW_STATS_FINAL;
+	r.flow_stats.dir[0].packets = r.flow_stats.dir[1].packets = 1ULL << 62;
+	r.flow_stats.dir[0].bytes = r.flow_stats.dir[1].bytes = 1ULL << 62;
+	r.flow_stats.first_ns = 0;
+	r.flow_stats.bucket_ns = 1;
+	r.flow_stats.buckets = 1;
+	n = ft_json_flow_stats(buf, &r, &d);
+	assert_true(n + 1 < FT_JSON_STATS_MAX);
+}
+
+static void
+test_json_worker_stats(void **state)
+{
+	struct ft_record r, d;
+	static char buf[FT_JSON_STATS_MAX];
+	size_t n;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(&d, 0, sizeof(d));
+	r.type = FT_RECORD_WORKER_STATS;
+	r.worker = 3;
+	r.worker_stats.time_ns = 1700000002000000000ULL;
+	r.worker_stats.interval_ns = 1000000000;
+	r.worker_stats.packets[0] = 10;
+	r.worker_stats.packets[1] = 100;
+	r.worker_stats.packets[2] = 600;
+	r.worker_stats.drops[2] = 9;
+	d.type = FT_RECORD_WORKER_DROPS;
+	d.worker_drops.drops[FT_DISCARD_NON_IP][2] = 4;
+	d.worker_drops.drops[FT_STATS_DROP_RING][1] = 5;
+	d.worker_drops.drops[FT_STATS_DROP_RING][2] = 5;
+	n = ft_json_worker_stats(buf, &r, &d);
+	assert_int_equal(n, strlen(buf));
+	assert_non_null(strstr(buf, "{\"type\":\"worker_stats\",\"worker\":3,\"time\":"));
+	assert_non_null(strstr(buf, "\"packets_1s\":10,\"packets_10s\":100,\"packets_60s\":600,"));
+	assert_non_null(strstr(buf,
+			       "\"drops_1s\":0,\"drops_10s\":0,\"drops_60s\":9,"
+			       "\"drops_by_cause\":{\"non_ip\":[0,0,4],\"ring_full\":[0,5,5]}}\n"));
+	memset(&r.worker_stats, 0xff, sizeof(r.worker_stats));
+	memset(&d.worker_drops, 0xff, sizeof(d.worker_drops));
+	r.worker = 0xffff;
+	n = ft_json_worker_stats(buf, &r, &d);
+	assert_true(n + 1 < FT_JSON_STATS_MAX);
+}
+
+static struct ft_topk_record
+topk_rec(uint64_t t, unsigned int count, const uint64_t (*v)[3], bool last)
+{
+	struct ft_topk_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = t;
+	r.interval_ns = 1000000000;
+	r.k = 2;
+	r.count = (uint8_t)count;
+	r.flags = last ? FT_TOPK_F_LAST : 0;
+	for (unsigned int i = 0; i < count; i++) {
+		r.entry[i].key.family = 4;
+		r.entry[i].key.proto = 17;
+		set_v4(r.entry[i].key.addr[0], 10, 0, 0, (uint8_t)v[i][0]);
+		set_v4(r.entry[i].key.addr[1], 10, 0, 1, 1);
+		r.entry[i].flow_id = v[i][0];
+		r.entry[i].bytes = v[i][1];
+		r.entry[i].packets = v[i][2];
+	}
+	r.initiator = 0x2;
+	return r;
+}
+
+/* Two workers' lists merge into the exact global top-K, once both completed
+ * the interval; the run's end merges what is left. */
+static void
+test_topk_merge(void **state)
+{
+	struct ft_topk_merge m;
+	static char buf[FT_JSON_TOPK_MAX(2)];
+	const uint64_t t1 = 1000000000000ULL, t2 = t1 + 1000000000, t3 = t2 + 1000000000;
+	/* {flow (last address byte and id), bytes, packets} */
+	const uint64_t w0[3][3] = {{1, 9000, 10}, {2, 500, 50}, {3, 100, 1}};
+	const uint64_t w1[2][3] = {{4, 8000, 60}, {5, 8000, 5}};
+	struct ft_topk_record r;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	ft_topk_merge_init(&m, 2);
+	r = topk_rec(t1, 3, w0, true);
+	assert_int_equal(ft_topk_merge_add(&m, 0, &r), 0);
+	ft_topk_merge_through(&m, 0, t1);
+	assert_false(ft_topk_merge_next(&m, false));
+	r = topk_rec(t1, 2, w1, true);
+	assert_int_equal(ft_topk_merge_add(&m, 1, &r), 0);
+	/* a later interval of worker 1 arrives before worker 1 completes t1 */
+	r = topk_rec(t3, 1, w1, true);
+	assert_int_equal(ft_topk_merge_add(&m, 1, &r), 0);
+	assert_false(ft_topk_merge_next(&m, false));
+	ft_topk_merge_through(&m, 1, t2);
+	assert_true(ft_topk_merge_next(&m, false));
+	assert_true(m.result.time_ns == t1);
+	assert_int_equal(m.n_bytes, 2);
+	assert_int_equal(m.by_bytes[0].e.flow_id, 1); /* 9000 */
+	assert_int_equal(m.by_bytes[1].e.flow_id, 4); /* 8000, 60 packets beats 8000, 5 */
+	assert_int_equal(m.by_bytes[1].worker, 1);
+	assert_int_equal(m.n_packets, 2);
+	assert_int_equal(m.by_packets[0].e.flow_id, 4);
+	assert_int_equal(m.by_packets[1].e.flow_id, 2);
+	assert_int_equal(m.by_packets[1].initiator, 1);
+	ft_json_topk(buf, &m);
+	assert_non_null(strstr(buf,
+			       "{\"type\":\"topk\",\"time\":\"1970-01-01T00:16:40.000000000Z\","
+			       "\"time_ns\":1000000000000,\"interval_ns\":1000000000,\"k\":2,"
+			       "\"by_bytes\":[{\"flow_id\":1,\"worker\":0,\"ip_version\":4,"
+			       "\"proto\":17,\"src_ip\":\"10.0.0.1\",\"src_port\":0,\"dst_ip\":"
+			       "\"10.0.1.1\",\"dst_port\":0,\"bytes\":9000,\"packets\":10},"
+			       "{\"flow_id\":4,"));
+	assert_non_null(strstr(buf, "\"by_packets\":[{\"flow_id\":4,"));
+	/* t3 waits for worker 0; the end of the run merges it anyway */
+	assert_false(ft_topk_merge_next(&m, false));
+	assert_true(ft_topk_merge_next(&m, true));
+	assert_true(m.result.time_ns == t3);
+	assert_int_equal(m.n_bytes, 1);
+	assert_false(ft_topk_merge_next(&m, true));
+	ft_topk_merge_free(&m);
+}
+
+/* The latest-state table against a reference, through growth and removals
+ * (backward-shift deletion keeps every remaining flow findable). */
+static void
+test_live_flows(void **state)
+{
+	struct ft_live_flows lf;
+	static uint64_t ids[20000];
+	static bool live[20000];
+	struct ft_flow_stats_record r;
+	uint64_t seed = 3;
+	uint32_t count = 0;
+
+	(void)state;
+	memset(&lf, 0, sizeof(lf));
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 20000; i++)
+		ids[i] = i % 3 ? rng_next(&seed) : (uint64_t)i; /* small ids cluster */
+	for (int step = 0; step < 200000; step++) {
+		int i = (int)(rng_next(&seed) % 20000);
+
+		r.flow_id = ids[i];
+		r.kind = rng_next(&seed) % 3 ? FT_FLOW_STATS_PERIODIC : FT_FLOW_STATS_FINAL;
+		r.dir[0].last_bytes = (uint32_t)step;
+		assert_int_equal(ft_live_flows_update(&lf, &r), 0);
+		if (r.kind == FT_FLOW_STATS_FINAL) {
+			count -= live[i];
+			live[i] = false;
+		} else {
+			count += !live[i];
+			live[i] = true;
+			assert_int_equal(ft_live_flows_find(&lf, ids[i])->last_bytes, step);
+		}
+		if (step % 10000 == 0)
+			for (int j = 0; j < 20000; j++)
+				assert_int_equal(ft_live_flows_find(&lf, ids[j]) != NULL, live[j]);
+	}
+	assert_int_equal(lf.count, count);
+	ft_live_flows_clear(&lf);
+	assert_null(ft_live_flows_find(&lf, ids[0]));
+}
+
 int
 main(void)
 {
@@ -1273,6 +1702,12 @@ main(void)
 		cmocka_unit_test(test_open_claim_release),
 		cmocka_unit_test(test_dataplane_status),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_stats_moments),
+		cmocka_unit_test(test_stats_quantiles),
+		cmocka_unit_test(test_json_flow_stats),
+		cmocka_unit_test(test_json_worker_stats),
+		cmocka_unit_test(test_topk_merge),
+		cmocka_unit_test(test_live_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,7 @@
  * Unit tests of src/flow: TCP state and end reasons, timeouts, table full, the
  * timer wheel's bounds, and a torture test against a reference model.
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
- * no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +20,8 @@
 #include <rte_errno.h>
 
 #include "flow/flow.h"
+
+#include "dpdk_malloc.h"
 
 #define SEC 1000000000ULL
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests of src/frag: later fragments get their first fragment's ports.
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c). */
+/* Unit tests of src/frag: later fragments get their first fragment's ports. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +13,8 @@
 #include <rte_errno.h>
 
 #include "frag/frag.h"
+
+#include "dpdk_malloc.h"
 
 #define SEC 1000000000ULL
 
@@ -140,6 +141,8 @@ test_bad_params(void **state)
 	assert_null(ft_frag_table_create(NULL));
 	ft_frag_table_free(NULL);
 }
+
+RTE_DEFINE_PER_LCORE(int, _rte_errno);
 
 int
 main(void)

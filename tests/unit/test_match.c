@@ -8,8 +8,7 @@
  * stream and block modes, the stream pool running out, depth, end-of-data
  * matches, start of match, the per-flow event limit and the flow summary.
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
- * no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -28,6 +27,8 @@
 #include <rte_errno.h>
 
 #include "match/match.h"
+
+#include "dpdk_malloc.h"
 
 static char tmpdir[] = "/tmp/ft-test-match-XXXXXX";
 

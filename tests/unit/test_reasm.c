@@ -6,8 +6,7 @@
  * window, stopping at a depth, and a randomized test against a reference model
  * (first captured copy of every byte wins; bytes never captured are gaps).
  *
- * DPDK allocation is redirected to libc at link time (-Wl,--wrap; stubs.c), so
- * no EAL.
+ * DPDK allocation is redirected to libc at link time (-Wl,--wrap), so no EAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,6 +23,8 @@
 #include <rte_errno.h>
 
 #include "reasm/reasm.h"
+
+#include "dpdk_malloc.h"
 
 #define SYN 0x02
 #define RST 0x04

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK stand-ins for the unit tests that wrap DPDK calls at link time
- * (tests/unit/meson.build adds this file to every test with wrapped symbols):
- * allocation on libc, and rte_errno without EAL.
+ * DPDK allocation redirected to libc for unit tests that link a module using
+ * rte_zmalloc_socket/rte_free (meson: -Wl,--wrap=rte_zmalloc_socket,
+ * -Wl,--wrap=rte_free), so no EAL is needed. Include it in exactly one file
+ * of a test executable.
  */
+#ifndef FT_TEST_DPDK_MALLOC_H
+#define FT_TEST_DPDK_MALLOC_H
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +25,7 @@ __wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int soc
 
 	(void)type;
 	(void)socket;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) !=
-	    0)
+	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
 		return NULL;
 	memset(p, 0, size);
 	return p;
@@ -33,3 +36,5 @@ __wrap_rte_free(void *p)
 {
 	free(p);
 }
+
+#endif /* FT_TEST_DPDK_MALLOC_H */
