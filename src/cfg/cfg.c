@@ -26,7 +26,10 @@ enum value_type {
 	T_MODE,	    /* octal file mode */
 	T_NAME,	    /* [A-Za-z0-9_.-], 1..field size - 1 */
 	T_STRING,   /* anything up to field size - 1 */
-	T_PCAP,	    /* path of a readable file, made absolute */
+	T_FILE,	    /* path of a readable file, made absolute */
+	T_FILE_OPT, /* the same, or "" for none */
+	T_PATH,	    /* a path (need not exist), made absolute */
+	T_SIZE,	    /* bytes: integer with optional unit k, m, g (powers of 1024), in [min, max] */
 	T_ENUM,	    /* one of choices[], stored as its index (an int-sized enum) */
 	T_RATIO,    /* decimal number in [min, max] (a double) */
 };
@@ -48,6 +51,8 @@ struct key_spec {
 static const char *const overflow_choices[] = {"auto", "drop", "backpressure", NULL};
 static const char *const clock_choices[] = {"auto", "packet", "tsc", NULL};
 static const char *const full_policy_choices[] = {"evict", "refuse", NULL};
+static const char *const match_mode_choices[] = {"stream", "block", "off", NULL};
+static const char *const match_fallback_choices[] = {"block", "skip", NULL};
 
 static const struct key_spec dataplane_keys[] = {
 	{"instance", T_NAME, CFG(instance), 0, 0, NULL},
@@ -101,8 +106,23 @@ static const struct key_spec stats_keys[] = {
 	{NULL},
 };
 
+static const struct key_spec match_keys[] = {
+	{"rules", T_FILE_OPT, CFG(match_rules), 0, 0, NULL},
+	{"cache_dir", T_PATH, CFG(match_cache_dir), 0, 0, NULL},
+	{"streams", T_U32, CFG(match_streams), 0, 1U << 26, NULL},
+	{"depth", T_SIZE, CFG(match_depth), 0, 1ULL << 40, NULL},
+	{"tcp", T_ENUM, CFG(match_tcp), 0, 0, match_mode_choices},
+	{"udp", T_ENUM, CFG(match_udp), 0, 0, match_mode_choices},
+	{"other", T_ENUM, CFG(match_other), 0, 0, match_mode_choices},
+	{"no_stream", T_ENUM, CFG(match_no_stream), 0, 0, match_fallback_choices},
+	{"reorder_memory", T_SIZE, CFG(match_reorder_memory), 0, 1ULL << 36, NULL},
+	{"reorder_flow_bytes", T_SIZE, CFG(match_reorder_flow_bytes), 1, 1U << 30, NULL},
+	{"max_events_per_flow", T_U32, CFG(match_max_events_per_flow), 0, UINT32_MAX, NULL},
+	{NULL},
+};
+
 static const struct key_spec port_keys[] = {
-	{"pcap", T_PCAP, PORT(pcap), 0, 0, NULL},
+	{"pcap", T_FILE, PORT(pcap), 0, 0, NULL},
 	{"pcap_loop", T_BOOL, PORT(pcap_loop), 0, 0, NULL},
 	{"device", T_STRING, PORT(device), 0, 0, NULL},
 	{"rx_queues", T_U16, PORT(rx_queues), 0, 64, NULL},
@@ -124,6 +144,7 @@ static const struct section_spec sections[] = {
 	{"export", export_keys},
 	{"flow", flow_keys},
 	{"stats", stats_keys},
+	{"match", match_keys},
 	{NULL, NULL},
 };
 
@@ -135,7 +156,7 @@ struct parse_ctx {
 	unsigned line;
 	const struct section_spec *section; /* NULL inside a [port.*] section */
 	struct ft_port_config *port;
-	unsigned seen_global[4][MAX_KEYS];
+	unsigned seen_global[sizeof(sections) / sizeof(sections[0]) - 1][MAX_KEYS];
 	unsigned seen_port[FT_CFG_MAX_PORTS][MAX_KEYS];
 	unsigned port_line[FT_CFG_MAX_PORTS];
 };
@@ -181,6 +202,17 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->stats_interval_ns = 1 * SEC;
 	cfg->stats_topk = 10;
 	cfg->stats_histograms = true;
+	cfg->match_rules[0] = '\0';
+	snprintf(cfg->match_cache_dir, sizeof(cfg->match_cache_dir), "/var/cache/flowtap");
+	cfg->match_streams = 65536;
+	cfg->match_depth = 1 << 20;
+	cfg->match_tcp = FT_MATCH_CFG_STREAM;
+	cfg->match_udp = FT_MATCH_CFG_STREAM;
+	cfg->match_other = FT_MATCH_CFG_BLOCK;
+	cfg->match_no_stream = FT_MATCH_CFG_FALLBACK_BLOCK;
+	cfg->match_reorder_memory = 4 << 20;
+	cfg->match_reorder_flow_bytes = 256 << 10;
+	cfg->match_max_events_per_flow = 1000;
 }
 
 static void
@@ -312,6 +344,50 @@ parse_bool(const char *v, bool *out)
 	return -1;
 }
 
+/* Resolve a path against base_dir unless absolute. */
+static int
+join_path(const char *base_dir, const char *v, char *out, size_t out_len, char *why, size_t why_len)
+{
+	int n;
+
+	if (v[0] == '/' || base_dir[0] == '\0')
+		n = snprintf(out, out_len, "%s", v);
+	else
+		n = snprintf(out, out_len, "%s/%s", base_dir, v);
+	if (n < 0 || (size_t)n >= out_len) {
+		snprintf(why, why_len, "path longer than %zu characters", out_len - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* "64k", "1m", "4096": bytes, units are powers of 1024. */
+static int
+parse_size(const char *v, uint64_t *out)
+{
+	char *end;
+	uint64_t x, mult = 1;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kib") == 0)
+		mult = 1ULL << 10;
+	else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mib") == 0)
+		mult = 1ULL << 20;
+	else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gib") == 0)
+		mult = 1ULL << 30;
+	else if (*end != '\0')
+		return -1;
+	if (x > UINT64_MAX / mult)
+		return -1;
+	*out = x * mult;
+	return 0;
+}
+
 /* Resolve a path against base_dir unless absolute; check it is a readable file. */
 static int
 resolve_file(const char *base_dir, const char *v, char *out, size_t out_len, char *why,
@@ -432,8 +508,39 @@ set_value(const struct key_spec *spec, void *base, const char *v, const char *ba
 		*(double *)field = x;
 		return 0;
 	}
-	case T_PCAP:
+	case T_FILE_OPT:
+		if (v[0] == '\0') {
+			*(char *)field = '\0';
+			return 0;
+		}
+		/* fall through */
+	case T_FILE:
 		return resolve_file(base_dir, v, field, spec->size, why, why_len);
+	case T_PATH:
+		if (v[0] == '\0') {
+			*(char *)field = '\0';
+			return 0;
+		}
+		return join_path(base_dir, v, field, spec->size, why, why_len);
+	case T_SIZE:
+		if (parse_size(v, &u) != 0) {
+			snprintf(why, why_len,
+				 "'%s' is not a size (a number of bytes with unit k, m or g, "
+				 "powers of 1024)",
+				 v);
+			return -1;
+		}
+		if (u < spec->min || u > spec->max) {
+			snprintf(why, why_len,
+				 "%" PRIu64 " bytes is out of range [%" PRIu64 ", %" PRIu64 "]", u,
+				 spec->min, spec->max);
+			return -1;
+		}
+		if (spec->size == sizeof(uint32_t))
+			*(uint32_t *)field = (uint32_t)u;
+		else
+			*(uint64_t *)field = u;
+		return 0;
 	case T_ENUM:
 		for (int i = 0; spec->choices[i] != NULL; i++) {
 			if (strcmp(v, spec->choices[i]) == 0) {
@@ -530,7 +637,8 @@ enter_section(struct parse_ctx *ctx, const char *name, char *err, size_t err_len
 		}
 	}
 	return fail(err, err_len, ctx,
-		    "[%s]: unknown section (known: [dataplane], [export], [flow], [port.NAME])",
+		    "[%s]: unknown section (known: [dataplane], [export], [flow], [stats], "
+		    "[match], [port.NAME])",
 		    name);
 }
 
@@ -576,8 +684,8 @@ assign(struct parse_ctx *ctx, const char *key, const char *value, char *err, siz
 		return fail(err, err_len, ctx, "[%s] %s: %s", sname, key, why);
 	seen[idx] = ctx->line > 0 ? ctx->line : 1;
 
-	if (ctx->port != NULL && (spec->type == T_PCAP || strcmp(key, "device") == 0)) {
-		ctx->port->kind = spec->type == T_PCAP ? FT_PORT_PCAP : FT_PORT_DEVICE;
+	if (ctx->port != NULL && (spec->type == T_FILE || strcmp(key, "device") == 0)) {
+		ctx->port->kind = spec->type == T_FILE ? FT_PORT_PCAP : FT_PORT_DEVICE;
 		snprintf(ctx->port->origin.file, sizeof(ctx->port->origin.file), "%s", ctx->file);
 		ctx->port->origin.line = ctx->line;
 	}

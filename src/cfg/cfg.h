@@ -45,6 +45,19 @@ enum ft_overflow_cfg {
 	FT_OVERFLOW_CFG_BACKPRESSURE,
 };
 
+/* [match] tcp, udp, other: values are enum ft_match_mode's (src/match/match.h). */
+enum ft_match_mode_cfg {
+	FT_MATCH_CFG_STREAM,
+	FT_MATCH_CFG_BLOCK,
+	FT_MATCH_CFG_OFF,
+};
+
+/* [match] no_stream: values are enum ft_match_fallback's. */
+enum ft_match_fallback_cfg {
+	FT_MATCH_CFG_FALLBACK_BLOCK,
+	FT_MATCH_CFG_FALLBACK_SKIP,
+};
+
 /* Where a value came from, for later errors (e.g. the device would not start). */
 struct ft_cfg_origin {
 	char file[PATH_MAX]; /* config file, or "command line" */
@@ -104,6 +117,16 @@ struct ft_config {
 	uint64_t stats_interval_ns; /* export interval: a multiple of bucket and of 100 ms */
 	uint32_t stats_topk;	    /* heavy hitters per interval (0: none) */
 	bool stats_histograms;
+	/* [match] */
+	char match_rules[PATH_MAX];	/* rules file (absolute), "" for no matching */
+	char match_cache_dir[PATH_MAX]; /* compiled databases; "" for no cache */
+	uint32_t match_streams;		/* stream states per worker */
+	uint64_t match_depth;		/* bytes scanned per flow direction; 0: all */
+	enum ft_match_mode_cfg match_tcp, match_udp, match_other;
+	enum ft_match_fallback_cfg match_no_stream;
+	uint64_t match_reorder_memory;	   /* per worker, bytes */
+	uint32_t match_reorder_flow_bytes; /* per flow direction */
+	uint32_t match_max_events_per_flow;
 
 	unsigned port_count;
 	struct ft_port_config ports[FT_CFG_MAX_PORTS];

@@ -43,6 +43,7 @@ struct collector {
 	const char *out_name;
 	char *out_buf;
 	size_t out_len;
+	size_t out_cap;
 	bool tty;
 	unsigned int stats_lines; /* lines of the last statistics block (TTY redraw) */
 
@@ -51,6 +52,8 @@ struct collector {
 	struct ft_seq_tracker seq[FT_EXPORT_MAX_WORKERS];
 	struct ft_flow_totals flows;
 	uint64_t unknown_records;
+	const struct ft_rule_info *rules; /* the segment's rule table */
+	uint32_t rule_count;
 	uint64_t attach_mono_ns;
 	uint64_t heartbeat_mono_ns;
 	struct ft_export_header snap;
@@ -62,7 +65,6 @@ struct collector {
 	bool final_drain;	 /* nothing more will be enqueued: write a lone record of a pair */
 	uint64_t orphan_records; /* second records of a pair whose first was not received */
 	uint64_t stats_lost;	 /* statistics records not kept for lack of memory */
-	size_t out_cap;
 
 	/* live statistics */
 	uint64_t stats_next_ns;
@@ -361,12 +363,15 @@ stats_print(struct collector *c, uint64_t mono)
 	fprintf(stderr,
 		"[%8.1fs] rx %.3f Mpps %.1f Mbit/s | flows %" PRIu64 " active %.0f new/s %.0f "
 		"ended/s | records %" PRIu64 " (%.0f/s) | discards %" PRIu64
-		" | ring drops %" PRIu64 "\n",
+		" | ring drops %" PRIu64,
 		elapsed, (double)(lc.rx_packets - c->last_rx_packets) / dt / 1e6,
 		(double)(lc.rx_bytes - c->last_rx_bytes) * 8 / dt / 1e6, lc.active,
 		(double)(lc.created - c->last_created) / dt,
 		(double)(lc.ended - c->last_ended) / dt, c->flows.records,
 		(double)(c->flows.records - c->last_records) / dt, lc.discards, lc.ring_drops);
+	if (c->rule_count > 0)
+		fprintf(stderr, " | matches %" PRIu64, c->flows.by_type[FT_RECORD_MATCH]);
+	fputc('\n', stderr);
 	n = 1;
 	if (c->cfg->top > 0 && c->have_topk) {
 		n += print_dataplane_topk(c);
@@ -498,6 +503,13 @@ process_records(struct collector *c, struct ft_seq_tracker *seq, const struct rt
 			count_record(c, seq, rec);
 			c->orphan_records++;
 			break;
+		case FT_RECORD_MATCH: {
+			uint32_t idx = rec->match.rule_index;
+
+			count_record(c, seq, rec);
+			p += ft_json_match(p, rec, idx < c->rule_count ? &c->rules[idx] : NULL);
+			break;
+		}
 		default:
 			ft_seq_track(seq, rec->seq);
 			c->unknown_records++;
@@ -657,9 +669,12 @@ enum run_end {
 	RUN_FAILED,
 };
 
+/* A new run: counters to zero. */
 static void
 run_reset(struct collector *c)
 {
+	const struct ft_export_header *h = c->seg.hdr;
+
 	memset(c->seq, 0, sizeof(c->seq));
 	memset(&c->flows, 0, sizeof(c->flows));
 	c->unknown_records = 0;
@@ -669,6 +684,27 @@ run_reset(struct collector *c)
 	c->have_topk = false;
 	ft_topk_merge_init(&c->topk, c->seg.worker_count);
 	ft_live_flows_clear(&c->live);
+	c->rule_count = h->rule_count;
+	c->rules = (const struct ft_rule_info *)((const char *)h + h->rules_offset);
+}
+
+/* Every worker's hits of each rule, summed (final once the run finished). */
+static uint64_t *
+sum_rule_hits(const struct collector *c)
+{
+	const struct ft_export_header *h = c->seg.hdr;
+	uint64_t *sum = calloc(c->rule_count ? c->rule_count : 1, sizeof(uint64_t));
+
+	if (sum == NULL)
+		return NULL;
+	for (uint32_t w = 0; w < c->seg.worker_count; w++) {
+		const uint64_t *hits = (const uint64_t *)((const char *)h + h->rule_hits_offset +
+							  h->rule_hits_stride * w);
+
+		for (uint32_t i = 0; i < c->rule_count; i++)
+			sum[i] += __atomic_load_n(&hits[i], __ATOMIC_RELAXED);
+	}
+	return sum;
 }
 
 /* The summary line, alone, in its own file (replaced each run), for scripts. */
@@ -716,9 +752,21 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 	end_ns = snap->heartbeat_ns != 0 ? snap->heartbeat_ns : clock_ns(CLOCK_REALTIME);
 	{
 		size_t at = c->out_len;
+		struct ft_rule_hits hits = {c->rules, NULL, c->rule_count};
+		uint64_t *sum = NULL;
 
+		/* The summary lists every rule that matched. */
+		if (c->rule_count > 0) {
+			if (out_reserve(c, FT_JSON_SUMMARY_MAX +
+						   (size_t)c->rule_count * FT_JSON_RULE_MAX) == 0)
+				sum = sum_rule_hits(c);
+			if (sum == NULL)
+				error(c, "out of memory: per-rule hits left out of the summary");
+			hits.hits = sum;
+		}
 		c->out_len += ft_json_summary(c->out_buf + c->out_len, snap, &c->flows, &s,
-					      complete, end_ns);
+					      sum != NULL ? &hits : NULL, complete, end_ns);
+		free(sum);
 		if (c->cfg->summary != NULL)
 			write_summary_copy(c, c->out_buf + at, c->out_len - at);
 	}

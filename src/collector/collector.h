@@ -34,7 +34,9 @@ struct rte_ring;
 /* ---------------------------------------------------------------- formatting */
 
 /* Upper bound of one flow line (newline and terminating NUL included). */
-#define FT_JSON_FLOW_MAX 1024
+#define FT_JSON_FLOW_MAX 1536
+/* Upper bound of one match line (newline and terminating NUL included). */
+#define FT_JSON_MATCH_MAX 1024
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
 #define FT_RFC3339_LEN 30
 /* Longest inet_ntop() IPv6 text ("ffff:...:ffff" or "::ffff:255.255.255.255"). */
@@ -94,6 +96,21 @@ size_t ft_format_ipv6(char *buf, const uint8_t *addr);
  *   Length of the line including the newline, excluding the NUL.
  */
 size_t ft_json_flow(char *buf, const struct ft_record *rec);
+
+/**
+ * Write one match event as a JSON line (format: src/collector/README.md).
+ *
+ * @param buf
+ *   At least FT_JSON_MATCH_MAX bytes; receives the line, '\n' and a NUL.
+ * @param rec
+ *   A record of type FT_RECORD_MATCH.
+ * @param rule
+ *   The rule of the event in the segment's rule table (for its name), or NULL
+ *   when the event's rule_index is outside the table (no name is written).
+ * @return
+ *   Length of the line including the newline, excluding the NUL.
+ */
+size_t ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule);
 
 /**
  * Write a fixed-size, possibly unterminated C string as a JSON string literal
@@ -312,6 +329,17 @@ struct ft_flow_totals {
 	uint64_t topk_lines;		      /* global top-K lines written */
 };
 
+/* Per-rule hits of a run: the segment's rule table and the hits summed over
+ * the workers. */
+struct ft_rule_hits {
+	const struct ft_rule_info *rules;
+	const uint64_t *hits;
+	uint32_t count;
+};
+
+/* Upper bound of one rule's entry in the summary line. */
+#define FT_JSON_RULE_MAX (64 + 6 * FT_EXPORT_RULE_NAME_LEN + 6 * FT_EXPORT_RULE_META_LEN)
+
 /* The numbers of a summary line, derived from a header snapshot. */
 struct ft_summary {
 	bool any_file_port;
@@ -339,6 +367,8 @@ struct ft_summary {
 	uint64_t ring_drop_bytes;
 	uint64_t ring_drop_type[FT_RECORD_TYPE_MAX];
 	uint64_t seq_gaps;
+	/* pattern matching: the workers' match_* and reasm_* counters, summed */
+	struct ft_worker_counters match;
 	/* accounting */
 	uint64_t packets_in;
 	uint64_t bytes_in;
@@ -376,16 +406,20 @@ struct ft_summary {
 void ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 			const struct ft_flow_totals *flows, uint64_t seq_gaps);
 
-/* Upper bound of a summary line. */
+/* Upper bound of a summary line without rules (add FT_JSON_RULE_MAX per rule). */
 #define FT_JSON_SUMMARY_MAX 16384
 
 /**
  * Write the summary line of a run.
  *
  * @param buf
- *   At least FT_JSON_SUMMARY_MAX bytes; receives the line, '\n' and a NUL.
+ *   At least FT_JSON_SUMMARY_MAX + hits->count * FT_JSON_RULE_MAX bytes;
+ *   receives the line, '\n' and a NUL.
  * @param snap, flows, s
  *   As passed to / produced by ft_summary_compute().
+ * @param hits
+ *   Per-rule hits (rules with hits are listed), or NULL when no rules are
+ *   loaded (snap->rule_count 0: no "match" object is written).
  * @param complete
  *   The run ended with FT_SEG_FINISHED and drained rings.
  * @param end_ns
@@ -395,7 +429,7 @@ void ft_summary_compute(struct ft_summary *s, const struct ft_export_header *sna
  */
 size_t ft_json_summary(char *buf, const struct ft_export_header *snap,
 		       const struct ft_flow_totals *flows, const struct ft_summary *s,
-		       bool complete, uint64_t end_ns);
+		       const struct ft_rule_hits *hits, bool complete, uint64_t end_ns);
 
 /* ---------------------------------------------------------------- segment */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * JSON lines for flow records. This is the collector's hot path (millions of
- * records per second), so numbers, addresses and times are formatted by hand:
+ * JSON lines for flow records and match events. This is the collector's hot
+ * path (millions of records per second), so numbers, addresses and times are
+ * formatted by hand:
  * snprintf and inet_ntop cost several times the rest of the line, and gmtime_r
  * takes glibc's timezone lock.
  */
@@ -448,6 +449,102 @@ put_tuple(char *p, const struct ft_flow_key *k, unsigned int src)
 	return p;
 }
 
+/* One direction of a flow's match summary. */
+static char *
+put_match_dir(char *p, const struct ft_flow_match *m, unsigned int d)
+{
+	uint8_t fl = m->dir_flags[d];
+
+	PUT(p, "{\"mode\":\"");
+	if (fl & FT_FLOW_MATCH_D_STREAM)
+		PUT(p, "stream");
+	else if (fl & FT_FLOW_MATCH_D_BLOCK)
+		PUT(p, "block");
+	else
+		PUT(p, "none");
+	PUT(p, "\",\"scanned_bytes\":");
+	p = put_u64(p, m->scanned_bytes[d]);
+	if (m->gaps[d] != 0) {
+		PUT(p, ",\"gaps\":");
+		p = put_u64(p, m->gaps[d]);
+		PUT(p, ",\"gap_bytes\":");
+		p = put_u64(p, m->gap_bytes[d]);
+	}
+	if (fl & FT_FLOW_MATCH_D_NO_STATE)
+		PUT(p, ",\"no_state\":true");
+	if (fl & FT_FLOW_MATCH_D_DEPTH)
+		PUT(p, ",\"depth\":true");
+	*p++ = '}';
+	return p;
+}
+
+static char *
+put_flow_match(char *p, const struct ft_flow_match *m)
+{
+	unsigned int n = m->nrules < 4 ? m->nrules : 4;
+
+	PUT(p, ",\"match\":{\"events\":");
+	p = put_u64(p, m->events);
+	PUT(p, ",\"rules\":[");
+	for (unsigned int i = 0; i < n; i++) {
+		if (i != 0)
+			*p++ = ',';
+		p = put_u64(p, m->rules[i]);
+	}
+	PUT(p, "],\"fwd\":");
+	p = put_match_dir(p, m, 0);
+	PUT(p, ",\"rev\":");
+	p = put_match_dir(p, m, 1);
+	if (m->flags & FT_FLOW_MATCH_F_MORE_RULES)
+		PUT(p, ",\"more_rules\":true");
+	if (m->flags & FT_FLOW_MATCH_F_SUPPRESSED)
+		PUT(p, ",\"suppressed\":true");
+	*p++ = '}';
+	return p;
+}
+
+size_t
+ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule)
+{
+	const struct ft_match_record *m = &rec->match;
+	char *p = buf;
+
+	PUT(p, "{\"type\":\"match\",\"flow_id\":");
+	p = put_u64(p, m->flow_id);
+	PUT(p, ",\"worker\":");
+	p = put_u64(p, rec->worker);
+	PUT(p, ",\"rule\":");
+	p = put_u64(p, m->rule_id);
+	if (rule != NULL) {
+		PUT(p, ",\"name\":");
+		p += ft_json_string(p, rule->name, sizeof(rule->name));
+	}
+	if (m->dir == 0)
+		PUT(p, ",\"dir\":\"fwd\"");
+	else
+		PUT(p, ",\"dir\":\"rev\"");
+	PUT(p, ",\"offset\":");
+	p = put_u64(p, m->offset);
+	if (m->flags & FT_MATCH_EV_F_SOM) {
+		PUT(p, ",\"start\":");
+		p = put_u64(p, m->start);
+	}
+	if (m->flags & FT_MATCH_EV_F_BLOCK)
+		PUT(p, ",\"mode\":\"block\"");
+	else
+		PUT(p, ",\"mode\":\"stream\"");
+	if (m->flags & FT_MATCH_EV_F_EOD)
+		PUT(p, ",\"eod\":true");
+	PUT(p, ",\"ts\":\"");
+	p = put_rfc3339(p, m->ts_ns);
+	PUT(p, "\",\"ts_ns\":");
+	p = put_u64(p, m->ts_ns);
+	p = put_tuple(p, &m->key, m->initiator ? 1 : 0);
+	PUT(p, "}\n");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
 size_t
 ft_json_flow(char *buf, const struct ft_record *rec)
 {
@@ -502,6 +599,8 @@ ft_json_flow(char *buf, const struct ft_record *rec)
 		PUT(p, ",\"midstream\":true");
 	if (f->flags & FT_FLOW_F_FRAGMENTS)
 		PUT(p, ",\"flagged_fragments\":true");
+	if (f->flags & FT_FLOW_F_MATCH)
+		p = put_flow_match(p, &f->match);
 	PUT(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - buf);

@@ -142,6 +142,30 @@ ft_segment_validate_header(const struct ft_export_header *h, uint64_t file_size,
 				     "rings of workers %" PRIu32 " and %" PRIu32 " overlap", o, w);
 		}
 	}
+	/* The rule table and the per-worker hit counters lie inside the segment. */
+	v = FT_SHM_LOAD(&h->rule_count);
+	if (v > 0) {
+		uint64_t roff = FT_SHM_LOAD(&h->rules_offset);
+		uint64_t hoff = FT_SHM_LOAD(&h->rule_hits_offset);
+		uint64_t stride = FT_SHM_LOAD(&h->rule_hits_stride);
+
+		if (FT_SHM_LOAD(&h->rule_info_size) != sizeof(struct ft_rule_info))
+			FAIL(-EPROTO, "rule info size %" PRIu32 ", expected %zu",
+			     FT_SHM_LOAD(&h->rule_info_size), sizeof(struct ft_rule_info));
+		if (v > 100000000 || roff % RTE_CACHE_LINE_SIZE != 0 || roff < hsize ||
+		    roff > seg_size || (seg_size - roff) / sizeof(struct ft_rule_info) < v)
+			FAIL(-EPROTO,
+			     "rule table of %" PRIu32 " rules at offset %" PRIu64
+			     " is misaligned or outside the %" PRIu64 "-byte segment",
+			     v, roff, seg_size);
+		if (stride % RTE_CACHE_LINE_SIZE != 0 || stride / sizeof(uint64_t) < v ||
+		    hoff % RTE_CACHE_LINE_SIZE != 0 || hoff < hsize || hoff > seg_size ||
+		    (seg_size - hoff) / stride < nworkers)
+			FAIL(-EPROTO,
+			     "rule hit counters at offset %" PRIu64 " (stride %" PRIu64
+			     ") are misaligned or outside the %" PRIu64 "-byte segment",
+			     hoff, stride, seg_size);
+	}
 	err[0] = '\0';
 	return 0;
 }

@@ -5,6 +5,7 @@
  * per run, so plain snprintf is fine here.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +87,18 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		for (d = 0; d < FT_RECORD_TYPE_MAX; d++)
 			s->ring_drop_type[d] += wc->ring_drop_type[d];
 	}
+	/* The matcher's counters are one run of uint64_t fields: sum them all. */
+	for (i = 0; i < nworkers; i++) {
+		const uint64_t *from = &snap->workers[i].match_scanned_bytes;
+		uint64_t *to = &s->match.match_scanned_bytes;
+		size_t n = (offsetof(struct ft_worker_counters, reasm_slots_used) -
+			    offsetof(struct ft_worker_counters, match_scanned_bytes)) /
+				   sizeof(uint64_t) +
+			   1;
+
+		for (size_t k = 0; k < n; k++)
+			to[k] += from[k];
+	}
 	for (d = 0; d < FT_DISCARD_MAX; d++) {
 		discard_packets += s->discard_packets[d];
 		discard_bytes += s->discard_bytes[d];
@@ -155,12 +168,70 @@ sb_time(struct sbuf *b, uint64_t ns)
 	b->left -= FT_RFC3339_LEN + 2;
 }
 
+/* ,"match":{...}: counters of the matcher and reassembler, and every rule that
+ * matched. */
+static void
+sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_flow_totals *flows,
+	 const struct ft_summary *s, const struct ft_rule_hits *hits)
+{
+	const struct ft_worker_counters *m = &s->match;
+	bool first = true;
+
+	sb_printf(b,
+		  ",\"match\":{\"rules\":%" PRIu32 ",\"stream_state_bytes\":%" PRIu64
+		  ",\"events\":{\"found\":%" PRIu64 ",\"suppressed\":%" PRIu64
+		  ",\"ring_drops\":%" PRIu64 ",\"received\":%" PRIu64 "}",
+		  snap->rule_count, snap->match_stream_state_bytes, m->match_events,
+		  m->match_events_suppressed, s->ring_drop_type[FT_RECORD_MATCH],
+		  flows->by_type[FT_RECORD_MATCH]);
+	sb_printf(b,
+		  ",\"payload\":{\"scanned_bytes\":%" PRIu64 ",\"retransmitted_bytes\":%" PRIu64
+		  ",\"rst_bytes\":%" PRIu64 ",\"gap_bytes\":%" PRIu64
+		  ",\"beyond_depth_bytes\":%" PRIu64 ",\"no_state_bytes\":%" PRIu64
+		  ",\"off_bytes\":%" PRIu64 ",\"fragment_bytes\":%" PRIu64 "}",
+		  m->match_scanned_bytes, m->reasm_retrans_bytes, m->reasm_rst_bytes,
+		  m->reasm_gap_bytes, m->match_depth_bytes, m->match_no_stream_bytes,
+		  m->match_off_bytes, m->match_fragment_bytes);
+	sb_printf(b,
+		  ",\"streams\":{\"pool\":%" PRIu64 ",\"in_use\":%" PRIu64
+		  ",\"pool_empty\":%" PRIu64 "},\"depth_reached\":%" PRIu64
+		  ",\"scan_errors\":%" PRIu64,
+		  m->match_streams, m->match_streams_used, m->match_no_stream,
+		  m->match_depth_reached, m->match_scan_errors);
+	sb_printf(b,
+		  ",\"reassembly\":{\"held_segments\":%" PRIu64 ",\"held_bytes\":%" PRIu64
+		  ",\"gaps\":%" PRIu64 ",\"gaps_acked\":%" PRIu64 ",\"gaps_budget\":%" PRIu64
+		  ",\"gaps_end\":%" PRIu64 ",\"out_of_window\":%" PRIu64 ",\"slots\":%" PRIu64
+		  ",\"slots_in_use\":%" PRIu64 "}",
+		  m->reasm_held_segments, m->reasm_held_bytes, m->reasm_gaps, m->reasm_gaps_acked,
+		  m->reasm_gaps_budget, m->reasm_gaps_end, m->reasm_out_of_window, m->reasm_slots,
+		  m->reasm_slots_used);
+	sb_printf(b, ",\"hits\":[");
+	for (uint32_t i = 0; hits != NULL && i < hits->count; i++) {
+		const struct ft_rule_info *r = &hits->rules[i];
+
+		if (hits->hits[i] == 0)
+			continue;
+		sb_printf(b, "%s{\"id\":%" PRIu32 ",\"name\":", first ? "" : ",", r->id);
+		sb_string(b, r->name, sizeof(r->name));
+		if (r->meta[0] != '\0') {
+			sb_printf(b, ",\"meta\":");
+			sb_string(b, r->meta, sizeof(r->meta));
+		}
+		sb_printf(b, ",\"hits\":%" PRIu64 "}", hits->hits[i]);
+		first = false;
+	}
+	sb_printf(b, "]}");
+}
+
 size_t
 ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_flow_totals *flows,
-		const struct ft_summary *s, bool complete, uint64_t end_ns)
+		const struct ft_summary *s, const struct ft_rule_hits *hits, bool complete,
+		uint64_t end_ns)
 {
 	uint32_t nports = clamp_u32(snap->port_count, FT_EXPORT_MAX_PORTS);
-	struct sbuf b = {buf, FT_JSON_SUMMARY_MAX - 1};
+	struct sbuf b = {buf, FT_JSON_SUMMARY_MAX - 1 +
+				      (hits != NULL ? (size_t)hits->count * FT_JSON_RULE_MAX : 0)};
 	uint32_t i;
 
 	buf[0] = '\0';
@@ -222,6 +293,8 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 				  ft_record_type_names[i],
 				  i == FT_RECORD_FLOW ? flows->records : flows->by_type[i]);
 	sb_printf(&b, ",\"topk_lines\":%" PRIu64 "}", flows->topk_lines);
+	if (snap->rule_count > 0)
+		sb_match(&b, snap, flows, s, hits);
 	sb_printf(&b,
 		  ",\"accounted\":{\"packets\":%s,\"bytes\":%s,\"unaccounted_packets\":%" PRId64
 		  ",\"unaccounted_bytes\":%" PRId64 "}}\n",

@@ -36,6 +36,7 @@
 #include "cfg/cfg.h"
 #include "common/common.h"
 #include "export/writer.h"
+#include "match/match.h"
 #include "port/port.h"
 #include "worker/worker.h"
 
@@ -150,6 +151,73 @@ free_hugepage_bytes(void)
 	return total;
 }
 
+static_assert((int)FT_MATCH_CFG_STREAM == (int)FT_MATCH_STREAM &&
+		      (int)FT_MATCH_CFG_BLOCK == (int)FT_MATCH_BLOCK &&
+		      (int)FT_MATCH_CFG_OFF == (int)FT_MATCH_OFF &&
+		      (int)FT_MATCH_CFG_FALLBACK_BLOCK == (int)FT_MATCH_FALLBACK_BLOCK &&
+		      (int)FT_MATCH_CFG_FALLBACK_SKIP == (int)FT_MATCH_FALLBACK_SKIP,
+	      "[match] values are the matcher's");
+
+/* Pattern matching parameters from the configuration (the worker fills in its
+ * own flows, sockets and outputs). */
+static void
+match_params(const struct ft_config *cfg, const struct ft_match_db *db, struct ft_match_params *mp)
+{
+	memset(mp, 0, sizeof(*mp));
+	mp->db = db;
+	mp->flows = cfg->flow_capacity;
+	mp->streams = cfg->match_streams;
+	mp->depth = cfg->match_depth;
+	mp->tcp = (enum ft_match_mode)cfg->match_tcp;
+	mp->udp = (enum ft_match_mode)cfg->match_udp;
+	mp->other = (enum ft_match_mode)cfg->match_other;
+	mp->no_stream = (enum ft_match_fallback)cfg->match_no_stream;
+	mp->max_events_per_flow = cfg->match_max_events_per_flow;
+	mp->reasm.memory = cfg->match_reorder_memory;
+	mp->reasm.flow_bytes = cfg->match_reorder_flow_bytes;
+	mp->reasm.socket_id = SOCKET_ID_ANY;
+}
+
+/*
+ * Read and compile the rules (or load them from the cache), before EAL: a bad
+ * rule is a configuration error. Returns 0 or EXIT_CONFIG.
+ */
+static int
+load_rules(const struct ft_config *cfg, struct ft_rules **rules, struct ft_match_db **db)
+{
+	char err[FT_CFG_ERR_LEN];
+
+	if (ft_rules_load(cfg->match_rules, rules, err, sizeof(err)) != 0 ||
+	    ft_match_db_build(*rules, cfg->match_cache_dir, db, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flowtap: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if ((*db)->cache_note[0] != '\0')
+		fprintf(stderr, "flowtap: rules cache: %s\n", (*db)->cache_note);
+	fprintf(stderr,
+		"flowtap: %u rules from %s: %s in %.1f ms; databases %zu + %zu bytes (stream, "
+		"block), stream state %zu bytes\n",
+		(*rules)->count, cfg->match_rules,
+		(*db)->from_cache ? "loaded from the cache" : "compiled", (*db)->build_ns / 1e6,
+		(*db)->stream_db_bytes, (*db)->block_db_bytes, (*db)->stream_state_bytes);
+	return 0;
+}
+
+/* The segment's rule table. */
+static struct ft_rule_info *
+rule_infos(const struct ft_rules *rules)
+{
+	struct ft_rule_info *ri = calloc(rules->count, sizeof(*ri));
+
+	for (unsigned i = 0; ri != NULL && i < rules->count; i++) {
+		ri[i].id = rules->rule[i].id;
+		ri[i].dir = rules->rule[i].dir;
+		memcpy(ri[i].name, rules->rule[i].name, sizeof(ri[i].name));
+		memcpy(ri[i].meta, rules->rule[i].meta, sizeof(ri[i].meta));
+	}
+	return ri;
+}
+
 /* The statistics' figures from the configuration (the worker adds the rest). */
 static struct ft_stats_params
 stats_params(const struct ft_config *cfg)
@@ -167,9 +235,10 @@ stats_params(const struct ft_config *cfg)
 }
 
 /* EAL memory the configuration will ask for (pools, flow tables, statistics,
- * rings), MiB. */
+ * matching, rings), MiB. */
 static uint64_t
-memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers)
+memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned workers,
+		 const struct ft_match_db *db)
 {
 	uint64_t bytes = 0;
 	const uint64_t per_mbuf =
@@ -189,6 +258,12 @@ memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned wo
 		bytes += (uint64_t)workers * ft_stats_memory(&sp);
 	}
 	bytes += (uint64_t)workers * workers * cfg->dispatch_ring_size * sizeof(void *);
+	if (db != NULL) {
+		struct ft_match_params mp;
+
+		match_params(cfg, db, &mp);
+		bytes += (uint64_t)workers * ft_match_memory(&mp);
+	}
 	return bytes * 5 / 4 / (1024 * 1024) + 128;
 }
 
@@ -282,7 +357,7 @@ fail:
  * prefix and the hugepage fallback. */
 static int
 build_eal_args(char **argv, int sep, const struct ft_config *cfg, struct ft_port *ports,
-	       unsigned lcores_hint, char **eal, int *neal)
+	       unsigned lcores_hint, const struct ft_match_db *db, char **eal, int *neal)
 {
 	static const char *const pci_opts[] = {"-a", "--allow", "-b", "--block", "--no-pci", NULL};
 	static const char *const prefix_opts[] = {"--file-prefix", NULL};
@@ -307,7 +382,7 @@ build_eal_args(char **argv, int sep, const struct ft_config *cfg, struct ft_port
 		eal[(*neal)++] = prefix;
 	}
 	if (!has_arg(argv, user_end, mem_opts)) {
-		uint64_t need = memory_needed_mb(cfg, ports, lcores_hint);
+		uint64_t need = memory_needed_mb(cfg, ports, lcores_hint, db);
 		uint64_t have = free_hugepage_bytes() / (1024 * 1024);
 
 		if (have < need) {
@@ -393,6 +468,7 @@ static void
 print_summary(const struct ft_export_header *hdr, unsigned workers, uint64_t elapsed_ns)
 {
 	uint64_t rx = 0, flows = 0, records = 0, drops = 0, disc = 0, busy = 0, total = 0;
+	uint64_t scanned = 0, matches = 0, cpu = 0;
 
 	for (unsigned w = 0; w < workers; w++) {
 		const struct ft_worker_counters *c = &hdr->workers[w];
@@ -405,6 +481,9 @@ print_summary(const struct ft_export_header *hdr, unsigned workers, uint64_t ela
 			disc += c->discard_packets[d];
 		busy += c->busy_cycles;
 		total += c->total_cycles;
+		scanned += c->match_scanned_bytes;
+		matches += c->match_events;
+		cpu += c->cpu_ns;
 	}
 	double pps = elapsed_ns ? (double)rx * 1e9 / (double)elapsed_ns : 0.0;
 
@@ -414,6 +493,16 @@ print_summary(const struct ft_export_header *hdr, unsigned workers, uint64_t ela
 	       rx, flows, disc, records, drops, elapsed_ns / 1e9,
 	       pps >= 1e6 ? pps / 1e6 : pps / 1e3, pps >= 1e6 ? "Mpps" : "kpps",
 	       total ? 100.0 * (double)busy / (double)total : 0.0);
+	/* Per worker CPU second: what the workers' cores did, whatever else shared
+	 * them (benchmarks on shared machines). */
+	FT_LOG(ft_logtype_main, NOTICE, "workers' CPU time %.3f s: %.3f M packets per worker CPU second",
+	       cpu / 1e9, cpu ? (double)rx * 1e3 / (double)cpu : 0.0);
+	if (hdr->rule_count > 0)
+		FT_LOG(ft_logtype_main, NOTICE,
+		       "%" PRIu64 " matches, %" PRIu64
+		       " payload bytes scanned, %.1f MB/s, %.1f MB per worker CPU second",
+		       matches, scanned, elapsed_ns ? (double)scanned * 1e3 / (double)elapsed_ns : 0.0,
+		       cpu ? (double)scanned * 1e3 / (double)cpu : 0.0);
 }
 
 int
@@ -425,6 +514,10 @@ main(int argc, char **argv)
 	struct app_args app = {0};
 	struct ft_config cfg;
 	struct ft_export_segment seg = {0};
+	struct ft_rules *rules = NULL;
+	struct ft_match_db *mdb = NULL;
+	struct ft_rule_info *rinfo = NULL;
+	struct ft_match_params mp;
 	char *eal[MAX_EAL_ARGS];
 	char err[FT_CFG_ERR_LEN];
 	int sep, neal, rc, ts_offset;
@@ -440,21 +533,35 @@ main(int argc, char **argv)
 	rc = load_config(&app, &cfg);
 	if (rc != 0)
 		return rc;
-	rc = build_eal_args(argv, sep, &cfg, ports, guess_workers(sep > 0 ? sep : 1, argv),
-			    eal, &neal);
-	if (rc != 0)
-		return rc;
+	if (cfg.match_rules[0] != '\0') {
+		exit_code = load_rules(&cfg, &rules, &mdb);
+		if (exit_code != 0)
+			goto out_config;
+		match_params(&cfg, mdb, &mp);
+		rinfo = rule_infos(rules);
+		if (rinfo == NULL) {
+			fprintf(stderr, "flowtap: out of memory\n");
+			exit_code = 1;
+			goto out_config;
+		}
+	}
+	exit_code = build_eal_args(argv, sep, &cfg, ports,
+				   guess_workers(sep > 0 ? sep : 1, argv), mdb, eal, &neal);
+	if (exit_code != 0)
+		goto out_config;
 	if (app.check) {
-		printf("flowtap: configuration %s is valid (%u port(s))\n",
-		       cfg.source[0] ? cfg.source : "(defaults)", cfg.port_count);
-		return 0;
+		printf("flowtap: configuration %s is valid (%u port(s)%s)\n",
+		       cfg.source[0] ? cfg.source : "(defaults)", cfg.port_count,
+		       rules != NULL ? ", rules compiled" : "");
+		goto out_config;
 	}
 	all_finite = ft_config_all_finite(&cfg);
 
 	atexit(remove_runtime_dir);
 	if (rte_eal_init(neal, eal) < 0) {
 		fprintf(stderr, "flowtap: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-		return 1;
+		exit_code = 1;
+		goto out_config;
 	}
 	nworkers = rte_lcore_count() - 1;
 	if (nworkers == 0 || nworkers > FT_WORKER_MAX) {
@@ -474,11 +581,14 @@ main(int argc, char **argv)
 			.ring_size = cfg.ring_size,
 			.mode = cfg.shm_mode,
 			.group = cfg.shm_group,
-			.overflow = cfg.overflow == FT_OVERFLOW_CFG_BACKPRESSURE ||
-						    (cfg.overflow == FT_OVERFLOW_CFG_AUTO &&
-						     all_finite)
-					    ? FT_OVERFLOW_BACKPRESSURE
-					    : FT_OVERFLOW_DROP,
+			.overflow =
+				cfg.overflow == FT_OVERFLOW_CFG_BACKPRESSURE ||
+						(cfg.overflow == FT_OVERFLOW_CFG_AUTO && all_finite)
+					? FT_OVERFLOW_BACKPRESSURE
+					: FT_OVERFLOW_DROP,
+			.rules = rinfo,
+			.rule_count = rules != NULL ? rules->count : 0,
+			.stream_state_bytes = mdb != NULL ? mdb->stream_state_bytes : 0,
 		};
 
 		rc = ft_export_segment_create(&seg, &sp, err, sizeof(err));
@@ -523,6 +633,7 @@ main(int argc, char **argv)
 				.frag_timeout_ns = cfg.fragment_timeout_ns,
 				.ts_offset = ts_offset,
 				.ts_flag = ts_flag,
+				.match = mdb != NULL ? &mp : NULL,
 			};
 
 			workers[w] = ft_worker_create(&wp, (int)rte_lcore_to_socket_id(lcore), &seg,
@@ -532,10 +643,12 @@ main(int argc, char **argv)
 
 				fprintf(stderr,
 					"flowtap: worker %u: %s (flow table of %u flows needs "
-					"%" PRIu64 " MiB, statistics %" PRIu64 " MiB)\n",
+					"%" PRIu64 " MiB, statistics %" PRIu64 " MiB, matching %" PRIu64
+					" MiB)\n",
 					w, rte_strerror(rte_errno), cfg.flow_capacity,
 					ft_flow_table_memory(cfg.flow_capacity) >> 20,
-					cfg.stats_enable ? ft_stats_memory(&sp) >> 20 : 0);
+					cfg.stats_enable ? ft_stats_memory(&sp) >> 20 : 0,
+					mdb != NULL ? ft_match_memory(&mp) >> 20 : 0);
 				exit_code = 1;
 				goto out_workers;
 			}
@@ -558,6 +671,13 @@ main(int argc, char **argv)
 		       cfg.stats_bucket_ns / 1e9, cfg.stats_histograms ? "on" : "off",
 		       cfg.stats_topk, cfg.stats_interval_ns / 1e9);
 	}
+	if (mdb != NULL)
+		FT_LOG(ft_logtype_main, NOTICE,
+		       "matching per worker: %.1f MiB (%zu bytes per flow, %u stream states of "
+		       "%zu bytes, %.1f MiB reorder pool)",
+		       ft_match_memory(&mp) / 1048576.0, ft_match_flow_state_bytes(),
+		       cfg.match_streams, mdb->stream_state_bytes,
+		       cfg.match_reorder_memory / 1048576.0);
 
 	/* Queues to workers; dispatch rings from every queue owner of a port
 	 * with fewer queues than workers to every other worker. */
@@ -714,5 +834,9 @@ out_ports:
 out_eal:
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+out_config:
+	ft_match_db_free(mdb);
+	ft_rules_free(rules);
+	free(rinfo);
 	return exit_code;
 }

@@ -14,6 +14,10 @@
  *                                 elements of header.record_size bytes)
  *   header.ring_offset[1]         rte_ring of worker 1
  *   ...                           (each ring cache-line aligned)
+ *   header.rules_offset           struct ft_rule_info[header.rule_count] (pattern
+ *                                 matching; rule_count 0 when no rules are loaded)
+ *   header.rule_hits_offset       per worker w, at + w * header.rule_hits_stride:
+ *                                 uint64_t hits[rule_count], written by worker w only
  *   header.segment_size           end
  *
  * Each ring has exactly one producer (its worker lcore) and one consumer (the
@@ -38,12 +42,14 @@
 #include <stdint.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 3
+#define FT_EXPORT_LAYOUT_VERSION 4
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
 #define FT_EXPORT_SHM_PREFIX	 "flowtap."
 #define FT_EXPORT_CACHE_LINE	 64
+#define FT_EXPORT_RULE_NAME_LEN	 56 /* rule names, NUL included */
+#define FT_EXPORT_RULE_META_LEN	 64 /* rule metadata, NUL included */
 
 /* Why a packet is in no flow. Every received packet ends in a flow or in exactly
  * one of these counters. Names (ft_discard_names) are part of the output format. */
@@ -164,6 +170,36 @@ static_assert(offsetof(struct ft_flow_key, proto) == 40, "flow key layout");
 /* Flow record flags. */
 #define FT_FLOW_F_FRAGMENTS 0x01 /* the flow holds non-first fragments (ports unknown) */
 #define FT_FLOW_F_MIDSTREAM 0x02 /* TCP flow first seen without its SYN */
+#define FT_FLOW_F_MATCH	    0x04 /* the match summary is filled (rules are loaded) */
+
+/* struct ft_flow_match.dir_flags[] */
+#define FT_FLOW_MATCH_D_STREAM	 0x01 /* scanned as a stream */
+#define FT_FLOW_MATCH_D_BLOCK	 0x02 /* scanned packet by packet (configuration, or no state) */
+#define FT_FLOW_MATCH_D_NO_STATE 0x04 /* found the stream state pool empty */
+#define FT_FLOW_MATCH_D_DEPTH	 0x08 /* reached the scan depth: the rest was not scanned */
+/* struct ft_flow_match.flags */
+#define FT_FLOW_MATCH_F_SUPPRESSED 0x01 /* more events than [match] max_events_per_flow */
+#define FT_FLOW_MATCH_F_MORE_RULES 0x02 /* more distinct rules matched than rules[] lists */
+
+/*
+ * Pattern matching summary of a flow record, [fwd, rev] where paired. Filled
+ * when rules are loaded (FT_FLOW_F_MATCH), zero otherwise. Like the record's
+ * counters it covers the record's segment (since the flow's previous record),
+ * so a flow's records sum to its totals; dir_flags and
+ * FT_FLOW_MATCH_F_SUPPRESSED hold since the flow began.
+ */
+struct ft_flow_match {
+	uint64_t scanned_bytes[2]; /*  0  payload bytes given to Hyperscan */
+	uint64_t gap_bytes[2];	   /* 16  TCP stream bytes given up as gaps */
+	uint32_t events;	   /* 32  matches (rule scopes applied), suppressed ones too */
+	uint32_t rules[4];	   /* 36  ids of the first distinct rules matched in the segment */
+	uint16_t gaps[2];	   /* 52  TCP gaps (saturating) */
+	uint8_t nrules;		   /* 56  entries used in rules[] */
+	uint8_t dir_flags[2];	   /* 57  FT_FLOW_MATCH_D_* */
+	uint8_t flags;		   /* 59  FT_FLOW_MATCH_F_* */
+	uint8_t reserved[4];	   /* 60  zero */
+};
+static_assert(sizeof(struct ft_flow_match) == 64, "flow match summary layout");
 
 /*
  * A flow record: written when a flow ends, and every active timeout while a
@@ -196,12 +232,40 @@ struct ft_flow_record {
 	uint8_t icmp_code;	/* 117  */
 	uint16_t segment;	/* 118  0 for a flow's first record, then +1 per record */
 	uint8_t reserved[8];	/* 120  zero */
+	struct ft_flow_match match; /* 128  pattern matching (FT_FLOW_F_MATCH) */
 };
-static_assert(sizeof(struct ft_flow_record) == 128, "flow record layout");
+static_assert(sizeof(struct ft_flow_record) == 192, "flow record layout");
+static_assert(offsetof(struct ft_flow_record, match) == 128, "flow record layout");
+
+/* struct ft_match_record.flags */
+#define FT_MATCH_EV_F_SOM   0x01 /* start is set (the rule has flag L) */
+#define FT_MATCH_EV_F_BLOCK 0x02 /* found scanning one packet alone (block mode) */
+#define FT_MATCH_EV_F_EOD   0x04 /* reported at the end of the stream (e.g. a '$' anchor) */
+
+/*
+ * A match event: a rule matched in one direction of a flow. Offsets count the
+ * direction's payload bytes from 0 (TCP: sequence number after the SYN; UDP and
+ * others: payloads concatenated in capture order), gaps included.
+ */
+struct ft_match_record {
+	struct ft_flow_key key; /*  0 */
+	uint64_t flow_id;	/* 48  as in the flow's record */
+	uint64_t ts_ns;		/* 56  time of the packet that completed the match
+				       (end of data: the flow's last packet) */
+	uint64_t offset;	/* 64  stream offset just past the match's last byte */
+	uint64_t start;		/* 72  stream offset of its first byte (FT_MATCH_EV_F_SOM) */
+	uint32_t rule_id;	/* 80  the rule's ID in the rules file */
+	uint32_t rule_index;	/* 84  its position in the segment's rule table */
+	uint8_t dir;		/* 88  0 fwd (initiator to responder), 1 rev */
+	uint8_t initiator;	/* 89  key endpoint (0 or 1) that initiated the flow */
+	uint8_t flags;		/* 90  FT_MATCH_EV_F_* */
+	uint8_t reserved[5];	/* 91  zero */
+};
+static_assert(sizeof(struct ft_match_record) == 96, "match record layout");
 
 enum ft_record_type {
 	FT_RECORD_FLOW = 1,
-	/* 2: reserved for the pattern matcher (match events). */
+	FT_RECORD_MATCH = 2,	    /* struct ft_match_record */
 	FT_RECORD_FLOW_STATS = 3,   /* struct ft_flow_stats_record */
 	FT_RECORD_WORKER_STATS = 4, /* struct ft_worker_stats_record */
 	FT_RECORD_TOPK = 5,	    /* struct ft_topk_record */
@@ -214,6 +278,7 @@ enum ft_record_type {
 static const char *const ft_record_type_names[FT_RECORD_TYPE_MAX] = {
 	[0] = "unknown",
 	[FT_RECORD_FLOW] = "flow",
+	[FT_RECORD_MATCH] = "match",
 	[FT_RECORD_FLOW_STATS] = "flow_stats",
 	[FT_RECORD_WORKER_STATS] = "worker_stats",
 	[FT_RECORD_TOPK] = "topk",
@@ -438,6 +503,7 @@ struct ft_record {
 	uint64_t seq;	  /* per-worker sequence, including dropped records */
 	union {
 		struct ft_flow_record flow;
+		struct ft_match_record match;
 		struct ft_flow_stats_record flow_stats;
 		struct ft_flow_dist_record flow_dist;
 		struct ft_worker_stats_record worker_stats;
@@ -481,7 +547,46 @@ struct ft_worker_counters {
 	uint64_t busy_cycles;  /* TSC cycles spent on iterations that had work */
 	uint64_t total_cycles; /* TSC cycles since the worker started */
 	uint64_t done;	       /* 1 once the worker flushed every flow and stopped */
+	uint64_t cpu_ns;       /* CPU time of the worker's thread (other processes' share of
+				  its core excluded; at every publish and at the end) */
+
+	/* Pattern matching (all zero when no rules are loaded). */
+	uint64_t match_scanned_bytes;	  /* payload bytes given to Hyperscan */
+	uint64_t match_events;		  /* matches (rule scopes applied), suppressed too */
+	uint64_t match_events_suppressed; /* over max_events_per_flow: counted, not exported */
+	uint64_t match_streams;		  /* stream states in the pool */
+	uint64_t match_streams_used;	  /* gauge: stream states held by flows */
+	uint64_t match_no_stream;	  /* directions that found the pool empty */
+	uint64_t match_no_stream_bytes;	  /* their payload not scanned (fallback skip) */
+	uint64_t match_depth_reached;	  /* directions cut at the scan depth */
+	uint64_t match_depth_bytes;	  /* payload beyond the depth: not scanned */
+	uint64_t match_off_bytes;	  /* payload of protocols whose mode is off */
+	uint64_t match_fragment_bytes;	  /* payload of IP fragments: not scanned */
+	uint64_t match_scan_errors;	  /* Hyperscan calls that failed (never expected) */
+	/* TCP reassembly (src/reasm/reasm.h). */
+	uint64_t reasm_retrans_bytes; /* seen again: not scanned twice */
+	uint64_t reasm_held_segments; /* out-of-order segments (or parts) held */
+	uint64_t reasm_held_bytes;
+	uint64_t reasm_gaps; /* holes given up: acked + budget + end */
+	uint64_t reasm_gaps_acked;
+	uint64_t reasm_gaps_budget;
+	uint64_t reasm_gaps_end;
+	uint64_t reasm_gap_bytes;
+	uint64_t reasm_rst_bytes;     /* payload of RST segments (not stream data) */
+	uint64_t reasm_out_of_window; /* segments too far ahead: ignored */
+	uint64_t reasm_slots;	      /* hold pool slots (512 B) */
+	uint64_t reasm_slots_used;    /* gauge */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
+
+/* One loaded rule, in the segment's rule table (index = rule_index of events). */
+struct ft_rule_info {
+	uint32_t id;			    /*   0  the rule's ID */
+	uint8_t dir;			    /*   4  1 to_server, 2 to_client, 3 both */
+	uint8_t reserved[3];		    /*   5 */
+	char name[FT_EXPORT_RULE_NAME_LEN]; /*   8 */
+	char meta[FT_EXPORT_RULE_META_LEN]; /*  64 */
+};
+static_assert(sizeof(struct ft_rule_info) == 128, "rule info layout");
 
 /* Counters of one input port, written by the dataplane's main lcore. */
 struct ft_port_counters {
@@ -528,6 +633,12 @@ struct ft_export_header {
 	char instance[FT_EXPORT_NAME_LEN];
 	char version[16]; /* flowtap version string */
 	uint64_t ring_offset[FT_EXPORT_MAX_WORKERS];
+	uint32_t rule_count;		   /* rules loaded (0: no pattern matching) */
+	uint32_t rule_info_size;	   /* sizeof(struct ft_rule_info) */
+	uint64_t rules_offset;		   /* struct ft_rule_info[rule_count] */
+	uint64_t rule_hits_offset;	   /* worker w's uint64_t[rule_count] at + w * stride */
+	uint64_t rule_hits_stride;	   /* bytes, a multiple of FT_EXPORT_CACHE_LINE */
+	uint64_t match_stream_state_bytes; /* one Hyperscan stream's state */
 
 	/* Written by the dataplane's main lcore while running. */
 	uint64_t heartbeat __attribute__((aligned(FT_EXPORT_CACHE_LINE))); /* +1 per tick */

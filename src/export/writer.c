@@ -47,7 +47,7 @@ ft_export_segment_create(struct ft_export_segment *seg,
 {
 	struct ft_export_header *hdr;
 	ssize_t ring_bytes;
-	size_t ring_stride, size;
+	size_t ring_stride, size, rules_offset, hits_offset, hits_stride;
 	pid_t owner;
 	int fd, rc;
 
@@ -65,6 +65,14 @@ ft_export_segment_create(struct ft_export_segment *seg,
 	}
 	ring_stride = RTE_ALIGN_CEIL((size_t)ring_bytes, FT_EXPORT_CACHE_LINE);
 	size = sizeof(struct ft_export_header) + ring_stride * p->workers;
+	/* Rule table, then each worker's hit counters on cache lines of its own. */
+	rules_offset = size;
+	size += RTE_ALIGN_CEIL((size_t)p->rule_count * sizeof(struct ft_rule_info),
+			       FT_EXPORT_CACHE_LINE);
+	hits_stride =
+		RTE_ALIGN_CEIL((size_t)p->rule_count * sizeof(uint64_t), FT_EXPORT_CACHE_LINE);
+	hits_offset = size;
+	size += hits_stride * p->workers;
 	snprintf(seg->shm_name, sizeof(seg->shm_name), "/" FT_EXPORT_SHM_PREFIX "%s", p->instance);
 
 	if (segment_owner_alive(seg->shm_name, &owner)) {
@@ -126,6 +134,15 @@ ft_export_segment_create(struct ft_export_segment *seg,
 	hdr->dataplane_pid = getpid();
 	hdr->overflow = p->overflow;
 	snprintf(hdr->instance, sizeof(hdr->instance), "%s", p->instance);
+	hdr->rule_count = p->rule_count;
+	hdr->rule_info_size = sizeof(struct ft_rule_info);
+	hdr->rules_offset = rules_offset;
+	hdr->rule_hits_offset = hits_offset;
+	hdr->rule_hits_stride = hits_stride;
+	hdr->match_stream_state_bytes = p->stream_state_bytes;
+	if (p->rule_count > 0)
+		memcpy((char *)hdr + rules_offset, p->rules,
+		       (size_t)p->rule_count * sizeof(struct ft_rule_info));
 	snprintf(hdr->version, sizeof(hdr->version), "%s", FT_VERSION);
 	for (unsigned w = 0; w < p->workers; w++) {
 		char name[RTE_RING_NAMESIZE];
@@ -151,6 +168,13 @@ fail_fd:
 	close(fd);
 	shm_unlink(seg->shm_name);
 	return rc;
+}
+
+uint64_t *
+ft_export_segment_rule_hits(const struct ft_export_segment *seg, unsigned worker)
+{
+	return (uint64_t *)((char *)seg->hdr + seg->hdr->rule_hits_offset +
+			    seg->hdr->rule_hits_stride * worker);
 }
 
 struct rte_ring *

@@ -31,6 +31,9 @@ struct ft_export_segment_params {
 	mode_t mode;	      /* permission bits of the shm object */
 	const char *group;    /* group owning the object, NULL or "" for ours */
 	enum ft_overflow_mode overflow;
+	const struct ft_rule_info *rules; /* pattern matching: the rule table */
+	unsigned rule_count;		  /* 0: no rules */
+	uint64_t stream_state_bytes;	  /* one Hyperscan stream's state */
 };
 
 struct ft_export_segment {
@@ -53,6 +56,9 @@ int ft_export_segment_create(struct ft_export_segment *seg,
 
 /* The ring of a worker. */
 struct rte_ring *ft_export_segment_ring(const struct ft_export_segment *seg, unsigned worker);
+
+/* A worker's rule hit counters (header.rule_count of them). */
+uint64_t *ft_export_segment_rule_hits(const struct ft_export_segment *seg, unsigned worker);
 
 /* Records waiting in all rings. */
 unsigned ft_export_segment_pending(const struct ft_export_segment *seg);

@@ -51,8 +51,22 @@ struct ft_worker {
 	struct rte_mbuf *out_stage[FT_WORKER_MAX][OUT_STAGE];
 	struct ft_export_writer writer;
 	struct pacer pace[FT_WORKER_MAX_SOURCES];
+	/* Pattern matching (NULL without rules), and the burst being accounted:
+	 * a flow that ends inside update_burst() first gets the burst's earlier
+	 * packets scanned (burst_next .. the first index not yet filled). */
+	struct ft_match *match;
+	struct rte_mbuf **burst_m;
+	struct ft_pkt **burst_pkt;
+	uint32_t *burst_index;
+	unsigned burst_n, burst_next;
+	uint64_t cpu_start_ns; /* thread CPU time when the worker started */
 	uint8_t linear[LINEAR_MAX];
 };
+
+/* flow_index[] value of a packet update_burst() has not reached yet: the
+ * statistics mark the same slots the same way. */
+#define INDEX_PENDING (FT_FLOW_REFUSED - 1)
+static_assert(INDEX_PENDING == FT_STATS_PENDING, "one pending mark in flow_index[]");
 
 static inline struct ft_pkt *
 pkt_of(struct rte_mbuf *m)
@@ -60,13 +74,72 @@ pkt_of(struct rte_mbuf *m)
 	return rte_mbuf_to_priv(m);
 }
 
+/* Payload of a packet as contiguous bytes: in place, or copied out of a chain. */
+static inline const uint8_t *
+payload_of(struct ft_worker *w, const struct rte_mbuf *mb, const struct ft_pkt *p)
+{
+	if (p->payload_len == 0)
+		return NULL;
+	if (likely(p->payload_offset + p->payload_len <= mb->data_len))
+		return rte_pktmbuf_mtod_offset(mb, const uint8_t *, p->payload_offset);
+	return rte_pktmbuf_read(mb, p->payload_offset, p->payload_len, w->linear);
+}
+
+/* Scan the burst's packets whose flow index is known, in packet order. */
+static void
+match_pending(struct ft_worker *w)
+{
+	unsigned k;
+
+	for (k = w->burst_next; k < w->burst_n && w->burst_index[k] != INDEX_PENDING; k++) {
+		uint32_t idx = w->burst_index[k];
+		const struct ft_pkt *p = w->burst_pkt[k];
+		const uint8_t *payload;
+
+		if (unlikely(idx == FT_FLOW_REFUSED))
+			continue;
+		payload = payload_of(w, w->burst_m[k], p);
+		if (unlikely(payload == NULL && p->payload_len != 0))
+			continue; /* a chain shorter than the parser saw: cannot happen */
+		ft_match_packet(w->match, ft_flow_table_entry(w->flows, idx), idx, p, payload);
+	}
+	w->burst_next = k;
+}
+
+static void
+emit_match(void *ctx, const struct ft_match_record *ev)
+{
+	struct ft_worker *w = ctx;
+	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_MATCH);
+
+	r->match = *ev;
+}
+
 static void
 on_flow_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 {
 	struct ft_worker *w = ctx;
-	struct ft_record *r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
+	struct ft_flow_match summary;
+	struct ft_record *r;
 
+	/* The flow's last events go out before its record, and no record slot is
+	 * held while they are staged (staging may flush). */
+	if (w->match != NULL) {
+		uint32_t idx = ft_flow_table_index(w->flows, f);
+
+		match_pending(w);
+		/* An active timeout's record: the flow and its streams go on. */
+		if (reason == FT_END_ACTIVE)
+			ft_match_flow_segment(w->match, idx, &summary);
+		else
+			ft_match_flow_end(w->match, f, idx, &summary);
+	}
+	r = ft_export_writer_next(&w->writer, FT_RECORD_FLOW);
 	ft_flow_to_record(f, reason, &r->flow);
+	if (w->match != NULL) {
+		r->flow.match = summary;
+		r->flow.flags |= FT_FLOW_F_MATCH;
+	}
 	/* An active timeout's record is a segment of a flow that goes on: its
 	 * statistics go on too (periodic records), the final ones at its end. */
 	if (w->stats != NULL && reason != FT_END_ACTIVE)
@@ -137,11 +210,24 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
+	if (w->match != NULL) {
+		for (unsigned k = 0; k < n; k++)
+			flow_index[k] = INDEX_PENDING;
+		w->burst_m = m;
+		w->burst_pkt = pkts;
+		w->burst_index = flow_index;
+		w->burst_n = n;
+		w->burst_next = 0;
+	}
 	if (w->stats != NULL)
 		ft_stats_burst_begin(w->stats, pkts, flow_index, n);
 	nrefused = ft_flow_table_update_burst(w->flows, pkts, n, flow_index, on_flow_end, w);
 	if (w->stats != NULL)
 		ft_stats_burst_end(w->stats);
+	if (w->match != NULL) {
+		match_pending(w);
+		w->burst_n = 0;
+	}
 	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
 		if (unlikely(nrefused != 0 && flow_index[k] == FT_FLOW_REFUSED))
@@ -372,6 +458,17 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	return n;
 }
 
+/* CPU time of the calling thread: a syscall, so only at publish time. */
+static uint64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * FT_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 static void
 publish(struct ft_worker *w)
 {
@@ -386,6 +483,9 @@ publish(struct ft_worker *w)
 	w->c.emergency_entered = fs.emergency_entered;
 	w->c.emergency = fs.emergency;
 	w->c.clock_ns = w->now_ns;
+	w->c.cpu_ns = thread_cpu_ns() - w->cpu_start_ns;
+	if (w->match != NULL)
+		ft_match_counters(w->match, &w->c);
 	/* Word-sized stores: a reader sees each counter whole, the block possibly
 	 * mid-update while running; final values are complete once done is set. */
 	memcpy(w->shared, &w->c, sizeof(w->c));
@@ -428,6 +528,7 @@ ft_worker_main(void *arg)
 		rte_pause();
 
 	ft_clock_init(&w->clock);
+	w->cpu_start_ns = thread_cpu_ns();
 	if (!packet_clock)
 		w->now_ns = ft_clock_ns(&w->clock, rte_rdtsc());
 	start_tsc = last_publish = rte_rdtsc();
@@ -555,6 +656,27 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 			return NULL;
 		}
 	}
+	if (params->match != NULL) {
+		struct ft_match_params mp = *params->match;
+
+		mp.flows = params->flow.capacity;
+		mp.socket_id = socket_id;
+		mp.reasm.socket_id = socket_id;
+		mp.emit = emit_match;
+		mp.emit_ctx = w;
+		mp.rule_hits = ft_export_segment_rule_hits(seg, params->id);
+		w->match = ft_match_create(&mp);
+		if (w->match == NULL) {
+			int e = rte_errno;
+
+			ft_stats_free(w->stats);
+			ft_frag_table_free(w->frags);
+			ft_flow_table_free(w->flows);
+			rte_free(w);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	w->shared = &seg->hdr->workers[params->id];
 	w->c.flow_capacity = params->flow.capacity;
 	w->publish_interval_tsc = rte_get_tsc_hz() / (FT_NSEC_PER_SEC / PUBLISH_EVERY_NS);
@@ -584,6 +706,7 @@ ft_worker_free(struct ft_worker *w)
 {
 	if (w == NULL)
 		return;
+	ft_match_free(w->match);
 	ft_stats_free(w->stats);
 	ft_flow_table_free(w->flows);
 	ft_frag_table_free(w->frags);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The per-lcore pipeline: rx burst -> parse -> (software dispatch) -> flow table
- * -> sliding statistics -> export ring, plus timer-wheel expiry, run to
- * completion on one lcore.
+ * -> sliding statistics -> pattern matching -> export ring, plus timer-wheel
+ * expiry, run to completion on one lcore.
  *
  * Workers share nothing on the hot path. They meet the main lcore through
  * struct ft_worker_ctl (flags the main lcore sets, read once per loop) and each
@@ -27,6 +27,7 @@
 #include "export/writer.h"
 #include "flow/flow.h"
 #include "frag/frag.h"
+#include "match/match.h"
 #include "port/port.h"
 #include "stats/stats.h"
 
@@ -69,6 +70,9 @@ struct ft_worker_params {
 	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
+	/* Pattern matching, or NULL: the worker fills flows, the sockets, emit,
+	 * emit_ctx and rule_hits (its counters in the export segment). */
+	const struct ft_match_params *match;
 };
 
 struct ft_worker;

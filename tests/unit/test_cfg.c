@@ -162,6 +162,66 @@ test_errors(void **state)
 	expect_error("[stats]\ninterval = 50ms\n", 2, "[stats] interval: '50ms' is out of range");
 	expect_error("[stats]\nbucket = 100us\n", 2, "[stats] bucket: '100us' is out of range");
 	expect_error("[stats]\ntopk = 1001\n", 2, "out of range [0, 1000]");
+	expect_error("[match]\nrules = none.rules\n", 2, "[match] rules: cannot read '");
+	expect_error("[match]\ndepth = 1x\n", 2, "'1x' is not a size");
+	expect_error("[match]\ndepth = 2048g\n", 2, "bytes is out of range");
+	expect_error("[match]\ndepth = 99999999999999999999k\n", 2, "is not a size");
+	expect_error("[match]\nreorder_flow_bytes = 0\n", 2, "out of range [1,");
+	expect_error("[match]\ntcp = reassemble\n", 2,
+		     "'reassemble' is not one of: stream, block, off");
+	expect_error("[match]\nno_stream = drop\n", 2, "is not one of: block, skip");
+	expect_error("[match]\nstreams = 100000000\n", 2, "out of range");
+	expect_error("[nomatch]\n", 1,
+		     "known: [dataplane], [export], [flow], [stats], [match], [port.NAME]");
+}
+
+static void
+test_match_section(void **state)
+{
+	struct ft_config cfg;
+	char err[FT_CFG_ERR_LEN], want[600];
+	const char *rules = write_file("x.rules", "1:/a/\n");
+
+	(void)state;
+	assert_int_equal(load_text(&cfg,
+				   "[match]\n"
+				   "rules = x.rules\n"
+				   "cache_dir = cache\n"
+				   "streams = 0\n"
+				   "depth = 64k\n"
+				   "tcp = block\n"
+				   "udp = off\n"
+				   "other = stream\n"
+				   "no_stream = skip\n"
+				   "reorder_memory = 2MiB\n"
+				   "reorder_flow_bytes = 1000\n"
+				   "max_events_per_flow = 0\n",
+				   err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg.match_rules, rules); /* relative to the file */
+	snprintf(want, sizeof(want), "%s/cache", tmpdir);
+	assert_string_equal(cfg.match_cache_dir, want);
+	assert_int_equal(cfg.match_streams, 0);
+	assert_int_equal(cfg.match_depth, 65536);
+	assert_int_equal(cfg.match_tcp, FT_MATCH_CFG_BLOCK);
+	assert_int_equal(cfg.match_udp, FT_MATCH_CFG_OFF);
+	assert_int_equal(cfg.match_other, FT_MATCH_CFG_STREAM);
+	assert_int_equal(cfg.match_no_stream, FT_MATCH_CFG_FALLBACK_SKIP);
+	assert_int_equal(cfg.match_reorder_memory, 2 << 20);
+	assert_int_equal(cfg.match_reorder_flow_bytes, 1000);
+	assert_int_equal(cfg.match_max_events_per_flow, 0);
+	/* Empty values switch matching and the cache off. */
+	assert_int_equal(
+		load_text(&cfg, "[match]\nrules =\ncache_dir =\ndepth = 0\n", err, sizeof(err)), 0);
+	assert_string_equal(cfg.match_rules, "");
+	assert_string_equal(cfg.match_cache_dir, "");
+	assert_int_equal(cfg.match_depth, 0);
+	/* flowtap-replay -r passes --set match.rules=FILE. */
+	assert_int_equal(ft_config_set(&cfg, "match.rules=/nonexistent.rules", err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "command line: [match] rules: cannot read"));
+	assert_int_equal(ft_config_set(&cfg, "match.cache_dir=/abs/dir", err, sizeof(err)), 0);
+	assert_string_equal(cfg.match_cache_dir, "/abs/dir");
 }
 
 static void
@@ -311,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_defaults_valid), cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_overrides),      cmocka_unit_test(test_shipped_config),
+		cmocka_unit_test(test_match_section),
 	};
 	int rc;
 

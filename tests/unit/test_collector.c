@@ -369,7 +369,117 @@ test_json_longest_line_fits(void **state)
 	assert_non_null(strstr(buf, "\"flow_id\":18446744073709551615,\"worker\":65535,"));
 	assert_non_null(strstr(buf, "\"start\":\"2554-07-21T23:34:33.709551615Z\""));
 	assert_non_null(strstr(buf, "\"fragments\":4294967295,\"segment\":65535,\"icmp_type\":255,"
-				    "\"icmp_code\":255,\"midstream\":true,\"flagged_fragments\":true}\n"));
+				    "\"icmp_code\":255,\"midstream\":true,\"flagged_fragments\":true,"
+				    "\"match\":{"));
+	assert_non_null(strstr(buf, "\"more_rules\":true,\"suppressed\":true}}\n"));
+
+	/* The longest match line. */
+	memset(&r, 0xff, sizeof(r));
+	r.type = FT_RECORD_MATCH;
+	r.match.key.family = 6;
+	{
+		struct ft_rule_info rule;
+
+		memset(&rule, 0x01, sizeof(rule)); /* control characters: 6 bytes each */
+		n = ft_json_match(buf, &r, &rule);
+		assert_true(n + 1 <= FT_JSON_MATCH_MAX);
+		assert_int_equal(strlen(buf), n);
+	}
+}
+
+static const char *
+match_line(const struct ft_record *r, const struct ft_rule_info *rule)
+{
+	static char buf[FT_JSON_MATCH_MAX];
+	size_t n = ft_json_match(buf, r, rule);
+
+	assert_int_equal(n, strlen(buf));
+	assert_int_equal(buf[n - 1], '\n');
+	buf[n - 1] = '\0';
+	return buf;
+}
+
+static void
+test_json_match(void **state)
+{
+	struct ft_record r;
+	struct ft_rule_info rule;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(&rule, 0, sizeof(rule));
+	r.type = FT_RECORD_MATCH;
+	r.worker = 1;
+	r.match.key.family = 4;
+	r.match.key.proto = 6;
+	set_v4(r.match.key.addr[0], 10, 0, 0, 1);
+	set_v4(r.match.key.addr[1], 192, 168, 1, 200);
+	r.match.key.port[0] = 80;
+	r.match.key.port[1] = 51000;
+	r.match.initiator = 1;
+	r.match.flow_id = (1ULL << 56) | 5;
+	r.match.ts_ns = 1700000000123456789ULL;
+	r.match.offset = 33;
+	r.match.start = 22;
+	r.match.rule_id = 4000000000u;
+	r.match.rule_index = 2;
+	r.match.dir = 1;
+	strcpy(rule.name, "evil \"quoted\"");
+	assert_string_equal(
+		match_line(&r, &rule),
+		"{\"type\":\"match\",\"flow_id\":72057594037927941,\"worker\":1,"
+		"\"rule\":4000000000,\"name\":\"evil \\\"quoted\\\"\",\"dir\":\"rev\","
+		"\"offset\":33,\"mode\":\"stream\",\"ts\":\"2023-11-14T22:13:20.123456789Z\","
+		"\"ts_ns\":1700000000123456789,\"ip_version\":4,\"proto\":6,"
+		"\"src_ip\":\"192.168.1.200\",\"src_port\":51000,\"dst_ip\":\"10.0.0.1\","
+		"\"dst_port\":80}");
+	r.match.dir = 0;
+	r.match.initiator = 0;
+	r.match.flags = FT_MATCH_EV_F_SOM | FT_MATCH_EV_F_BLOCK | FT_MATCH_EV_F_EOD;
+	r.match.key.vlan[0] = 12;
+	assert_string_equal(
+		match_line(&r, NULL),
+		"{\"type\":\"match\",\"flow_id\":72057594037927941,\"worker\":1,"
+		"\"rule\":4000000000,\"dir\":\"fwd\",\"offset\":33,\"start\":22,"
+		"\"mode\":\"block\",\"eod\":true,\"ts\":\"2023-11-14T22:13:20.123456789Z\","
+		"\"ts_ns\":1700000000123456789,\"ip_version\":4,\"proto\":6,"
+		"\"src_ip\":\"10.0.0.1\",\"src_port\":80,\"dst_ip\":\"192.168.1.200\","
+		"\"dst_port\":51000,\"vlan\":[12]}");
+}
+
+static void
+test_json_flow_match(void **state)
+{
+	struct ft_record r;
+	const char *line;
+
+	(void)state;
+	init_flow(&r);
+	r.flow.key.family = 4;
+	r.flow.key.proto = 17;
+	line = flow_line(&r);
+	assert_null(strstr(line, "match")); /* no rules: no match object */
+	r.flow.flags = FT_FLOW_F_MATCH;
+	r.flow.match.events = 3;
+	r.flow.match.nrules = 2;
+	r.flow.match.rules[0] = 7;
+	r.flow.match.rules[1] = 1;
+	r.flow.match.scanned_bytes[0] = 1000;
+	r.flow.match.scanned_bytes[1] = 20;
+	r.flow.match.gaps[1] = 2;
+	r.flow.match.gap_bytes[1] = 1460;
+	r.flow.match.dir_flags[0] = FT_FLOW_MATCH_D_STREAM | FT_FLOW_MATCH_D_DEPTH;
+	r.flow.match.dir_flags[1] = FT_FLOW_MATCH_D_BLOCK | FT_FLOW_MATCH_D_NO_STATE;
+	line = flow_line(&r);
+	assert_non_null(strstr(line,
+			       "\"fragments\":0,\"match\":{\"events\":3,\"rules\":[7,1],"
+			       "\"fwd\":{\"mode\":\"stream\",\"scanned_bytes\":1000,"
+			       "\"depth\":true},\"rev\":{\"mode\":\"block\",\"scanned_bytes\":20,"
+			       "\"gaps\":2,\"gap_bytes\":1460,\"no_state\":true}}}"));
+	r.flow.match.dir_flags[0] = 0;
+	r.flow.match.nrules = 0;
+	line = flow_line(&r);
+	assert_non_null(strstr(line, "\"rules\":[],\"fwd\":{\"mode\":\"none\""));
 }
 
 static void
@@ -590,7 +700,7 @@ test_summary_json(void **state)
 	snap.workers[0].fragments_unattributed = 1;
 	snap.workers[0].fragments = 4;
 	ft_summary_compute(&s, &snap, &flows, 0);
-	n = ft_json_summary(buf, &snap, &flows, &s, true, 1000000000ULL);
+	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 1000000000ULL);
 	assert_int_equal(n, strlen(buf));
 	assert_int_equal(buf[n - 1], '\n');
 	assert_non_null(strstr(buf, "{\"type\":\"summary\",\"instance\":\"unit\",\"dataplane_pid\":"
@@ -617,9 +727,9 @@ test_summary_json(void **state)
 	}
 	assert_non_null(strstr(buf,
 			       "\"ring_drops\":{\"records\":0,\"packets\":0,\"bytes\":0,"
-			       "\"seq_gaps\":0,\"by_type\":{\"flow\":0,\"flow_stats\":0,"
+			       "\"seq_gaps\":0,\"by_type\":{\"flow\":0,\"match\":0,\"flow_stats\":0,"
 			       "\"worker_stats\":0,\"topk\":0,\"flow_dist\":0,\"worker_drops\":0}},"
-			       "\"records\":{\"flow\":2,\"flow_stats\":0,\"worker_stats\":0,"
+			       "\"records\":{\"flow\":2,\"match\":0,\"flow_stats\":0,\"worker_stats\":0,"
 			       "\"topk\":0,\"flow_dist\":0,\"worker_drops\":0,\"topk_lines\":0},"
 			       "\"accounted\":{\"packets\":true,\"bytes\":true,"
 			       "\"unaccounted_packets\":0,\"unaccounted_bytes\":0}}\n"));
@@ -633,10 +743,66 @@ test_summary_json(void **state)
 	memset(snap.instance, '"', sizeof(snap.instance));
 	flows.packets = flows.bytes = flows.records = UINT64_MAX;
 	ft_summary_compute(&s, &snap, &flows, UINT64_MAX);
-	n = ft_json_summary(buf, &snap, &flows, &s, false, UINT64_MAX);
+	n = ft_json_summary(buf, &snap, &flows, &s, NULL, false, UINT64_MAX);
 	assert_true(n < FT_JSON_SUMMARY_MAX);
 	assert_int_equal(buf[n - 1], '\n');
 	assert_non_null(strstr(buf, "\"unaccounted_bytes\":"));
+	free(buf);
+}
+
+static void
+test_summary_match(void **state)
+{
+	struct ft_flow_totals flows = {.records = 2, .packets = 7, .bytes = 700};
+	struct ft_rule_info rules[3];
+	uint64_t hits[3] = {3, 0, 2};
+	struct ft_rule_hits rh = {rules, hits, 3};
+	char *buf = malloc(FT_JSON_SUMMARY_MAX + 3 * FT_JSON_RULE_MAX);
+	struct ft_summary s;
+	size_t n;
+
+	(void)state;
+	flows.by_type[FT_RECORD_MATCH] = 4;
+	snap_reset(1, 2);
+	ft_summary_compute(&s, &snap, &flows, 0);
+	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 0);
+	assert_null(strstr(buf, "\"match\":{")); /* no rules loaded */
+	memset(rules, 0, sizeof(rules));
+	rules[0].id = 10;
+	strcpy(rules[0].name, "first");
+	strcpy(rules[0].meta, "sev=\"hi\"");
+	rules[1].id = 11;
+	rules[2].id = 12;
+	strcpy(rules[2].name, "third");
+	snap.rule_count = 3;
+	snap.match_stream_state_bytes = 33;
+	snap.workers[0].match_events = 3;
+	snap.workers[1].match_events = 2;
+	snap.workers[1].match_events_suppressed = 1;
+	snap.workers[0].match_scanned_bytes = 100;
+	snap.workers[1].match_scanned_bytes = 50;
+	snap.workers[0].reasm_retrans_bytes = 7;
+	snap.workers[1].reasm_gaps_acked = 2;
+	snap.workers[1].reasm_gaps = 2;
+	snap.workers[0].reasm_slots_used = 5; /* the last counter of the run */
+	snap.workers[1].reasm_slots_used = 6;
+	snap.workers[0].match_streams = 8;
+	snap.workers[1].match_streams = 8;
+	ft_summary_compute(&s, &snap, &flows, 0);
+	n = ft_json_summary(buf, &snap, &flows, &s, &rh, true, 0);
+	assert_int_equal(n, strlen(buf));
+	assert_non_null(strstr(buf,
+			       ",\"match\":{\"rules\":3,\"stream_state_bytes\":33,\"events\":"
+			       "{\"found\":5,\"suppressed\":1,\"ring_drops\":0,\"received\":4},"
+			       "\"payload\":{\"scanned_bytes\":150,\"retransmitted_bytes\":7,"));
+	assert_non_null(strstr(buf, "\"streams\":{\"pool\":16,\"in_use\":0,"));
+	assert_non_null(strstr(buf, "\"reassembly\":{\"held_segments\":0,\"held_bytes\":0,"
+				    "\"gaps\":2,\"gaps_acked\":2,"));
+	assert_non_null(strstr(buf, "\"slots_in_use\":11}"));
+	/* Rules with hits, in table order, with their names and metadata. */
+	assert_non_null(strstr(buf, "\"hits\":[{\"id\":10,\"name\":\"first\",\"meta\":"
+				    "\"sev=\\\"hi\\\"\",\"hits\":3},{\"id\":12,\"name\":\"third\","
+				    "\"hits\":2}]},\"accounted\""));
 	free(buf);
 }
 
@@ -776,6 +942,30 @@ test_validate_header(void **state)
 	t_build(mem);
 	h->dataplane_pid = 0;
 	expect_header(mem, size, -EPROTO, "dataplane pid 0");
+	/* The rule table and hit counters must lie inside the segment. */
+	t_build(mem);
+	h->rule_count = 2;
+	h->rule_info_size = sizeof(struct ft_rule_info);
+	h->rules_offset = sizeof(*h);
+	h->rule_hits_offset = sizeof(*h);
+	h->rule_hits_stride = 64;
+	expect_header(mem, size, 0, NULL);
+	h->rule_info_size = 64;
+	expect_header(mem, size, -EPROTO, "rule info size 64, expected 128");
+	h->rule_info_size = sizeof(struct ft_rule_info);
+	h->rules_offset += 8;
+	expect_header(mem, size, -EPROTO, "rule table of 2 rules at offset");
+	h->rules_offset = 64; /* inside the header */
+	expect_header(mem, size, -EPROTO, "rule table of 2 rules");
+	h->rules_offset = sizeof(*h);
+	h->rule_count = 1000000;
+	expect_header(mem, size, -EPROTO, "rule table of 1000000 rules");
+	h->rule_count = 2;
+	h->rule_hits_stride = 8;
+	expect_header(mem, size, -EPROTO, "rule hit counters at offset");
+	h->rule_hits_stride = 64;
+	h->rule_hits_offset = size - 64; /* room for one worker of two */
+	expect_header(mem, size, -EPROTO, "rule hit counters at offset");
 	free(mem);
 }
 
@@ -1497,6 +1687,9 @@ main(void)
 		cmocka_unit_test(test_json_icmpv4_and_unknown_enums),
 		cmocka_unit_test(test_json_longest_line_fits),
 		cmocka_unit_test(test_json_string_escaping),
+		cmocka_unit_test(test_json_match),
+		cmocka_unit_test(test_json_flow_match),
+		cmocka_unit_test(test_summary_match),
 		cmocka_unit_test(test_seq_gaps),
 		cmocka_unit_test(test_accounting_live_ports),
 		cmocka_unit_test(test_accounting_file_port_snaplen),
