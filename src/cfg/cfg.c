@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cfg/cfg.h"
+#include "common/common.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -241,19 +242,6 @@ fail(char *err, size_t err_len, const struct parse_ctx *ctx, const char *fmt, ..
 	else
 		snprintf(err, err_len, "%s: %s", ctx->file, why);
 	return -1;
-}
-
-static char *
-trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
 }
 
 /* Cut a comment: ';' or '#' at the start or after whitespace. */
@@ -728,7 +716,7 @@ ft_config_load(struct ft_config *cfg, const char *path, char *err, size_t err_le
 			goto out;
 		}
 		strip_comment(buf);
-		s = trim(buf);
+		s = ft_trim(buf);
 		if (*s == '\0')
 			continue;
 		if (*s == '[') {
@@ -739,7 +727,7 @@ ft_config_load(struct ft_config *cfg, const char *path, char *err, size_t err_le
 				goto out;
 			}
 			*end = '\0';
-			if (enter_section(ctx, trim(s + 1), err, err_len) != 0)
+			if (enter_section(ctx, ft_trim(s + 1), err, err_len) != 0)
 				goto out;
 			continue;
 		}
@@ -749,11 +737,11 @@ ft_config_load(struct ft_config *cfg, const char *path, char *err, size_t err_le
 			goto out;
 		}
 		*eq = '\0';
-		if (*trim(s) == '\0') {
+		if (*ft_trim(s) == '\0') {
 			fail(err, err_len, ctx, "missing key before '='");
 			goto out;
 		}
-		if (assign(ctx, trim(s), trim(eq + 1), err, err_len) != 0)
+		if (assign(ctx, ft_trim(s), ft_trim(eq + 1), err, err_len) != 0)
 			goto out;
 	}
 	if (ferror(f)) {

@@ -8,7 +8,9 @@
 #ifndef FT_COMMON_H
 #define FT_COMMON_H
 
+#include <ctype.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -72,5 +74,19 @@ ft_cycles_to_ns(uint64_t cycles)
 /* Format ns since the epoch as RFC 3339 UTC with 9 fraction digits into buf
  * (at least 31 bytes). Returns buf. */
 char *ft_format_time(uint64_t ns, char *buf, size_t size);
+
+/* s without leading and trailing white space: trailing space is cut in place. */
+static inline char *
+ft_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
 
 #endif /* FT_COMMON_H */

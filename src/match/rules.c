@@ -22,6 +22,7 @@
 
 #include <rte_common.h>
 
+#include "common/common.h"
 #include "match.h"
 
 /* A rule being read: what the signature and attributes give. */
@@ -469,19 +470,6 @@ parse_tail(const char *p, struct rule_parse *rp, char *why)
 	return parse_attrs(p, rp, why) == 0 ? 0 : -2;
 }
 
-static char *
-trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 static int __attribute__((format(printf, 6, 7)))
 rule_fail(char *err, size_t err_len, const char *file, unsigned line, const char *text,
 	  const char *fmt, ...)
@@ -755,7 +743,7 @@ ft_rules_load(const char *path, struct ft_rules **out, char *err, size_t err_len
 			rule_fail(err, err_len, path, lineno, NULL, "NUL byte in the line");
 			goto fail;
 		}
-		s = trim(line);
+		s = ft_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		if (rs->count == FT_RULES_MAX) {

@@ -13,24 +13,14 @@
 #include <cmocka.h>
 
 #include "cfg/cfg.h"
+#include "test_files.h"
 
 static char tmpdir[] = "/tmp/ft-test-cfg-XXXXXX";
 
-/* Write text to a file in tmpdir; returns its path (static buffer per slot). */
 static const char *
 write_file(const char *name, const char *text)
 {
-	static char paths[8][256];
-	static unsigned slot;
-	char *p = paths[slot++ % 8];
-	FILE *f;
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
+	return ft_test_write_file(tmpdir, name, text);
 }
 
 /* Load text as a config file; returns the rc and leaves the error in err. */

@@ -29,23 +29,14 @@
 #include "match/match.h"
 
 #include "dpdk_malloc.h"
+#include "test_files.h"
 
 static char tmpdir[] = "/tmp/ft-test-match-XXXXXX";
 
 static const char *
 write_file(const char *name, const char *text)
 {
-	static char paths[8][512];
-	static unsigned slot;
-	char *p = paths[slot++ % 8];
-	FILE *f;
-
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
+	return ft_test_write_file(tmpdir, name, text);
 }
 
 /* ---------------------------------------------------------------- parser */
