@@ -9,12 +9,17 @@
 #   tools/demo.sh FILE.pcap    your own capture (as fast as possible; SPEED=1 for
 #                              its own pace)
 # Output: $OUT (default /tmp/flowtap-demo): flows.jsonl, summary.json.
+# BUILD=DIR uses that build directory (default build); FLOWTAP_DEMO_PREBUILT=1
+# skips the setup and the build (the test suite runs the demo so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-echo "demo: building"
-ninja -C build >/dev/null
+build=${BUILD:-build}
+if [ -z "${FLOWTAP_DEMO_PREBUILT:-}" ]; then
+	tools/setup.sh
+	[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+	echo "demo: building"
+	ninja -C "$build" >/dev/null
+fi
 
 out=${OUT:-/tmp/flowtap-demo}
 mkdir -p "$out"
@@ -23,7 +28,7 @@ if [ $# -ge 1 ]; then
 	pcap=$1 speed=${SPEED:-0}
 else
 	echo "demo: making the sample traffic from config/samples/demo.ini"
-	build/pktgen/flowtap-pktgen -s config/samples/demo.ini -w "$out/sample.pcap" \
+	"$build"/pktgen/flowtap-pktgen -s config/samples/demo.ini -w "$out/sample.pcap" \
 		-t "$out/sample-truth.json"
 	pcap=$out/sample.pcap speed=${SPEED:-1}
 fi
@@ -31,7 +36,7 @@ echo "demo: replaying $pcap (speed $speed) through flowtap and flowtap-collector
 echo
 # Short closing and idle timeouts so flows end, and show up, while the replay runs.
 set +e
-build/src/replay/flowtap-replay --speed "$speed" --stats-interval 1 --top 5 \
+"$build"/src/replay/flowtap-replay --speed "$speed" --stats-interval 1 --top 5 \
 	--set stats.enable=true \
 	--set flow.tcp_closed_timeout=1s --set flow.udp_timeout=2s --set flow.icmp_timeout=2s \
 	-o "$out/flows.jsonl" --summary "$out/summary.json" "$pcap"
@@ -57,7 +62,7 @@ echo
 echo "top 5 flows by bytes:"
 jq -r 'select(.type == "flow") | [.bytes_fwd + .bytes_rev, .packets_fwd + .packets_rev,
 	"\(.src_ip):\(.src_port) -> \(.dst_ip):\(.dst_port) proto \(.proto)"] | @tsv' "$f" |
-	sort -rn | head -5 | awk -F'\t' '{printf "  %10d bytes %7d packets  %s\n", $1, $2, $3}'
+	sort -rn | awk -F'\t' 'NR <= 5 {printf "  %10d bytes %7d packets  %s\n", $1, $2, $3}'
 echo
 echo "demo: flow records in $f, summary in $s (flowtap-replay exit status $rc)"
 exit $rc
