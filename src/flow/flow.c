@@ -427,6 +427,12 @@ closed_reason(const struct ft_flow *f)
 	return (f->flags & FT_FLOW_E_RST) ? FT_END_TCP_RST : FT_END_TCP_FIN;
 }
 
+uint64_t
+ft_flow_table_timeout(const struct ft_flow_table *t, const struct ft_flow *f)
+{
+	return ft_flow_timeout(t->to, f);
+}
+
 static inline enum ft_end_reason
 timeout_reason(const struct ft_flow *f)
 {

@@ -217,4 +217,8 @@ void ft_flow_to_record(const struct ft_flow *flow, enum ft_end_reason reason,
  * emergency mode). */
 uint64_t ft_flow_timeout(const struct ft_flow_timeouts *timeouts, const struct ft_flow *flow);
 
+/* The idle timeout the table applies to one of its flows now: the flow's state's,
+ * shortened while the table is in emergency mode. */
+uint64_t ft_flow_table_timeout(const struct ft_flow_table *table, const struct ft_flow *flow);
+
 #endif /* FT_FLOW_H */

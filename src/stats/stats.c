@@ -30,8 +30,8 @@
  * the sweep list S, which ft_stats_poll() settles a few flows at a time.
  * Settling a flow for its interval writes its periodic record if it is still
  * live at the interval's end by the flow table's own rule (idle for no longer
- * than its state's timeout: a fact of flow time, not of when the sweep or the
- * timer wheel gets to it), and offers its exact packets and bytes in the
+ * than its state's timeout, shortened in emergency mode: a fact of flow time,
+ * not of when the sweep or the timer wheel gets to it), and offers its exact packets and bytes in the
  * interval to the interval's top-K. A flow is settled exactly once per interval:
  * by the sweep, by its next packet (in a later interval, before that packet
  * counts), or by its end; every way sees the same figures, those of the packets
@@ -363,12 +363,15 @@ boundary(const struct ft_stats *st, uint32_t iv)
 	return (st->iv_base + iv) * st->p.interval_ns;
 }
 
-/* Would the flow table still hold the flow at time t (packets before t)? */
+/* Would the flow table still hold the flow at time t (packets before t)? By
+ * the timeout the table applies now, so that in emergency mode a flow idle
+ * past the shortened timeout is not called live in a record while the table
+ * is about to end it. */
 static inline bool
 live_at(const struct ft_stats *st, const struct ft_flow *f, uint64_t t)
 {
 	/* last_ns past t: it had a later packet without ending, so it was live. */
-	return f->last_ns >= t || t - f->last_ns <= ft_flow_timeout(&st->p.timeouts, f);
+	return f->last_ns >= t || t - f->last_ns <= ft_flow_table_timeout(st->p.flows, f);
 }
 
 static inline uint32_t

@@ -73,7 +73,6 @@ struct ft_stats_params {
 	uint32_t topk;	      /* 0..FT_STATS_MAX_TOPK */
 	bool histograms;
 	const struct ft_flow_table *flows; /* the worker's table (read: keys, directions, state) */
-	struct ft_flow_timeouts timeouts; /* the table's: is a flow still live at an interval end */
 	const struct ft_worker_counters *counters; /* discards and ring drops, for drop rates */
 	ft_stats_record_fn record;
 	void *record_ctx;

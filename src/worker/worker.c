@@ -641,7 +641,6 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		sp.capacity = params->flow.capacity;
 		sp.socket_id = socket_id;
 		sp.flows = w->flows;
-		sp.timeouts = params->flow.timeouts;
 		sp.counters = &w->c;
 		sp.record = stats_record;
 		sp.record_ctx = w;

@@ -86,6 +86,7 @@ struct setup {
 	uint64_t bucket_ns, interval_ns, udp_timeout_ns;
 	uint32_t buckets, topk, capacity;
 	bool histograms;
+	double emergency_enter, emergency_leave, emergency_factor; /* the table's */
 };
 
 static void
@@ -103,6 +104,9 @@ harness_init(struct harness *h, const struct setup *s)
 			     .udp_ns = s->udp_timeout_ns ? s->udp_timeout_ns : 60 * SEC,
 			     .icmp_ns = 30 * SEC,
 			     .other_ns = 60 * SEC},
+		.emergency_enter = s->emergency_enter,
+		.emergency_leave = s->emergency_leave,
+		.emergency_factor = s->emergency_factor,
 	};
 	struct ft_stats_params sp = {
 		.capacity = fp.capacity,
@@ -112,7 +116,6 @@ harness_init(struct harness *h, const struct setup *s)
 		.interval_ns = s->interval_ns ? s->interval_ns : SEC,
 		.topk = s->topk,
 		.histograms = s->histograms,
-		.timeouts = fp.timeouts,
 		.counters = &h->counters,
 		.record = sink,
 		.record_ctx = h,
@@ -741,6 +744,42 @@ test_periodic_liveness(void **state)
 	harness_free(&h);
 }
 
+/*
+ * In emergency mode the table ends flows after the shortened timeout, and so
+ * does "still live" in the statistics: a flow idle 3 s at an interval's end,
+ * under a 5 s UDP timeout shortened to 0.5 s, gets no periodic record.
+ */
+static void
+test_periodic_liveness_emergency(void **state)
+{
+	struct setup s = {.interval_ns = 10 * SEC, .udp_timeout_ns = 5 * SEC, .capacity = 8,
+			  .emergency_enter = 0.5, .emergency_leave = 0, .emergency_factor = 0.1};
+	struct harness h;
+	struct ft_pkt p[6];
+	const struct ft_record *r[8];
+	struct ft_flow_table_stats ts;
+	(void)state;
+
+	harness_init(&h, &s);
+	/* Four live flows of eight: emergency mode, which never ends (leave 0). */
+	for (uint8_t k = 0; k < 4; k++)
+		p[k] = mkpkt(17, (uint8_t)(1 + k), 1, 9, 9, T0 + SEC + k * MS, 100);
+	p[4] = mkpkt(17, 1, 1, 9, 9, T0 + 7 * SEC, 100);	 /* idle 3 s at T0 + 10 s */
+	p[5] = mkpkt(17, 2, 1, 9, 9, T0 + 10500 * MS, 100); /* the next interval */
+	feed_all(&h, p, 6, 1, T0 + 10500 * MS);
+	ft_flow_table_get_stats(h.ft, &ts);
+	assert_int_equal(ts.emergency_entered, 1);
+	/* p[4]'s tuple: the flow of T0 + 1 s (ended idle at 7 s, past 0.5 s) and
+	 * the one of T0 + 7 s: final records only, no periodic one at T0 + 10 s
+	 * (which the configured 5 s would have given). */
+	assert_int_equal(find(&h, FT_RECORD_FLOW_STATS, &p[4], r, 8), 2);
+	assert_int_equal(r[0]->flow_stats.kind, FT_FLOW_STATS_FINAL);
+	assert_int_equal(r[0]->flow_stats.first_ns, T0 + SEC);
+	assert_int_equal(r[1]->flow_stats.kind, FT_FLOW_STATS_FINAL);
+	assert_int_equal(r[1]->flow_stats.first_ns, T0 + 7 * SEC);
+	harness_free(&h);
+}
+
 /* Flow index reused within one burst: the first flow's statistics hold only
  * its packets, the second's start fresh. */
 static void
@@ -1175,6 +1214,7 @@ main(void)
 		cmocka_unit_test(test_bins),
 		cmocka_unit_test(test_tcp_health),
 		cmocka_unit_test(test_periodic_liveness),
+		cmocka_unit_test(test_periodic_liveness_emergency),
 		cmocka_unit_test(test_end_inside_burst),
 		cmocka_unit_test(test_burst_independence),
 		cmocka_unit_test(test_topk_adversarial),
