@@ -596,6 +596,7 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		 const struct ft_export_segment *seg, struct ft_worker_ctl *ctl)
 {
 	struct ft_worker *w;
+	int e;
 
 	if (params->workers == 0 || params->workers > FT_WORKER_MAX ||
 	    params->id >= params->workers || params->burst_size == 0 ||
@@ -611,13 +612,8 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 	w->p = *params;
 	w->ctl = ctl;
 	w->flows = ft_flow_table_create(&params->flow);
-	if (w->flows == NULL) {
-		int e = rte_errno;
-
-		rte_free(w);
-		rte_errno = e;
-		return NULL;
-	}
+	if (w->flows == NULL)
+		goto fail;
 	if (params->frag_entries != 0) {
 		struct ft_frag_table_params fp = {
 			.entries = params->frag_entries,
@@ -626,14 +622,8 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		};
 
 		w->frags = ft_frag_table_create(&fp);
-		if (w->frags == NULL) {
-			int e = rte_errno;
-
-			ft_flow_table_free(w->flows);
-			rte_free(w);
-			rte_errno = e;
-			return NULL;
-		}
+		if (w->frags == NULL)
+			goto fail;
 	}
 	if (params->stats_enable) {
 		struct ft_stats_params sp = params->stats;
@@ -645,15 +635,8 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		sp.record = stats_record;
 		sp.record_ctx = w;
 		w->stats = ft_stats_create(&sp);
-		if (w->stats == NULL) {
-			int e = rte_errno;
-
-			ft_frag_table_free(w->frags);
-			ft_flow_table_free(w->flows);
-			rte_free(w);
-			rte_errno = e;
-			return NULL;
-		}
+		if (w->stats == NULL)
+			goto fail;
 	}
 	if (params->match != NULL) {
 		struct ft_match_params mp = *params->match;
@@ -665,16 +648,8 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 		mp.emit_ctx = w;
 		mp.rule_hits = ft_export_segment_rule_hits(seg, params->id);
 		w->match = ft_match_create(&mp);
-		if (w->match == NULL) {
-			int e = rte_errno;
-
-			ft_stats_free(w->stats);
-			ft_frag_table_free(w->frags);
-			ft_flow_table_free(w->flows);
-			rte_free(w);
-			rte_errno = e;
-			return NULL;
-		}
+		if (w->match == NULL)
+			goto fail;
 	}
 	w->shared = &seg->hdr->workers[params->id];
 	w->c.flow_capacity = params->flow.capacity;
@@ -682,6 +657,12 @@ ft_worker_create(const struct ft_worker_params *params, int socket_id,
 	ft_export_writer_init(&w->writer, seg, params->id, &w->c, &ctl->consumer_alive);
 	publish(w);
 	return w;
+
+fail:
+	e = rte_errno; /* the failed create's reason, not the frees' */
+	ft_worker_free(w);
+	rte_errno = e;
+	return NULL;
 }
 
 int
