@@ -27,6 +27,7 @@
 #include "stats/stats.h"
 
 #include "dpdk_malloc.h"
+#include "test_pkt.h"
 
 #define SEC 1000000000ULL
 #define MS  1000000ULL
@@ -171,23 +172,10 @@ feed_all(struct harness *h, struct ft_pkt *p, unsigned n, unsigned burst, uint64
 static struct ft_pkt
 mkpkt(uint8_t proto, uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint64_t ts, uint32_t len)
 {
-	struct ft_pkt p;
-	int swap = a > b || (a == b && pa > pb);
+	struct ft_pkt p = ft_test_ipv4_pkt(proto, a, pa, b, pb, ts, len);
 
-	memset(&p, 0, sizeof(p));
-	p.key.family = 4;
-	p.key.proto = proto;
-	p.key.addr[0][0] = 10;
-	p.key.addr[1][0] = 10;
-	p.key.addr[0][3] = swap ? b : a;
-	p.key.addr[1][3] = swap ? a : b;
-	p.key.port[0] = swap ? pb : pa;
-	p.key.port[1] = swap ? pa : pb;
-	p.dir = (uint8_t)swap;
 	p.hash = test_hash(&p.key);
 	p.flags = FT_PKT_F_L4_PAYLOAD;
-	p.ts_ns = ts;
-	p.wire_len = len;
 	return p;
 }
 
