@@ -7,6 +7,7 @@
 #define FT_TEST_FILES_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Write text to dir/name; returns its path, valid until eight later calls. */
 static inline const char *
@@ -24,5 +25,24 @@ ft_test_write_file(const char *dir, const char *name, const char *text)
 	fclose(f);
 	return p;
 }
+
+/* Run a group of tests with dir (a mkdtemp() template) created first and
+ * removed after; the group's status, or 1 if dir could not be made or removed. */
+static inline int
+ft_test_run_in_tmpdir(const char *group, const struct CMUnitTest *tests, size_t count, char *dir)
+{
+	char cmd[256];
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	rc = _cmocka_run_group_tests(group, tests, count, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0 && rc == 0)
+		rc = 1;
+	return rc;
+}
+#define FT_TEST_RUN_IN_TMPDIR(tests, dir)                                                          \
+	ft_test_run_in_tmpdir(#tests, tests, sizeof(tests) / sizeof((tests)[0]), dir)
 
 #endif /* FT_TEST_FILES_H */

@@ -1089,17 +1089,6 @@ main(void)
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_create_args),
 	};
-	int rc;
 
-	if (mkdtemp(tmpdir) == NULL)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			rc = rc ? rc : 1;
-	}
-	return rc;
+	return FT_TEST_RUN_IN_TMPDIR(tests, tmpdir);
 }
