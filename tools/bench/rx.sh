@@ -23,7 +23,7 @@
 # Memory: both programs hold the whole capture in mbufs, and flowtap its flow
 # table too: about 8.6 GiB of hugepages at 10M flows (10M packets). The script
 # says what it needs, checks the free 2 MiB pages first and, when short, asks
-# tools/setup.sh to reserve more (FLOWTAP_HUGEPAGES), which it leaves reserved.
+# tools/setup.sh to reserve more (FLOWTAP_HUGEPAGES), which it gives back at exit.
 #
 # Timing: each program runs --seconds after it has started (loading the capture
 # into mbufs is not timed), plus one second per 2M flows for flowtap, whose first
@@ -59,6 +59,7 @@ cleanup() {
 	[ -n "$collector" ] && kill -INT "$collector" 2>/dev/null && wait "$collector"
 	[ -n "$running" ] && kill -INT "$running" 2>/dev/null && wait "$running"
 	rm -rf "$work" /var/run/dpdk/flowtap-bench-$$ /var/run/dpdk/bench-tp-$$
+	release_hugepages
 }
 trap cleanup EXIT
 

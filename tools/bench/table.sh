@@ -32,6 +32,7 @@ bench=$build/tools/bench/flowtap-bench-table
 max_flows=$(tr ',' '\n' <<<"$flows" | sort -n | tail -1)
 need_mb=$(( max_flows * 280 / 1048576 + 256 ))
 . tools/bench/hugepages.sh
+trap 'rm -rf /var/run/dpdk/bench-table-$$; release_hugepages' EXIT
 ensure_hugepages "$need_mb" "$max_flows flows" || exit 1
 
 echo "flow table designs, one core (lcore $core), 32-packet bursts, $rounds rounds alternating designs"
@@ -39,7 +40,6 @@ echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 
 echo
 args=(--flows "$flows" --rounds "$rounds")
 [ -n "$variants" ] && args+=(--variants "$variants")
-trap 'rm -rf /var/run/dpdk/bench-table-$$' EXIT
 "$bench" -l "$core" --no-pci --in-memory --file-prefix "bench-table-$$" \
 	--log-level=lib.eal:warning --log-level=lib.telemetry:warning -- "${args[@]}" 2> >(grep -v -e '^EAL: No free 1048576 kB' -e '^TELEMETRY: No legacy callbacks' >&2)
 rc=$?
