@@ -188,10 +188,12 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 		  ",\"payload\":{\"scanned_bytes\":%" PRIu64 ",\"retransmitted_bytes\":%" PRIu64
 		  ",\"rst_bytes\":%" PRIu64 ",\"gap_bytes\":%" PRIu64
 		  ",\"beyond_depth_bytes\":%" PRIu64 ",\"no_state_bytes\":%" PRIu64
-		  ",\"off_bytes\":%" PRIu64 ",\"fragment_bytes\":%" PRIu64 "}",
+		  ",\"off_bytes\":%" PRIu64 ",\"fragment_bytes\":%" PRIu64
+		  ",\"out_of_window_bytes\":%" PRIu64 ",\"scan_error_bytes\":%" PRIu64 "}",
 		  m->match_scanned_bytes, m->reasm_retrans_bytes, m->reasm_rst_bytes,
 		  m->reasm_gap_bytes, m->match_depth_bytes, m->match_no_stream_bytes,
-		  m->match_off_bytes, m->match_fragment_bytes);
+		  m->match_off_bytes, m->match_fragment_bytes, m->reasm_out_of_window_bytes,
+		  m->match_scan_error_bytes);
 	sb_printf(b,
 		  ",\"streams\":{\"pool\":%" PRIu64 ",\"in_use\":%" PRIu64
 		  ",\"pool_empty\":%" PRIu64 "},\"depth_reached\":%" PRIu64

@@ -40,6 +40,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
 #define FT_EXPORT_LAYOUT_VERSION 4
@@ -156,6 +157,18 @@ struct ft_flow_key {
 static_assert(sizeof(struct ft_flow_key) == 48, "flow key layout");
 static_assert(offsetof(struct ft_flow_key, port) == 32, "flow key layout");
 static_assert(offsetof(struct ft_flow_key, proto) == 40, "flow key layout");
+
+/* Word w (0-5) of a key, for hashing and comparing keys word by word (memcpy:
+ * the key's fields are not uint64_t, so reading them through a uint64_t
+ * pointer would break C's aliasing rules; compilers make this one load). */
+static inline uint64_t
+ft_flow_key_word(const struct ft_flow_key *k, unsigned w)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)k + 8 * w, sizeof(v));
+	return v;
+}
 
 /* TCP flag bits as on the wire (byte 13 of the TCP header). */
 #define FT_TCP_FIN 0x01
@@ -562,7 +575,9 @@ struct ft_worker_counters {
 	uint64_t match_depth_bytes;	  /* payload beyond the depth: not scanned */
 	uint64_t match_off_bytes;	  /* payload of protocols whose mode is off */
 	uint64_t match_fragment_bytes;	  /* payload of IP fragments: not scanned */
-	uint64_t match_scan_errors;	  /* Hyperscan calls that failed (never expected) */
+	uint64_t match_scan_errors;	  /* Hyperscan calls that failed, payloads that could not
+					     be read (never expected) */
+	uint64_t match_scan_error_bytes;  /* their payload: not scanned */
 	/* TCP reassembly (src/reasm/reasm.h). */
 	uint64_t reasm_retrans_bytes; /* seen again: not scanned twice */
 	uint64_t reasm_held_segments; /* out-of-order segments (or parts) held */
@@ -574,8 +589,9 @@ struct ft_worker_counters {
 	uint64_t reasm_gap_bytes;
 	uint64_t reasm_rst_bytes;     /* payload of RST segments (not stream data) */
 	uint64_t reasm_out_of_window; /* segments too far ahead: ignored */
-	uint64_t reasm_slots;	      /* hold pool slots (512 B) */
-	uint64_t reasm_slots_used;    /* gauge */
+	uint64_t reasm_out_of_window_bytes;
+	uint64_t reasm_slots;	   /* hold pool slots (512 B) */
+	uint64_t reasm_slots_used; /* gauge */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
 
 /* One loaded rule, in the segment's rule table (index = rule_index of events). */

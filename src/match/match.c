@@ -74,7 +74,8 @@ struct mrule {
 
 struct match_counters {
 	uint64_t scanned_bytes, events, suppressed, streams_used, no_stream, no_stream_bytes;
-	uint64_t depth_reached, depth_bytes, off_bytes, fragment_bytes, scan_errors;
+	uint64_t depth_reached, depth_bytes, off_bytes, fragment_bytes, scan_errors,
+		scan_error_bytes;
 };
 
 struct ft_match {
@@ -256,8 +257,11 @@ scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len, uint
 			len = 0;
 			break;
 		}
-		if (unlikely(rc != HS_SUCCESS))
+		if (unlikely(rc != HS_SUCCESS)) {
 			m->c.scan_errors++;
+			m->c.scan_error_bytes += len;
+			len = 0;
+		}
 		d->scanned += len;
 		m->c.scanned_bytes += len;
 	}
@@ -314,6 +318,13 @@ set_current(struct ft_match *m, const struct ft_flow *flow, struct mflow *f, uns
 	m->cur.ts_ns = ts_ns;
 	m->cur.proto = flow->key.proto;
 	m->cur.server_port = flow->key.port[responder];
+}
+
+void
+ft_match_unreadable(struct ft_match *m, uint32_t len)
+{
+	m->c.scan_errors++;
+	m->c.scan_error_bytes += len;
 }
 
 void
@@ -448,7 +459,7 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->match_no_stream = m->c.no_stream;
 	c->match_no_stream_bytes = m->c.no_stream_bytes;
 	c->match_depth_reached = m->c.depth_reached;
-	c->match_depth_bytes = m->c.depth_bytes;
+	c->match_scan_error_bytes = m->c.scan_error_bytes;
 	c->match_off_bytes = m->c.off_bytes;
 	c->match_fragment_bytes = m->c.fragment_bytes;
 	c->match_scan_errors = m->c.scan_errors;
@@ -462,7 +473,10 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->reasm_gaps_end = rs.gaps_end;
 	c->reasm_gap_bytes = rs.gap_bytes;
 	c->reasm_rst_bytes = rs.rst_bytes;
+	/* What the reassembler gave up when the scan stopped at the depth. */
+	c->match_depth_bytes = m->c.depth_bytes + rs.stopped_bytes;
 	c->reasm_out_of_window = rs.out_of_window;
+	c->reasm_out_of_window_bytes = rs.out_of_window_bytes;
 	c->reasm_slots = rs.slots;
 	c->reasm_slots_used = rs.slots_in_use;
 }

@@ -220,6 +220,10 @@ void ft_match_free(struct ft_match *m);
 void ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 		     const struct ft_pkt *pkt, const uint8_t *payload);
 
+/* A packet's payload that could not be read (never expected): counted with the
+ * scan errors, so that no payload byte goes uncounted. */
+void ft_match_unreadable(struct ft_match *m, uint32_t len);
+
 /*
  * A flow ends: deliver what its directions hold (holes as gaps), close its
  * streams (end-of-data matches are reported, at the flow's last packet time),

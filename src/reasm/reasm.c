@@ -168,6 +168,7 @@ deliver(struct ft_reasm *r, struct ft_reasm_dir *d, const uint8_t *data, uint32_
 	d->offset += len;
 	r->st.delivered_bytes += len;
 	if (stop) {
+		r->st.stopped_bytes += d->held_bytes;
 		drop_held(r, d);
 		d->flags |= FT_REASM_D_DONE;
 		return false;
@@ -233,14 +234,18 @@ deliver_in_order(struct ft_reasm *r, struct ft_reasm_dir *d, const uint8_t *data
 				r->st.retrans_bytes += dup;
 				data += dup;
 				len -= dup;
-				if (!deliver_head(r, d, ctx))
+				if (!deliver_head(r, d, ctx)) {
+					r->st.stopped_bytes += len;
 					return;
+				}
 				continue;
 			}
 			n = RTE_MIN(n, before);
 		}
-		if (!deliver(r, d, data, n, ctx))
+		if (!deliver(r, d, data, n, ctx)) {
+			r->st.stopped_bytes += len - n;
 			return;
+		}
 		data += n;
 		len -= n;
 	}
@@ -332,8 +337,10 @@ void
 ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8_t flags,
 		 const uint8_t *data, uint32_t len, void *ctx)
 {
-	if (d->flags & FT_REASM_D_DONE)
+	if (d->flags & FT_REASM_D_DONE) {
+		r->st.stopped_bytes += len;
 		return;
+	}
 	if (flags & TCP_RST) {
 		r->st.rst_bytes += len;
 		return;
@@ -360,7 +367,7 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 		uint32_t bytes, nslots;
 
 		if (ahead <= 0) {
-			uint32_t old = (uint32_t)-ahead;
+			uint32_t old = d->next_seq - seq; /* not -ahead: INT32_MIN */
 
 			if (old >= len) {
 				r->st.retrans_bytes += len;
@@ -372,6 +379,7 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 		}
 		if ((uint32_t)ahead > FT_REASM_WINDOW) {
 			r->st.out_of_window++;
+			r->st.out_of_window_bytes += len;
 			return;
 		}
 		pieces(r, d, seq, data, len, false, &bytes, &nslots);
@@ -390,8 +398,10 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 			skip(r, d, slot_at(r, d->head)->seq - d->next_seq, &r->st.gaps_budget, ctx);
 		else
 			skip(r, d, (uint32_t)ahead, &r->st.gaps_budget, ctx);
-		if (d->flags & FT_REASM_D_DONE)
+		if (d->flags & FT_REASM_D_DONE) {
+			r->st.stopped_bytes += len;
 			return;
+		}
 	}
 }
 

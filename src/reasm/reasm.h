@@ -103,6 +103,9 @@ struct ft_reasm_stats {
 	uint64_t gaps_end;	/* (c) at the end of the direction */
 	uint64_t rst_bytes;	/* payload of RST segments (not stream data) */
 	uint64_t out_of_window; /* segments beyond FT_REASM_WINDOW: ignored */
+	uint64_t out_of_window_bytes;
+	uint64_t stopped_bytes; /* not delivered because ops.data stopped the direction:
+				   what it held, the rest of the segment, later ones */
 	uint64_t slots_in_use;	/* gauge */
 	uint64_t slots;		/* pool size */
 };

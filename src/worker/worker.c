@@ -99,8 +99,11 @@ match_pending(struct ft_worker *w)
 		if (unlikely(idx == FT_FLOW_REFUSED))
 			continue;
 		payload = payload_of(w, w->burst_m[k], p);
-		if (unlikely(payload == NULL && p->payload_len != 0))
-			continue; /* a chain shorter than the parser saw: cannot happen */
+		if (unlikely(payload == NULL && p->payload_len != 0)) {
+			/* A chain shorter than the parser saw: cannot happen. */
+			ft_match_unreadable(w->match, p->payload_len);
+			continue;
+		}
 		ft_match_packet(w->match, ft_flow_table_entry(w->flows, idx), idx, p, payload);
 	}
 	w->burst_next = k;

@@ -513,11 +513,56 @@ test_stop(void **state)
 	assert_int_equal(f->d.held_bytes, 0);
 	ft_reasm_get_stats(f->r, &st);
 	assert_int_equal(st.slots_in_use, 0);
+	assert_int_equal(st.stopped_bytes, 100); /* 400-500, held */
 	seg(f->r, &f->d, 0, 300, 100, f->s);
 	assert_int_equal(f->s->next, 300);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.stopped_bytes, 200);
 	ft_reasm_flush(f->r, &f->d, f->s);
 	assert_int_equal(f->s->ngaps, 0);
 	assert_int_equal(f->d.flags, 0);
+}
+
+/* A stop inside a segment: the rest of the segment, and held copies it
+ * overlaps, are counted as stopped (every byte captured is counted once). */
+static void
+test_stop_mid_segment(void **state)
+{
+	struct fix *f = *state;
+	struct ft_reasm_stats st;
+
+	f->s->stop_at = 50;
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 0, 100, 50, f->s); /* held */
+	seg(f->r, &f->d, 0, 0, 300, f->s);  /* 0-100 delivered: stop */
+	assert_int_equal(f->s->next, 100);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.delivered_bytes, 100);
+	assert_int_equal(st.stopped_bytes, 50 + 200);
+	assert_int_equal(st.slots_in_use, 0);
+
+	/* The stop comes while held data is drained after a budget gap. */
+	ft_reasm_release(f->r, &f->d);
+	memset(f->s, 0, sizeof(*f->s));
+	f->s->stop_at = 1;
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	seg(f->r, &f->d, 0, 100, 60, f->s); /* held */
+	seg(f->r, &f->d, 0, 200, 30, f->s); /* held */
+	/* Sequence distance of exactly 2^31 back: old data (no signed overflow). */
+	ft_reasm_segment(f->r, &f->d, 1u + 0x80000000u, ACK, buf, 10, f->s);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.retrans_bytes, 10);
+	ft_reasm_ack(f->r, &f->d, 1 + 180, f->s); /* gap 0-100, then 100-160: stop */
+	assert_int_equal(f->s->next, 160);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.stopped_bytes, 250 + 30); /* 200-230 was held */
+	/* Out of window: segments and bytes counted. */
+	ft_reasm_release(f->r, &f->d);
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	ft_reasm_segment(f->r, &f->d, 1 + FT_REASM_WINDOW + 1, ACK, buf, 33, f->s);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.out_of_window, 1);
+	assert_int_equal(st.out_of_window_bytes, 33);
 }
 
 /* xorshift, deterministic */
@@ -661,6 +706,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_and_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_mid_segment, setup, teardown),
 		cmocka_unit_test(test_random_model),
 	};
 
