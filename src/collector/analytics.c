@@ -175,15 +175,17 @@ static int
 rank_cmp(const struct ft_topk_item *a, const struct ft_topk_item *b, unsigned k)
 {
 	const uint64_t ca[2] = {a->e.bytes, a->e.packets}, cb[2] = {b->e.bytes, b->e.packets};
-	const uint64_t *x = (const uint64_t *)&a->e.key, *y = (const uint64_t *)&b->e.key;
 
 	if (ca[k] != cb[k])
 		return ca[k] > cb[k] ? -1 : 1;
 	if (ca[k ^ 1] != cb[k ^ 1])
 		return ca[k ^ 1] > cb[k ^ 1] ? -1 : 1;
-	for (unsigned w = 0; w < sizeof(a->e.key) / 8; w++)
-		if (x[w] != y[w])
-			return x[w] < y[w] ? -1 : 1;
+	for (unsigned w = 0; w < sizeof(a->e.key) / 8; w++) {
+		uint64_t x = ft_flow_key_word(&a->e.key, w), y = ft_flow_key_word(&b->e.key, w);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
 	return a->e.flow_id < b->e.flow_id ? -1 : a->e.flow_id > b->e.flow_id;
 }
 

@@ -210,11 +210,11 @@ alt_bucket(const struct ft_flow_table *t, uint32_t bucket, uint32_t sig)
 static inline int
 key_equal(const struct ft_flow_key *a, const struct ft_flow_key *b)
 {
-	const uint64_t *x = (const uint64_t *)a;
-	const uint64_t *y = (const uint64_t *)b;
+	uint64_t diff = 0;
 
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
-		(x[5] ^ y[5])) == 0;
+	for (unsigned w = 0; w < 6; w++)
+		diff |= ft_flow_key_word(a, w) ^ ft_flow_key_word(b, w);
+	return diff == 0;
 }
 
 /* Bit s set for each used slot of b holding sig. One compare of all eight

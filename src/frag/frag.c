@@ -74,12 +74,12 @@ ft_frag_table_free(struct ft_frag_table *t)
 static inline uint32_t
 datagram_hash(const struct ft_pkt *p)
 {
-	const uint64_t *a = (const uint64_t *)p->key.addr;
-	uint32_t h = rte_hash_crc_8byte(a[0], 0x9e3779b9);
+	/* Words 0-3 of the key: its two addresses. */
+	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 0), 0x9e3779b9);
 
-	h = rte_hash_crc_8byte(a[1], h);
-	h = rte_hash_crc_8byte(a[2], h);
-	h = rte_hash_crc_8byte(a[3], h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 1), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 2), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 3), h);
 	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 | (uint32_t)p->key.proto << 8 |
 					  p->dir,
 				  h);

@@ -479,15 +479,16 @@ emit_flow(struct ft_stats *st, uint32_t i, const struct ft_flow *f, const struct
 static inline int
 rank_cmp(const struct topk_entry *a, const struct topk_entry *b, unsigned k)
 {
-	const uint64_t *x = (const uint64_t *)&a->key, *y = (const uint64_t *)&b->key;
-
 	if (a->count[k] != b->count[k])
 		return a->count[k] > b->count[k] ? 1 : -1;
 	if (a->count[k ^ 1] != b->count[k ^ 1])
 		return a->count[k ^ 1] > b->count[k ^ 1] ? 1 : -1;
-	for (unsigned w = 0; w < sizeof(a->key) / 8; w++)
-		if (x[w] != y[w])
-			return x[w] < y[w] ? 1 : -1;
+	for (unsigned w = 0; w < sizeof(a->key) / 8; w++) {
+		uint64_t x = ft_flow_key_word(&a->key, w), y = ft_flow_key_word(&b->key, w);
+
+		if (x != y)
+			return x < y ? 1 : -1;
+	}
 	if (a->first_ns != b->first_ns)
 		return a->first_ns < b->first_ns ? 1 : -1;
 	return 0;
@@ -570,6 +571,42 @@ merged_cmp(const void *a, const void *b)
 	return c;
 }
 
+/* Sort a[0..n) by merged_cmp, in place: heapsort, since glibc's qsort may
+ * allocate (it does above 1 KiB of array) and this runs on the worker. */
+static void
+merged_sift(struct topk_entry *a, uint32_t n, uint32_t pos)
+{
+	struct topk_entry e = a[pos];
+
+	for (;;) {
+		uint32_t c = 2 * pos + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && merged_cmp(&a[c + 1], &a[c]) > 0)
+			c++;
+		if (merged_cmp(&a[c], &e) <= 0)
+			break;
+		a[pos] = a[c];
+		pos = c;
+	}
+	a[pos] = e;
+}
+
+static void
+merged_sort(struct topk_entry *a, uint32_t n)
+{
+	for (uint32_t i = n / 2; i-- > 0;)
+		merged_sift(a, n, i);
+	for (uint32_t end = n; end-- > 1;) {
+		struct topk_entry t = a[0];
+
+		a[0] = a[end];
+		a[end] = t;
+		merged_sift(a, end, 0);
+	}
+}
+
 /* The union of a side's two heaps, best first by bytes, 3 entries per
  * record; the heaps are emptied. */
 static void
@@ -585,7 +622,7 @@ emit_topk(struct ft_stats *st, unsigned side, uint64_t t)
 	}
 	if (n == 0)
 		return;
-	qsort(st->merged, n, sizeof(st->merged[0]), merged_cmp);
+	merged_sort(st->merged, n);
 	for (uint32_t j = 0; j < n; j++) /* a flow in both heaps sorts twice, adjacent */
 		if (m == 0 || st->merged[j].flow_id != st->merged[m - 1].flow_id)
 			st->merged[m++] = st->merged[j];

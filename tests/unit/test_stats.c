@@ -1032,15 +1032,14 @@ ref_interval(const struct ft_pkt *p, const uint64_t *start, size_t n, uint64_t f
  *   elephants that end mid-interval stay listed with their counts.
  */
 static void
-test_topk_adversarial(void **state)
+topk_adversarial(uint32_t k)
 {
 	struct setup s = {
-		.interval_ns = SEC, .topk = 5, .udp_timeout_ns = 200 * MS, .capacity = 2048};
+		.interval_ns = SEC, .topk = k, .udp_timeout_ns = 200 * MS, .capacity = 2048};
 	static struct ft_pkt p[4000];
 	static uint64_t start[4000];
 	static struct ref_flow rf[4096];
 	uint64_t seed = 7;
-	(void)state;
 
 	for (unsigned scenario = 0; scenario < 4; scenario++) {
 		struct harness h;
@@ -1091,6 +1090,14 @@ test_topk_adversarial(void **state)
 		check_topk(&h, T0 + SEC, rf, ref_interval(p, start, n, T0, T0 + SEC, rf), s.topk);
 		harness_free(&h);
 	}
+}
+
+static void
+test_topk_adversarial(void **state)
+{
+	(void)state;
+	topk_adversarial(5);
+	topk_adversarial(100); /* the union of the heaps sorted: up to 200 entries */
 }
 
 /* Random traffic over many intervals, elephants among mice, flows ending and
