@@ -358,6 +358,13 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 				m->c.depth_bytes += len;
 				return;
 			}
+			if (d->state == ST_SKIP) {
+				/* Never scanned (no stream state, fallback skip): nothing
+				 * of it is held for reordering either, which would take
+				 * the pool from directions that are scanned. */
+				m->c.no_stream_bytes += len;
+				return;
+			}
 			set_current(m, flow, f, dir, pkt->ts_ns);
 			/* Most segments continue their stream: scan them in place. */
 			if (likely(len != 0 &&
