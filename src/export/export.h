@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 4
+#define FT_EXPORT_LAYOUT_VERSION 5
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
