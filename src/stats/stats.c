@@ -31,13 +31,14 @@
  * Settling a flow for its interval writes its periodic record if it is still
  * live at the interval's end by the flow table's own rule (idle for no longer
  * than its state's timeout, shortened in emergency mode: a fact of flow time,
- * not of when the sweep or the timer wheel gets to it), and offers its exact packets and bytes in the
- * interval to the interval's top-K. A flow is settled exactly once per interval:
- * by the sweep, by its next packet (in a later interval, before that packet
- * counts), or by its end; every way sees the same figures, those of the packets
- * before the interval's end. A flow that ends within the current interval is
- * offered to that interval's top-K at once. When S is settled, the interval's
- * TOPK and WORKER_STATS records follow (at the next interval end at the latest).
+ * not of when the sweep or the timer wheel gets to it), and offers its exact
+ * packets and bytes in the interval to the interval's top-K. A flow is
+ * settled exactly once per interval: by the sweep, by its next packet (in a
+ * later interval, before that packet counts), or by its end; every way sees the
+ * same figures, those of the packets before the interval's end. A flow that
+ * ends within the current interval is offered to that interval's top-K at once.
+ * When S is settled, the interval's TOPK and WORKER_STATS records follow (at
+ * the next interval end at the latest).
  *
  * Top-K. Space-Saving keeps K counters and, for an item it does not monitor,
  * replaces the smallest counter, inheriting its count as an overestimate. Here
@@ -48,7 +49,6 @@
  * at a cost per flow and interval rather than per packet.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -474,8 +474,8 @@ emit_flow(struct ft_stats *st, uint32_t i, const struct ft_flow *f, const struct
 /* --- top-K ------------------------------------------------------------------ */
 
 /* > 0 when a ranks above b in heap k's order: count k, the other count, the
- * key (as six words, lower first), the first packet time. The collector merges
- * with the same order. */
+ * key (as six words, lower first), the first packet time, the flow id (lower
+ * first). The collector merges by the same counts and key. */
 static inline int
 rank_cmp(const struct topk_entry *a, const struct topk_entry *b, unsigned k)
 {
@@ -491,6 +491,8 @@ rank_cmp(const struct topk_entry *a, const struct topk_entry *b, unsigned k)
 	}
 	if (a->first_ns != b->first_ns)
 		return a->first_ns < b->first_ns ? 1 : -1;
+	if (a->flow_id != b->flow_id)
+		return a->flow_id < b->flow_id ? 1 : -1;
 	return 0;
 }
 
@@ -557,53 +559,22 @@ topk_offer(struct ft_stats *st, unsigned side, const struct ft_flow *f, const st
 	}
 }
 
-static int
-merged_cmp(const void *a, const void *b)
-{
-	int c = rank_cmp(b, a, 0);
-
-	if (c == 0) /* the same flow from both heaps */
-		c = ((const struct topk_entry *)a)->flow_id <
-				    ((const struct topk_entry *)b)->flow_id
-			    ? -1
-			    : ((const struct topk_entry *)a)->flow_id >
-				      ((const struct topk_entry *)b)->flow_id;
-	return c;
-}
-
-/* Sort a[0..n) by merged_cmp, in place: heapsort, since glibc's qsort may
- * allocate (it does above 1 KiB of array) and this runs on the worker. */
+/* Sort a[0..n) best first by heap 0's order, in place: a heapsort on the
+ * top-K's own min-heap, the lowest going to the end each round. Not qsort:
+ * glibc's allocates above 1 KiB of array, and this runs on the worker. The
+ * order is total (flow ids are unique) but for a flow in both heaps, whose two
+ * copies compare equal and so end adjacent. */
 static void
-merged_sift(struct topk_entry *a, uint32_t n, uint32_t pos)
-{
-	struct topk_entry e = a[pos];
-
-	for (;;) {
-		uint32_t c = 2 * pos + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && merged_cmp(&a[c + 1], &a[c]) > 0)
-			c++;
-		if (merged_cmp(&a[c], &e) <= 0)
-			break;
-		a[pos] = a[c];
-		pos = c;
-	}
-	a[pos] = e;
-}
-
-static void
-merged_sort(struct topk_entry *a, uint32_t n)
+topk_sort(struct topk_entry *a, uint32_t n)
 {
 	for (uint32_t i = n / 2; i-- > 0;)
-		merged_sift(a, n, i);
+		heap_sift_down(a, n, i, 0);
 	for (uint32_t end = n; end-- > 1;) {
 		struct topk_entry t = a[0];
 
 		a[0] = a[end];
 		a[end] = t;
-		merged_sift(a, end, 0);
+		heap_sift_down(a, end, 0, 0);
 	}
 }
 
@@ -622,7 +593,7 @@ emit_topk(struct ft_stats *st, unsigned side, uint64_t t)
 	}
 	if (n == 0)
 		return;
-	merged_sort(st->merged, n);
+	topk_sort(st->merged, n);
 	for (uint32_t j = 0; j < n; j++) /* a flow in both heaps sorts twice, adjacent */
 		if (m == 0 || st->merged[j].flow_id != st->merged[m - 1].flow_id)
 			st->merged[m++] = st->merged[j];
