@@ -119,6 +119,9 @@ static const struct key_spec match_keys[] = {
 	{"reorder_memory", T_SIZE, CFG(match_reorder_memory), 0, 1ULL << 36, NULL},
 	{"reorder_flow_bytes", T_SIZE, CFG(match_reorder_flow_bytes), 1, 1U << 30, NULL},
 	{"max_events_per_flow", T_U32, CFG(match_max_events_per_flow), 0, UINT32_MAX, NULL},
+	{"chunk_size", T_SIZE, CFG(match_chunk_size), 0, 1U << 16, NULL},
+	{"chunk_memory", T_SIZE, CFG(match_chunk_memory), 0, 1ULL << 36, NULL},
+	{"chunk_delay", T_DURATION, CFG(match_chunk_delay_ns), 0, 3600 * SEC, NULL},
 	{NULL},
 };
 
@@ -214,6 +217,9 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->match_reorder_memory = 4 << 20;
 	cfg->match_reorder_flow_bytes = 256 << 10;
 	cfg->match_max_events_per_flow = 1000;
+	cfg->match_chunk_size = 4 << 10;
+	cfg->match_chunk_memory = 8 << 20;
+	cfg->match_chunk_delay_ns = SEC / 10;
 }
 
 static void

@@ -127,6 +127,9 @@ struct ft_config {
 	uint64_t match_reorder_memory;	   /* per worker, bytes */
 	uint32_t match_reorder_flow_bytes; /* per flow direction */
 	uint32_t match_max_events_per_flow;
+	uint32_t match_chunk_size;     /* bytes per chunk buffer; 0: no chunks */
+	uint64_t match_chunk_memory;   /* chunk buffers per worker, bytes */
+	uint64_t match_chunk_delay_ns; /* most a chunk waits to be scanned */
 
 	unsigned port_count;
 	struct ft_port_config ports[FT_CFG_MAX_PORTS];

@@ -173,6 +173,12 @@ match_params(const struct ft_config *cfg, const struct ft_match_db *db, struct f
 	mp->other = (enum ft_match_mode)cfg->match_other;
 	mp->no_stream = (enum ft_match_fallback)cfg->match_no_stream;
 	mp->max_events_per_flow = cfg->match_max_events_per_flow;
+	mp->chunk_size = cfg->match_chunk_size;
+	mp->chunks = cfg->match_chunk_size != 0
+			     ? (uint32_t)RTE_MIN(cfg->match_chunk_memory / cfg->match_chunk_size,
+						 (uint64_t)UINT32_MAX)
+			     : 0;
+	mp->chunk_delay_ns = cfg->match_chunk_delay_ns;
 	mp->reasm.memory = cfg->match_reorder_memory;
 	mp->reasm.flow_bytes = cfg->match_reorder_flow_bytes;
 	mp->reasm.socket_id = SOCKET_ID_ANY;
@@ -674,10 +680,10 @@ main(int argc, char **argv)
 	if (mdb != NULL)
 		FT_LOG(ft_logtype_main, NOTICE,
 		       "matching per worker: %.1f MiB (%zu bytes per flow, %u stream states of "
-		       "%zu bytes, %.1f MiB reorder pool)",
+		       "%zu bytes, %.1f MiB reorder pool, %u chunk buffers of %u bytes)",
 		       ft_match_memory(&mp) / 1048576.0, ft_match_flow_state_bytes(),
 		       cfg.match_streams, mdb->stream_state_bytes,
-		       cfg.match_reorder_memory / 1048576.0);
+		       cfg.match_reorder_memory / 1048576.0, mp.chunks, mp.chunk_size);
 
 	/* Queues to workers; dispatch rings from every queue owner of a port
 	 * with fewer queues than workers to every other worker. */

@@ -263,8 +263,10 @@ static_assert(offsetof(struct ft_flow_record, match) == 128, "flow record layout
 struct ft_match_record {
 	struct ft_flow_key key; /*  0 */
 	uint64_t flow_id;	/* 48  as in the flow's record */
-	uint64_t ts_ns;		/* 56  time of the packet that completed the match
-				       (end of data: the flow's last packet) */
+	uint64_t ts_ns;		/* 56  time of the packet at which the match was
+				       found: the one that completed it, or later
+				       when chunked (see src/match/match.h); end
+				       of data: the flow's last packet */
 	uint64_t offset;	/* 64  stream offset just past the match's last byte */
 	uint64_t start;		/* 72  stream offset of its first byte (FT_MATCH_EV_F_SOM) */
 	uint32_t rule_id;	/* 80  the rule's ID in the rules file */

@@ -48,7 +48,7 @@ struct mdir {
 	uint16_t gaps;
 	uint8_t state; /* enum dir_state */
 	uint8_t flags; /* FT_FLOW_MATCH_D_* */
-	uint32_t reserved;
+	uint32_t chunk; /* its chunk buffer + 1 (0: none; ST_STREAM only) */
 };
 
 /* A flow. scanned, gap_bytes, gaps, rules and events - events_reported cover
@@ -70,6 +70,18 @@ struct mrule {
 	uint8_t scoped; /* proto= or port= given */
 	uint8_t som;
 	uint8_t reserved;
+};
+
+/* A chunk buffer: a stream direction's next bytes, in order, not scanned yet.
+ * Buffers in use are on a list in the order they were taken (oldest first),
+ * so the ones older than chunk_delay are found from its head. */
+struct chunk {
+	const struct ft_flow *flow; /* its flow (entries stay put while they live) */
+	uint64_t since_ns;	    /* packet time of its first byte */
+	uint32_t len;
+	uint32_t index;	     /* the flow's index */
+	uint32_t prev, next; /* on the list: buffer numbers + 1, 0 at the ends */
+	uint8_t dir;
 };
 
 struct match_counters {
@@ -100,6 +112,11 @@ struct ft_match {
 	hs_stream_t **pool; /* free stream states: pool[0 .. npool - 1] */
 	uint32_t npool;
 	void *stream_mem;
+	struct chunk *chunk;  /* chunk buffers' state */
+	uint8_t *chunk_data;  /* p.chunk_size bytes each */
+	uint32_t *chunk_free; /* free buffers: chunk_free[0 .. nchunk_free - 1] */
+	uint32_t nchunk_free;
+	uint32_t chunk_head, chunk_tail; /* the list in use, oldest first (+ 1) */
 	struct match_counters c;
 };
 
@@ -123,7 +140,8 @@ ft_match_memory(const struct ft_match_params *p)
 	return sizeof(struct ft_match) + (uint64_t)p->flows * sizeof(struct mflow) +
 	       (uint64_t)p->db->rules->count * sizeof(struct mrule) +
 	       (uint64_t)p->streams * (stream_stride(p->db) + sizeof(hs_stream_t *)) +
-	       ft_reasm_memory(&p->reasm);
+	       ft_reasm_memory(&p->reasm) +
+	       (uint64_t)p->chunks * (p->chunk_size + sizeof(struct chunk) + sizeof(uint32_t));
 }
 
 /* ---------------------------------------------------------------- events */
@@ -217,6 +235,97 @@ take_state(struct ft_match *m, struct mdir *d, bool block, uint64_t offset)
 	}
 }
 
+/* The scan's bytes: scanned, or (failed call) a scan error. */
+static void
+scanned(struct ft_match *m, struct mdir *d, uint32_t len, hs_error_t rc)
+{
+	if (unlikely(rc != HS_SUCCESS)) {
+		m->c.scan_errors++;
+		m->c.scan_error_bytes += len;
+		return;
+	}
+	d->scanned += len;
+	m->c.scanned_bytes += len;
+}
+
+static void
+stream_scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len)
+{
+	m->cur.base = d->base;
+	m->cur.ev_flags = 0;
+	scanned(m, d, len,
+		hs_scan_stream(d->stream, (const char *)data, len, 0, m->scratch, on_match, m));
+}
+
+/* Scan what the current direction's chunk buffer holds and give it back. */
+static void
+chunk_flush(struct ft_match *m, struct mdir *d)
+{
+	uint32_t i = d->chunk - 1;
+	struct chunk *c = &m->chunk[i];
+
+	stream_scan(m, d, m->chunk_data + (size_t)i * m->p.chunk_size, c->len);
+	if (c->prev != 0)
+		m->chunk[c->prev - 1].next = c->next;
+	else
+		m->chunk_head = c->next;
+	if (c->next != 0)
+		m->chunk[c->next - 1].prev = c->prev;
+	else
+		m->chunk_tail = c->prev;
+	m->chunk_free[m->nchunk_free++] = i;
+	d->chunk = 0;
+}
+
+/*
+ * The next len bytes of a stream direction (the current one). Short pieces are
+ * gathered in a chunk buffer and scanned together, which saves Hyperscan's cost
+ * per call: the buffer is scanned when the next piece does not fit, when it is
+ * chunk_delay old (here or in ft_match_tick()), and before a gap, the depth or
+ * the flow's end. Pieces of a chunk's size or more, and pieces
+ * that find no free buffer, are scanned at once.
+ */
+static void
+stream_feed(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len)
+{
+	uint32_t size = m->p.chunk_size;
+	struct chunk *c;
+	uint32_t i;
+
+	if (d->chunk != 0) {
+		c = &m->chunk[d->chunk - 1];
+		if (c->len + len <= size &&
+		    (int64_t)(m->cur.ts_ns - c->since_ns) < (int64_t)m->p.chunk_delay_ns) {
+			memcpy(m->chunk_data + (size_t)(d->chunk - 1) * size + c->len, data, len);
+			c->len += len;
+			if (c->len == size)
+				chunk_flush(m, d);
+			return;
+		}
+		chunk_flush(m, d);
+	}
+	if (len >= size || m->nchunk_free == 0) {
+		stream_scan(m, d, data, len);
+		return;
+	}
+	i = m->chunk_free[--m->nchunk_free];
+	c = &m->chunk[i];
+	memcpy(m->chunk_data + (size_t)i * size, data, len);
+	c->len = len;
+	c->since_ns = m->cur.ts_ns;
+	c->flow = m->cur.flow;
+	c->index = (uint32_t)(m->cur.f - m->flows);
+	c->dir = m->cur.dir;
+	c->next = 0;
+	c->prev = m->chunk_tail;
+	if (m->chunk_tail != 0)
+		m->chunk[m->chunk_tail - 1].next = i + 1;
+	else
+		m->chunk_head = i + 1;
+	m->chunk_tail = i + 1;
+	d->chunk = i + 1;
+}
+
 /*
  * Scan len bytes of a direction at stream offset `offset` (the current
  * direction of m->cur). Returns 1 once the direction reached the depth (the
@@ -227,7 +336,6 @@ scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len, uint
      bool block)
 {
 	int stop = 0;
-	hs_error_t rc = HS_SUCCESS;
 
 	if (m->p.depth != 0 && offset + len >= m->p.depth) {
 		uint32_t keep = offset < m->p.depth ? (uint32_t)(m->p.depth - offset) : 0;
@@ -241,34 +349,26 @@ scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len, uint
 			take_state(m, d, block, offset);
 		switch (d->state) {
 		case ST_STREAM:
-			m->cur.base = d->base;
-			m->cur.ev_flags = 0;
-			rc = hs_scan_stream(d->stream, (const char *)data, len, 0, m->scratch,
-					    on_match, m);
+			stream_feed(m, d, data, len);
 			break;
 		case ST_BLOCK:
 			m->cur.base = offset;
 			m->cur.ev_flags = FT_MATCH_EV_F_BLOCK;
-			rc = hs_scan(m->block_db, (const char *)data, len, 0, m->scratch, on_match,
-				     m);
+			scanned(m, d, len,
+				hs_scan(m->block_db, (const char *)data, len, 0, m->scratch,
+					on_match, m));
 			break;
 		default: /* ST_SKIP */
 			m->c.no_stream_bytes += len;
-			len = 0;
 			break;
 		}
-		if (unlikely(rc != HS_SUCCESS)) {
-			m->c.scan_errors++;
-			m->c.scan_error_bytes += len;
-			len = 0;
-		}
-		d->scanned += len;
-		m->c.scanned_bytes += len;
 	}
 	if (stop) {
 		/* The rest of the direction is never scanned: its state can serve
 		 * another flow now. No end-of-data matches: this is not the end. */
 		if (d->state == ST_STREAM) {
+			if (d->chunk != 0)
+				chunk_flush(m, d);
 			hs_reset_stream(d->stream, 0, NULL, NULL, NULL);
 			stream_put(m, d);
 		}
@@ -298,6 +398,8 @@ reasm_gap(void *ctx, uint64_t offset, uint64_t len)
 	d->gap_bytes += len;
 	if (d->state == ST_STREAM) {
 		/* A new stream after the hole: nothing matches across it. */
+		if (d->chunk != 0)
+			chunk_flush(m, d);
 		hs_reset_stream(d->stream, 0, NULL, NULL, NULL);
 		d->base = offset + len;
 	}
@@ -318,6 +420,26 @@ set_current(struct ft_match *m, const struct ft_flow *flow, struct mflow *f, uns
 	m->cur.ts_ns = ts_ns;
 	m->cur.proto = flow->key.proto;
 	m->cur.server_port = flow->key.port[responder];
+}
+
+unsigned
+ft_match_tick(struct ft_match *m, uint64_t now_ns)
+{
+	unsigned n = 0;
+
+	while (m->chunk_head != 0 && n < FT_MATCH_TICK_MAX) {
+		const struct chunk *c = &m->chunk[m->chunk_head - 1];
+		struct mflow *f = &m->flows[c->index];
+
+		/* Signed: live, a packet's arrival time can be a little ahead
+		 * of the loop's clock. */
+		if ((int64_t)(now_ns - c->since_ns) < (int64_t)m->p.chunk_delay_ns)
+			break;
+		set_current(m, c->flow, f, c->dir, c->flow->last_ns);
+		chunk_flush(m, &f->d[c->dir]);
+		n++;
+	}
+	return n;
 }
 
 void
@@ -442,6 +564,8 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 		set_current(m, flow, f, dir, flow->last_ns);
 		ft_reasm_flush(m->reasm, &d->r, m);
 		if (d->state == ST_STREAM) {
+			if (d->chunk != 0)
+				chunk_flush(m, d);
 			m->cur.base = d->base;
 			m->cur.ev_flags = FT_MATCH_EV_F_EOD;
 			if (hs_reset_stream(d->stream, 0, m->scratch, on_match, m) != HS_SUCCESS)
@@ -522,6 +646,9 @@ ft_match_free(struct ft_match *m)
 	/* Streams live in stream_mem: no hs_close_stream (it would free them). */
 	rte_free(m->stream_mem);
 	rte_free(m->pool);
+	rte_free(m->chunk);
+	rte_free(m->chunk_data);
+	rte_free(m->chunk_free);
 	rte_free(m->flows);
 	rte_free(m->rules);
 	ft_reasm_free(m->reasm);
@@ -588,6 +715,22 @@ ft_match_create(const struct ft_match_params *p)
 		hs_set_stream_allocator(NULL, NULL);
 		memset(&carve, 0, sizeof(carve));
 		m->npool = p->streams;
+	}
+	if (p->chunks > 0 && p->chunk_size > 0) {
+		m->chunk =
+			rte_zmalloc_socket("ft_match_chunk", (size_t)p->chunks * sizeof(*m->chunk),
+					   RTE_CACHE_LINE_SIZE, sock);
+		m->chunk_data =
+			rte_zmalloc_socket("ft_match_chunk_data", (size_t)p->chunks * p->chunk_size,
+					   RTE_CACHE_LINE_SIZE, sock);
+		m->chunk_free = rte_zmalloc_socket("ft_match_chunk_free",
+						   (size_t)p->chunks * sizeof(*m->chunk_free),
+						   RTE_CACHE_LINE_SIZE, sock);
+		if (m->chunk == NULL || m->chunk_data == NULL || m->chunk_free == NULL)
+			goto nomem;
+		for (uint32_t i = 0; i < p->chunks; i++)
+			m->chunk_free[i] = p->chunks - 1 - i;
+		m->nchunk_free = p->chunks;
 	}
 	return m;
 nomem:

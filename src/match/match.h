@@ -38,6 +38,19 @@
  * direction that finds the pool empty is scanned in block mode packet by packet
  * (or not at all: fallback "skip"), and counted.
  *
+ * Chunked scanning. Hyperscan costs about 60 ns per call whatever the length,
+ * more than scanning a 150-byte piece, so a stream direction's short pieces
+ * (in-order TCP bytes, datagrams) are copied into a chunk buffer from a
+ * per-worker pool and scanned together: on flowtap-pktgen's IMIX traffic, ten
+ * times fewer calls. A buffer is scanned when the next piece does not fit, when
+ * it has waited chunk_delay (checked at the direction's next piece and by
+ * ft_match_tick() from the worker's loop, oldest first), and before a gap
+ * resets the stream, at the depth and at the flow's end, so offsets and what
+ * matches are exactly as without buffers. An event's time is the packet time
+ * at which the bytes were scanned (the flow's last packet time when the tick
+ * scans them); bytes count as scanned when they are. Pieces of a buffer's size
+ * or more, and pieces that find the pool empty, are scanned at once.
+ *
  * Rule ids. Databases are compiled with the rule's position in the file as the
  * Hyperscan id (logical combinations are rewritten accordingly), so a match
  * indexes the rule table directly; events carry the file's ID.
@@ -181,6 +194,9 @@ struct ft_match_params {
 	enum ft_match_mode tcp, udp, other;
 	enum ft_match_fallback no_stream;
 	uint32_t max_events_per_flow; /* events exported per flow; 0: no limit */
+	uint32_t chunk_size;	      /* bytes per chunk buffer; 0: no chunks */
+	uint32_t chunks;	      /* chunk buffers (0: none, every piece scanned at once) */
+	uint64_t chunk_delay_ns;      /* most packet time a chunk waits to be scanned */
 	struct ft_reasm_params reasm;
 	int socket_id;
 	ft_match_emit_fn emit;
@@ -239,6 +255,18 @@ void ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t 
  * streams untouched. A flow's records' summaries sum to its totals.
  */
 void ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_match *summary);
+
+/* Chunk buffers scanned per ft_match_tick() at most. */
+#define FT_MATCH_TICK_MAX 32
+
+/*
+ * Scan the chunk buffers that have waited chunk_delay or more at now_ns (at
+ * most FT_MATCH_TICK_MAX of them); their events carry their flow's last packet
+ * time. Call from the worker's loop.
+ *
+ * @return how many were scanned
+ */
+unsigned ft_match_tick(struct ft_match *m, uint64_t now_ns);
 
 /* Copy the matcher's counters into the match_* and reasm_* fields of c. */
 void ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c);

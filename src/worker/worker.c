@@ -552,6 +552,8 @@ ft_worker_main(void *arg)
 		if (!packet_clock)
 			w->now_ns = ft_clock_ns(&w->clock, t0);
 		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
+		if (w->match != NULL)
+			busy += ft_match_tick(w->match, w->now_ns);
 		if (w->stats != NULL) {
 			if (!packet_clock)
 				ft_stats_advance(w->stats, w->now_ns);

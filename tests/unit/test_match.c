@@ -507,6 +507,8 @@ struct opts {
 	enum ft_match_fallback no_stream;
 	uint32_t max_events;
 	uint64_t reorder_memory;
+	uint32_t chunk_size, chunks;
+	uint64_t chunk_delay;
 };
 
 static struct harness *
@@ -522,6 +524,9 @@ harness(const char *rules, const struct opts *o)
 		.other = o->other,
 		.no_stream = o->no_stream,
 		.max_events_per_flow = o->max_events,
+		.chunk_size = o->chunk_size,
+		.chunks = o->chunks,
+		.chunk_delay_ns = o->chunk_delay,
 		.reasm = {.memory = o->reorder_memory ? o->reorder_memory : 1 << 20,
 			  .flow_bytes = 1 << 16,
 			  .socket_id = -1},
@@ -593,6 +598,24 @@ static void
 tcp(struct harness *h, unsigned dir, uint32_t off, const char *data)
 {
 	packet(h, dir, FT_TCP_ACK | FT_TCP_PSH, h->seq[dir] + 1 + off, data, strlen(data));
+}
+
+/* A bare ack from direction dir at its stream offset off, acknowledging the
+ * other direction up to offset acked. */
+static void
+ack(struct harness *h, unsigned dir, uint32_t off, uint32_t acked)
+{
+	struct ft_pkt pkt;
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.key = h->flow.key;
+	pkt.dir = (uint8_t)dir;
+	pkt.tcp_seq = h->seq[dir] + 1 + off;
+	pkt.tcp_ack = h->seq[dir ^ 1] + 1 + acked;
+	pkt.tcp_flags = FT_TCP_ACK;
+	pkt.flags = FT_PKT_F_L4_PAYLOAD;
+	pkt.ts_ns = ++h->ts;
+	ft_match_packet(h->m, &h->flow, 1, &pkt, NULL);
 }
 
 static void
@@ -751,20 +774,7 @@ test_tcp_gap(void **state)
 	assert_int_equal(h->nev, 0);
 	/* The client acknowledges everything: the hole is given up. */
 	packet(h, 0, FT_TCP_ACK, h->seq[0] + 1, NULL, 0);
-	{
-		/* ack beyond the hole */
-		struct ft_pkt pkt;
-
-		memset(&pkt, 0, sizeof(pkt));
-		pkt.key = h->flow.key;
-		pkt.dir = 0;
-		pkt.tcp_seq = h->seq[0] + 1;
-		pkt.tcp_ack = h->seq[1] + 1 + 26;
-		pkt.tcp_flags = FT_TCP_ACK;
-		pkt.flags = FT_PKT_F_L4_PAYLOAD;
-		pkt.ts_ns = ++h->ts;
-		ft_match_packet(h->m, &h->flow, 1, &pkt, NULL);
-	}
+	ack(h, 0, 0, 26); /* beyond the hole */
 	assert_int_equal(h->nev, 1);
 	expect_event(h, 0, 3, 1, 26); /* offsets keep counting across the gap */
 	/* A held pattern after another hole, given up at the flow's end. */
@@ -938,6 +948,103 @@ test_depth(void **state)
 	harness_free(h);
 }
 
+/* Chunked scanning: short pieces wait in a buffer; everything that ends a
+ * buffer scans it first, with the events' offsets and the bytes' counts as if
+ * each piece had been scanned when it came. */
+static void
+test_chunks(void **state)
+{
+	struct opts o = defaults;
+	struct harness *h;
+	struct ft_worker_counters c;
+	struct ft_flow_match s;
+
+	(void)state;
+	o.chunk_size = 32;
+	o.chunks = 2;
+	o.chunk_delay = 100;
+	o.depth = 90;
+	h = harness("3:/EVILPAYLOAD/\n", &o);
+	flow_init(h, 6, 80);
+	syn(h);
+	tcp(h, 0, 0, "xxEVIL");	     /* 0-6: into a buffer */
+	tcp(h, 0, 6, "PAYLOADyy");   /* 6-15: the pattern ends at 13 */
+	tcp(h, 1, 0, "EVILPAYLOAD"); /* the other direction's own buffer */
+	ft_match_counters(h->m, &c);
+	assert_int_equal(h->nev, 0); /* nothing scanned yet */
+	assert_int_equal(c.match_scanned_bytes, 0);
+	tcp(h, 0, 15, "0123456789abcdefghijk"); /* 15-36: does not fit, scans 0-15 */
+	assert_int_equal(h->nev, 1);
+	expect_event(h, 0, 3, 0, 13);
+	assert_int_equal(h->ev[0].ts_ns, h->flow.last_ns); /* found now */
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_scanned_bytes, 15);
+	/* Both buffers taken: a third direction's piece is scanned at once. */
+	{
+		struct ft_flow other = h->flow;
+		struct ft_pkt pkt;
+
+		other.key.port[0] = 40001;
+		other.id = 78;
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.key = other.key;
+		pkt.flags = FT_PKT_F_L4_PAYLOAD;
+		pkt.payload_len = 11;
+		pkt.ts_ns = ++h->ts;
+		ft_match_packet(h->m, &other, 2, &pkt, (const uint8_t *)"EVILPAYLOAD");
+		assert_int_equal(h->nev, 2);
+		assert_int_equal(h->ev[1].flow_id, 78);
+		ft_match_flow_end(h->m, &other, 2, &s);
+	}
+	/* A buffer waits chunk_delay at most: ft_match_tick() scans it with its
+	 * flow's last packet time. Direction 1's buffer is 5 ns old here. */
+	assert_int_equal(ft_match_tick(h->m, h->ts), 0);
+	h->flow.last_ns = h->ts + 7;
+	assert_int_equal(ft_match_tick(h->m, h->ts + 200), 2); /* oldest first */
+	assert_int_equal(h->nev, 3);
+	expect_event(h, 2, 3, 1, 11);
+	assert_int_equal(h->ev[2].ts_ns, h->ts + 7);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_scanned_bytes, 15 + 11 + 21 + 11);
+	/* A piece that comes after the delay scans the buffer first; the pattern
+	 * it completes waits in the next buffer. */
+	tcp(h, 0, 36, "EVILPAY");
+	h->ts += 200;
+	tcp(h, 0, 43, "LOAD");
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_scanned_bytes, 15 + 11 + 21 + 11 + 7);
+	assert_int_equal(h->nev, 3);
+	/* A gap scans the buffer before the stream restarts after it. */
+	tcp(h, 0, 47, "EVILPAYLOAD"); /* 47-58 */
+	tcp(h, 0, 60, "zz");	      /* held: 58-60 missing */
+	ack(h, 1, 11, 62); /* the hole is acked: given up */
+	assert_int_equal(h->nev, 5);
+	expect_event(h, 3, 3, 0, 47);
+	expect_event(h, 4, 3, 0, 58);
+	/* The depth (90) scans the buffer before the stream is given back. */
+	tcp(h, 0, 62, "EVILPAYLOAD");		/* 62-73 */
+	tcp(h, 0, 73, "EVILPAYLOAD0123456789"); /* 73-94: cut at 90 */
+	assert_int_equal(h->nev, 7);
+	expect_event(h, 5, 3, 0, 73);
+	expect_event(h, 6, 3, 0, 84);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_depth_reached, 1);
+	assert_int_equal(c.match_depth_bytes, 4);
+	/* The flow's end scans what is left, before end-of-data. */
+	tcp(h, 1, 11, "EVILPAYLOAD");
+	assert_int_equal(h->nev, 7);
+	s = end(h);
+	assert_int_equal(h->nev, 8);
+	expect_event(h, 7, 3, 1, 22);
+	assert_int_equal(s.scanned_bytes[0], 90 - 2);
+	assert_int_equal(s.scanned_bytes[1], 22);
+	assert_int_equal(s.gap_bytes[0], 2);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.match_scanned_bytes, 90 - 2 + 22 + 11);
+	assert_int_equal(c.match_streams_used, 0);
+	harness_free(h);
+}
+
 static void
 test_eod_som_limit(void **state)
 {
@@ -1086,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_udp_modes),
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_eod_som_limit),
 		cmocka_unit_test(test_more_rules_and_fragments),
 		cmocka_unit_test(test_segments),
