@@ -9,9 +9,10 @@
 #
 # flowtap reads the capture from memory (net_pcap infinite_rx) on hugepages and
 # runs its whole pipeline on one worker: rx, parse, flow table, TCP reassembly,
-# one Hyperscan stream per flow direction, match events. Every figure is per
-# CPU second of the thread doing the work (CLOCK_THREAD_CPUTIME_ID), so other
-# processes sharing the core do not count; runs alternate between the tools.
+# chunk buffers, one Hyperscan stream per flow direction, match events. Every
+# figure is per CPU second of the thread doing the work
+# (CLOCK_THREAD_CPUTIME_ID), so other processes sharing the core do not count;
+# runs alternate between the tools.
 #
 # Columns:
 #   ceiling        Hyperscan block mode, payload by payload (the target's base)
