@@ -488,7 +488,8 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 				return;
 			}
 			set_current(m, flow, f, dir, pkt->ts_ns);
-			/* Most segments continue their stream: scan them in place. */
+			/* Most segments continue their stream: straight to the scan (or a
+			 * chunk buffer), past the reorder pool. */
 			if (likely(len != 0 &&
 				   ft_reasm_is_next(&d->r, pkt->tcp_seq, pkt->tcp_flags))) {
 				uint64_t offset = d->r.offset;
