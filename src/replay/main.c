@@ -21,9 +21,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -278,11 +280,21 @@ main(int argc, char **argv)
 	find_program("flowtap-collector", "collector", "FLOWTAP_COLLECTOR", collector,
 		     sizeof(collector));
 
-	snprintf(instance, sizeof(instance), "replay-%d", (int)getpid());
+	/* A name no segment has yet. The pid alone repeats (pids wrap, at 32768
+	 * by default), and a collector would take a segment a killed run left
+	 * under it for this run's: it finds that dataplane gone, ends, and this
+	 * run's dataplane waits for a collector in vain. */
+	do {
+		uint32_t nonce;
+
+		if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+			nonce = (uint32_t)time(NULL) ^ (uint32_t)clock();
+		snprintf(instance, sizeof(instance), "replay-%d-%08x", (int)getpid(), nonce);
+		snprintf(shm_path, sizeof(shm_path), "/dev/shm/flowtap.%s", instance);
+	} while (access(shm_path, F_OK) == 0);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=flowtap-%s", instance);
 	snprintf(summary_path, sizeof(summary_path), "%s/flowtap-%s.summary.json",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", instance);
-	snprintf(shm_path, sizeof(shm_path), "/dev/shm/flowtap.%s", instance);
 	snprintf(run_dir, sizeof(run_dir), "/var/run/dpdk/flowtap-%s", instance);
 
 	/* Main lcore floats over every CPU (it sleeps between ticks); workers are
