@@ -91,7 +91,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 	for (i = 0; i < nworkers; i++) {
 		const uint64_t *from = &snap->workers[i].match_scanned_bytes;
 		uint64_t *to = &s->match.match_scanned_bytes;
-		size_t n = (offsetof(struct ft_worker_counters, reasm_slots_used) -
+		size_t n = (offsetof(struct ft_worker_counters, match_chunk_pool_empty) -
 			    offsetof(struct ft_worker_counters, match_scanned_bytes)) /
 				   sizeof(uint64_t) +
 			   1;
@@ -208,6 +208,11 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 		  m->reasm_held_segments, m->reasm_held_bytes, m->reasm_gaps, m->reasm_gaps_acked,
 		  m->reasm_gaps_budget, m->reasm_gaps_end, m->reasm_out_of_window, m->reasm_slots,
 		  m->reasm_slots_used);
+	sb_printf(b,
+		  ",\"chunks\":{\"pool\":%" PRIu64 ",\"in_use\":%" PRIu64 ",\"held_bytes\":%" PRIu64
+		  ",\"pool_empty\":%" PRIu64 "}",
+		  m->match_chunks, m->match_chunks_used, m->match_chunk_bytes,
+		  m->match_chunk_pool_empty);
 	sb_printf(b, ",\"hits\":[");
 	for (uint32_t i = 0; hits != NULL && i < hits->count; i++) {
 		const struct ft_rule_info *r = &hits->rules[i];

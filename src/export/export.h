@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 5
+#define FT_EXPORT_LAYOUT_VERSION 6
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -594,6 +594,11 @@ struct ft_worker_counters {
 	uint64_t reasm_out_of_window_bytes;
 	uint64_t reasm_slots;	   /* hold pool slots (512 B) */
 	uint64_t reasm_slots_used; /* gauge */
+	/* Chunk buffers (src/match/match.h: chunked scanning). */
+	uint64_t match_chunks;		 /* buffers in the pool */
+	uint64_t match_chunks_used;	 /* gauge: buffers holding bytes not scanned yet */
+	uint64_t match_chunk_bytes;	 /* gauge: those bytes */
+	uint64_t match_chunk_pool_empty; /* pieces scanned at once: no buffer was free */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
 
 /* One loaded rule, in the segment's rule table (index = rule_index of events). */

@@ -88,6 +88,7 @@ struct match_counters {
 	uint64_t scanned_bytes, events, suppressed, streams_used, no_stream, no_stream_bytes;
 	uint64_t depth_reached, depth_bytes, off_bytes, fragment_bytes, scan_errors,
 		scan_error_bytes;
+	uint64_t chunk_bytes, chunk_pool_empty;
 };
 
 struct ft_match {
@@ -265,6 +266,7 @@ chunk_flush(struct ft_match *m, struct mdir *d)
 	struct chunk *c = &m->chunk[i];
 
 	stream_scan(m, d, m->chunk_data + (size_t)i * m->p.chunk_size, c->len);
+	m->c.chunk_bytes -= c->len;
 	if (c->prev != 0)
 		m->chunk[c->prev - 1].next = c->next;
 	else
@@ -298,6 +300,7 @@ stream_feed(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t le
 		    (int64_t)(m->cur.ts_ns - c->since_ns) < (int64_t)m->p.chunk_delay_ns) {
 			memcpy(m->chunk_data + (size_t)(d->chunk - 1) * size + c->len, data, len);
 			c->len += len;
+			m->c.chunk_bytes += len;
 			if (c->len == size)
 				chunk_flush(m, d);
 			return;
@@ -305,6 +308,8 @@ stream_feed(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t le
 		chunk_flush(m, d);
 	}
 	if (len >= size || m->nchunk_free == 0) {
+		if (len < size)
+			m->c.chunk_pool_empty++;
 		stream_scan(m, d, data, len);
 		return;
 	}
@@ -312,6 +317,7 @@ stream_feed(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t le
 	c = &m->chunk[i];
 	memcpy(m->chunk_data + (size_t)i * size, data, len);
 	c->len = len;
+	m->c.chunk_bytes += len;
 	c->since_ns = m->cur.ts_ns;
 	c->flow = m->cur.flow;
 	c->index = (uint32_t)(m->cur.f - m->flows);
@@ -611,6 +617,10 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->reasm_out_of_window_bytes = rs.out_of_window_bytes;
 	c->reasm_slots = rs.slots;
 	c->reasm_slots_used = rs.slots_in_use;
+	c->match_chunks = m->chunk != NULL ? m->p.chunks : 0;
+	c->match_chunks_used = c->match_chunks - m->nchunk_free;
+	c->match_chunk_bytes = m->c.chunk_bytes;
+	c->match_chunk_pool_empty = m->c.chunk_pool_empty;
 }
 
 /* ---------------------------------------------------------------- setup */

@@ -156,6 +156,8 @@ def compare(out_path, truth_path, pcap_path):
             problems.append(f"summary events {ev}, truth {total}")
         if m["scan_errors"]:
             problems.append(f"{m['scan_errors']} scan errors")
+        if m["chunks"]["in_use"] or m["chunks"]["held_bytes"]:
+            problems.append(f"chunk buffers still hold bytes at the end: {m['chunks']}")
         hits = {h["id"]: h["hits"] for h in m["hits"]}
         if hits != dict(per_rule):
             problems.append(f"rule hits {hits}, truth {dict(per_rule)}")

@@ -784,8 +784,11 @@ test_summary_match(void **state)
 	snap.workers[0].reasm_retrans_bytes = 7;
 	snap.workers[1].reasm_gaps_acked = 2;
 	snap.workers[1].reasm_gaps = 2;
-	snap.workers[0].reasm_slots_used = 5; /* the last counter of the run */
+	snap.workers[0].reasm_slots_used = 5;
 	snap.workers[1].reasm_slots_used = 6;
+	snap.workers[0].match_chunks = 2048;
+	snap.workers[1].match_chunk_pool_empty = 9; /* the last counter of the run */
+	snap.workers[0].match_chunk_pool_empty = 1;
 	snap.workers[0].match_streams = 8;
 	snap.workers[1].match_streams = 8;
 	ft_summary_compute(&s, &snap, &flows, 0);
@@ -798,7 +801,8 @@ test_summary_match(void **state)
 	assert_non_null(strstr(buf, "\"streams\":{\"pool\":16,\"in_use\":0,"));
 	assert_non_null(strstr(buf, "\"reassembly\":{\"held_segments\":0,\"held_bytes\":0,"
 				    "\"gaps\":2,\"gaps_acked\":2,"));
-	assert_non_null(strstr(buf, "\"slots_in_use\":11}"));
+	assert_non_null(strstr(buf, "\"slots_in_use\":11},\"chunks\":{\"pool\":2048,\"in_use\":0,"
+				    "\"held_bytes\":0,\"pool_empty\":10}"));
 	/* Rules with hits, in table order, with their names and metadata. */
 	assert_non_null(strstr(buf, "\"hits\":[{\"id\":10,\"name\":\"first\",\"meta\":"
 				    "\"sev=\\\"hi\\\"\",\"hits\":3},{\"id\":12,\"name\":\"third\","

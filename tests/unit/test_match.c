@@ -973,6 +973,9 @@ test_chunks(void **state)
 	ft_match_counters(h->m, &c);
 	assert_int_equal(h->nev, 0); /* nothing scanned yet */
 	assert_int_equal(c.match_scanned_bytes, 0);
+	assert_int_equal(c.match_chunks, 2);
+	assert_int_equal(c.match_chunks_used, 2);
+	assert_int_equal(c.match_chunk_bytes, 15 + 11);
 	tcp(h, 0, 15, "0123456789abcdefghijk"); /* 15-36: does not fit, scans 0-15 */
 	assert_int_equal(h->nev, 1);
 	expect_event(h, 0, 3, 0, 13);
@@ -994,6 +997,9 @@ test_chunks(void **state)
 		ft_match_packet(h->m, &other, 2, &pkt, (const uint8_t *)"EVILPAYLOAD");
 		assert_int_equal(h->nev, 2);
 		assert_int_equal(h->ev[1].flow_id, 78);
+		ft_match_counters(h->m, &c);
+		assert_int_equal(c.match_chunk_pool_empty, 1);
+		assert_int_equal(c.match_chunk_bytes, 21 + 11);
 		ft_match_flow_end(h->m, &other, 2, &s);
 	}
 	/* A buffer waits chunk_delay at most: ft_match_tick() scans it with its
@@ -1042,6 +1048,8 @@ test_chunks(void **state)
 	ft_match_counters(h->m, &c);
 	assert_int_equal(c.match_scanned_bytes, 90 - 2 + 22 + 11);
 	assert_int_equal(c.match_streams_used, 0);
+	assert_int_equal(c.match_chunks_used, 0);
+	assert_int_equal(c.match_chunk_bytes, 0);
 	harness_free(h);
 }
 
