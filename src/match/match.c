@@ -142,7 +142,9 @@ ft_match_memory(const struct ft_match_params *p)
 	       (uint64_t)p->db->rules->count * sizeof(struct mrule) +
 	       (uint64_t)p->streams * (stream_stride(p->db) + sizeof(hs_stream_t *)) +
 	       ft_reasm_memory(&p->reasm) +
-	       (uint64_t)p->chunks * (p->chunk_size + sizeof(struct chunk) + sizeof(uint32_t));
+	       (p->chunk_size > 0 ? (uint64_t)p->chunks * (p->chunk_size + sizeof(struct chunk) +
+							   sizeof(uint32_t))
+				  : 0);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -258,13 +260,17 @@ stream_scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t le
 		hs_scan_stream(d->stream, (const char *)data, len, 0, m->scratch, on_match, m));
 }
 
-/* Scan what the current direction's chunk buffer holds and give it back. */
+/* Scan what the current direction's chunk buffer holds, if it has one, and
+ * give the buffer back. */
 static void
 chunk_flush(struct ft_match *m, struct mdir *d)
 {
 	uint32_t i = d->chunk - 1;
-	struct chunk *c = &m->chunk[i];
+	struct chunk *c;
 
+	if (d->chunk == 0)
+		return;
+	c = &m->chunk[i];
 	stream_scan(m, d, m->chunk_data + (size_t)i * m->p.chunk_size, c->len);
 	m->c.chunk_bytes -= c->len;
 	if (c->prev != 0)
@@ -373,8 +379,7 @@ scan(struct ft_match *m, struct mdir *d, const uint8_t *data, uint32_t len, uint
 		/* The rest of the direction is never scanned: its state can serve
 		 * another flow now. No end-of-data matches: this is not the end. */
 		if (d->state == ST_STREAM) {
-			if (d->chunk != 0)
-				chunk_flush(m, d);
+			chunk_flush(m, d);
 			hs_reset_stream(d->stream, 0, NULL, NULL, NULL);
 			stream_put(m, d);
 		}
@@ -404,8 +409,7 @@ reasm_gap(void *ctx, uint64_t offset, uint64_t len)
 	d->gap_bytes += len;
 	if (d->state == ST_STREAM) {
 		/* A new stream after the hole: nothing matches across it. */
-		if (d->chunk != 0)
-			chunk_flush(m, d);
+		chunk_flush(m, d);
 		hs_reset_stream(d->stream, 0, NULL, NULL, NULL);
 		d->base = offset + len;
 	}
@@ -571,8 +575,7 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 		set_current(m, flow, f, dir, flow->last_ns);
 		ft_reasm_flush(m->reasm, &d->r, m);
 		if (d->state == ST_STREAM) {
-			if (d->chunk != 0)
-				chunk_flush(m, d);
+			chunk_flush(m, d);
 			m->cur.base = d->base;
 			m->cur.ev_flags = FT_MATCH_EV_F_EOD;
 			if (hs_reset_stream(d->stream, 0, m->scratch, on_match, m) != HS_SUCCESS)
