@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 6
+#define FT_EXPORT_LAYOUT_VERSION 7
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -599,6 +599,11 @@ struct ft_worker_counters {
 	uint64_t match_chunks_used;	 /* gauge: buffers holding bytes not scanned yet */
 	uint64_t match_chunk_bytes;	 /* gauge: those bytes */
 	uint64_t match_chunk_pool_empty; /* pieces scanned at once: no buffer was free */
+	/* Reassembly under memory pressure where the receiver's acks are seen
+	 * (src/reasm/reasm.h): out-of-order data dropped rather than holes skipped. */
+	uint64_t reasm_dropped_segments;   /* segments dropped: no room */
+	uint64_t reasm_dropped_bytes;	   /* their bytes + held bytes dropped for nearer data */
+	uint64_t reasm_dropped_held_bytes; /* of those, the held ones */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
 
 /* One loaded rule, in the segment's rule table (index = rule_index of events). */

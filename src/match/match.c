@@ -479,8 +479,10 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 			struct mdir *o = &f->d[dir ^ 1];
 
 			/* The receiver's ack is evidence about the other direction's
-			 * holes (src/reasm policy (a)). */
-			if ((pkt->tcp_flags & FT_TCP_ACK) && o->r.head != 0) {
+			 * holes (src/reasm policy (a)); that acks are seen at all
+			 * decides what memory pressure does to them. */
+			if ((pkt->tcp_flags & FT_TCP_ACK) &&
+			    (o->r.head != 0 || !(o->r.flags & FT_REASM_D_ACKED))) {
 				set_current(m, flow, f, dir ^ 1, pkt->ts_ns);
 				ft_reasm_ack(m->reasm, &o->r, pkt->tcp_ack, m);
 			}
@@ -620,6 +622,9 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->reasm_out_of_window_bytes = rs.out_of_window_bytes;
 	c->reasm_slots = rs.slots;
 	c->reasm_slots_used = rs.slots_in_use;
+	c->reasm_dropped_segments = rs.dropped_segments;
+	c->reasm_dropped_bytes = rs.dropped_bytes;
+	c->reasm_dropped_held_bytes = rs.dropped_held_bytes;
 	c->match_chunks = m->chunk != NULL ? m->p.chunks : 0;
 	c->match_chunks_used = c->match_chunks - m->nchunk_free;
 	c->match_chunk_bytes = m->c.chunk_bytes;

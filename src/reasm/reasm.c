@@ -287,6 +287,67 @@ link_piece(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t prev, uint32_t s
 }
 
 /*
+ * Make room in an acknowledged direction by dropping held data that lies
+ * wholly beyond rel_end (relative to next_seq): the suffix of the list, as
+ * little of it as gives `bytes` more bytes and `nslots` more slots room, or
+ * none of it if all of it would not. Returns true if there is room then.
+ */
+static bool
+drop_beyond(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t rel_end, uint32_t bytes,
+	    uint32_t nslots)
+{
+	uint64_t over_bytes = (uint64_t)d->held_bytes + bytes > r->flow_bytes
+				      ? (uint64_t)d->held_bytes + bytes - r->flow_bytes
+				      : 0;
+	uint32_t over_slots = nslots > r->free_count ? nslots - r->free_count : 0;
+	uint32_t beyond_bytes = 0, beyond_slots = 0, prev = 0, i;
+
+	/* The usual case under pressure (a sender running ahead), in constant
+	 * time: nothing held lies beyond, the list being sorted. */
+	if (d->tail == 0 || slot_at(r, d->tail)->seq - d->next_seq < rel_end)
+		return false;
+	/* What lies beyond rel_end, in all. */
+	for (i = d->head; i != 0; i = slot_at(r, i)->next) {
+		struct slot *h = slot_at(r, i);
+
+		if (h->seq - d->next_seq >= rel_end) {
+			beyond_bytes += h->len;
+			beyond_slots++;
+		}
+	}
+	if (beyond_bytes < over_bytes || beyond_slots < over_slots)
+		return false;
+	/* Keep the nearest of it: walk to the first slot that must go. */
+	for (i = d->head; i != 0; prev = i, i = slot_at(r, i)->next) {
+		struct slot *h = slot_at(r, i);
+
+		if (h->seq - d->next_seq < rel_end)
+			continue;
+		if (beyond_bytes - h->len < over_bytes || beyond_slots - 1 < over_slots)
+			break;
+		beyond_bytes -= h->len;
+		beyond_slots--;
+	}
+	/* Free from i to the tail. */
+	if (prev != 0)
+		slot_at(r, prev)->next = 0;
+	else
+		d->head = 0;
+	d->tail = prev;
+	while (i != 0) {
+		struct slot *h = slot_at(r, i);
+		uint32_t next = h->next;
+
+		d->held_bytes -= h->len;
+		r->st.dropped_bytes += h->len;
+		r->st.dropped_held_bytes += h->len;
+		slot_free(r, i);
+		i = next;
+	}
+	return true;
+}
+
+/*
  * The bytes of [seq, seq + len) no held slot covers, as pieces between held
  * slots. With insert false, only counts them (bytes and slots needed); with
  * insert true, links them.
@@ -387,9 +448,22 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 			r->st.retrans_bytes += len;
 			return;
 		}
-		if ((uint64_t)d->held_bytes + bytes <= r->flow_bytes && nslots <= r->free_count) {
+		if (((uint64_t)d->held_bytes + bytes <= r->flow_bytes && nslots <= r->free_count) ||
+		    ((d->flags & FT_REASM_D_ACKED) &&
+		     drop_beyond(r, d, (uint32_t)ahead + len, bytes, nslots))) {
 			r->st.retrans_bytes += len - bytes;
 			pieces(r, d, seq, data, len, true, &bytes, &nslots);
+			return;
+		}
+		if (d->flags & FT_REASM_D_ACKED) {
+			/* The receiver's acks are seen: its holes are given up
+			 * when it acknowledges beyond them, never for room (that
+			 * would let a sender's far-ahead data push the stream past
+			 * bytes it has yet to send). This segment, the farthest
+			 * ahead of what is left, is dropped instead. */
+			r->st.retrans_bytes += len - bytes;
+			r->st.dropped_bytes += bytes;
+			r->st.dropped_segments++;
 			return;
 		}
 		/* No room: the earliest hole becomes a gap (then the loop sees
@@ -419,6 +493,7 @@ ft_reasm_ack(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t ack, void *ctx
 {
 	int32_t beyond;
 
+	d->flags |= FT_REASM_D_ACKED;
 	while (d->head != 0 && !(d->flags & FT_REASM_D_DONE) &&
 	       (beyond = (int32_t)(ack - d->next_seq)) > 0) {
 		uint32_t hole = slot_at(r, d->head)->seq - d->next_seq;

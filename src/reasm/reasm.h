@@ -21,13 +21,23 @@
  *       (a) the other side acknowledges data beyond it (ft_reasm_ack()): the
  *           receiver has those bytes, so the capture lost them;
  *       (b) holding a new segment would take the direction over its per-flow
- *           budget (params.flow_bytes) or the worker's pool has no free slot:
- *           the earliest hole of this direction is skipped, as often as needed,
- *           then, if still needed, the hole before the new segment;
+ *           budget (params.flow_bytes) or the worker's pool has no free slot,
+ *           and the receiver's acks have never been seen (a capture of one
+ *           side of the link): the earliest hole of this direction is
+ *           skipped, as often as needed, then, if still needed, the hole
+ *           before the new segment;
  *       (c) the direction ends (ft_reasm_flush()): what is held is delivered,
  *           holes as gaps.
- *     So out-of-order data is never dropped: memory pressure only turns holes
- *     into gaps sooner.
+ *   - Memory pressure where the receiver's acks are seen (ft_reasm_ack() was
+ *     called for the direction): holes are not skipped for room, since the
+ *     acks will say when the receiver has the bytes. Held data that lies wholly
+ *     beyond the new segment is dropped, the farthest first, as much as makes
+ *     room; if that cannot make room, the new segment is dropped. Counted in
+ *     dropped_*; the holes those bytes leave become gaps when acknowledged.
+ *     Why not skip: a sender could otherwise send data far ahead until the
+ *     budget is full, make the stream skip to it, and then send the bytes of
+ *     the hole, which would be taken for retransmissions and never delivered,
+ *     while the receiver (whose window the far-ahead data missed) takes them.
  *   - Sequence numbers wrap (comparisons are modulo 2^32). A segment starting
  *     more than FT_REASM_WINDOW bytes beyond the next expected byte is out of
  *     window: ignored and counted.
@@ -66,6 +76,7 @@ struct ft_reasm_dir {
 
 #define FT_REASM_D_SYNC 0x01 /* next_seq is known */
 #define FT_REASM_D_DONE 0x04 /* a delivery callback asked to stop: input is ignored */
+#define FT_REASM_D_ACKED 0x08 /* the receiver's acks are seen (ft_reasm_ack() called) */
 
 /*
  * What a direction's bytes turn into. Both run inside ft_reasm_segment(),
@@ -102,6 +113,9 @@ struct ft_reasm_stats {
 	uint64_t gaps_budget;	/* (b) per-flow budget or pool exhausted */
 	uint64_t gaps_end;	/* (c) at the end of the direction */
 	uint64_t rst_bytes;	/* payload of RST segments (not stream data) */
+	uint64_t dropped_segments;   /* out-of-order segments dropped for want of room */
+	uint64_t dropped_bytes;	     /* their bytes, and held bytes dropped to make room */
+	uint64_t dropped_held_bytes; /* of dropped_bytes: held, then dropped for nearer data */
 	uint64_t out_of_window; /* segments beyond FT_REASM_WINDOW: ignored */
 	uint64_t out_of_window_bytes;
 	uint64_t stopped_bytes; /* not delivered because ops.data stopped the direction:
@@ -158,9 +172,11 @@ void ft_reasm_advance(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t len);
 
 /*
  * The other direction acknowledged `ack` (a segment with ACK set travelling the
- * other way). When d holds data and ack lies beyond its next expected byte, the
- * hole up to min(ack, first held byte) is given up (policy (a)) and what is
- * then in order is delivered.
+ * other way). Marks d as acknowledged (FT_REASM_D_ACKED: memory pressure then
+ * drops data rather than skip holes). When d holds data and ack lies beyond its
+ * next expected byte, the hole up to min(ack, first held byte) is given up
+ * (policy (a)) and what is then in order is delivered. Call it for every such
+ * segment while d holds data, and at least once for a direction.
  */
 void ft_reasm_ack(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t ack, void *ctx);
 

@@ -787,7 +787,12 @@ test_summary_match(void **state)
 	snap.workers[0].reasm_slots_used = 5;
 	snap.workers[1].reasm_slots_used = 6;
 	snap.workers[0].match_chunks = 2048;
-	snap.workers[1].match_chunk_pool_empty = 9; /* the last counter of the run */
+	snap.workers[1].match_chunk_pool_empty = 9;
+	snap.workers[0].reasm_dropped_segments = 2;
+	snap.workers[1].reasm_dropped_bytes = 300;
+	snap.workers[0].reasm_dropped_bytes = 1;
+	snap.workers[1].reasm_dropped_held_bytes = 40; /* the last counter of the run */
+	snap.workers[0].reasm_dropped_held_bytes = 2;
 	snap.workers[0].match_chunk_pool_empty = 1;
 	snap.workers[0].match_streams = 8;
 	snap.workers[1].match_streams = 8;
@@ -801,8 +806,12 @@ test_summary_match(void **state)
 	assert_non_null(strstr(buf, "\"streams\":{\"pool\":16,\"in_use\":0,"));
 	assert_non_null(strstr(buf, "\"reassembly\":{\"held_segments\":0,\"held_bytes\":0,"
 				    "\"gaps\":2,\"gaps_acked\":2,"));
-	assert_non_null(strstr(buf, "\"slots_in_use\":11},\"chunks\":{\"pool\":2048,\"in_use\":0,"
-				    "\"held_bytes\":0,\"pool_empty\":10}"));
+	assert_non_null(strstr(buf, "\"out_of_window_bytes\":0,\"reorder_dropped_bytes\":301,"
+				    "\"scan_error_bytes\":0}"));
+	assert_non_null(strstr(
+		buf, "\"dropped_segments\":2,\"dropped_held_bytes\":42,"
+		     "\"slots\":0,\"slots_in_use\":11},\"chunks\":{\"pool\":2048,\"in_use\":0,"
+		     "\"held_bytes\":0,\"pool_empty\":10}"));
 	/* Rules with hits, in table order, with their names and metadata. */
 	assert_non_null(strstr(buf, "\"hits\":[{\"id\":10,\"name\":\"first\",\"meta\":"
 				    "\"sev=\\\"hi\\\"\",\"hits\":3},{\"id\":12,\"name\":\"third\","
@@ -1075,9 +1084,10 @@ test_open_errors(void **state)
 	assert_int_equal(seg.fd, -1);
 
 	t_build(mem);
-	((struct ft_export_header *)mem)->layout_version = 7;
+	((struct ft_export_header *)mem)->layout_version = FT_EXPORT_LAYOUT_VERSION + 1;
 	assert_int_equal(ft_segment_open(&seg, shm_inst, err, sizeof(err)), -EPROTO);
-	snprintf(want, sizeof(want), "/dev/shm/flowtap.%s: layout version 7", shm_inst);
+	snprintf(want, sizeof(want), "/dev/shm/flowtap.%s: layout version %d", shm_inst,
+		 FT_EXPORT_LAYOUT_VERSION + 1);
 	assert_non_null(strstr(err, want));
 
 	t_build(mem);

@@ -384,34 +384,192 @@ test_gap_flow_budget(void **state)
 	ft_reasm_free(r);
 }
 
+/*
+ * The evasion memory pressure must not allow. A sender fills its direction's
+ * budget with data far ahead (which the receiver, whose window it misses,
+ * never takes), then sends the real bytes. Without the receiver's acks the
+ * stream skips to the far data (policy (b)) and the real bytes are taken for
+ * retransmissions; with them seen, the far data is dropped instead and the
+ * real bytes are delivered.
+ */
+static void
+evasion_run(bool acked, struct sink *s, struct ft_reasm_stats *st)
+{
+	struct ft_reasm *r = make(1 << 20, 1000);
+	struct ft_reasm_dir d = {0};
+
+	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
+	if (acked)
+		ft_reasm_ack(r, &d, 1, s); /* the SYN+ACK: the receiver is seen */
+	seg(r, &d, 0, 100, 100, s);	   /* real data, reordered: held */
+	seg(r, &d, 0, 5000, 600, s);	   /* far ahead: held (800 of 1000) */
+	seg(r, &d, 0, 9000, 600, s);	   /* far ahead again: over the budget */
+	seg(r, &d, 0, 0, 100, s);	   /* the real hole */
+	seg(r, &d, 0, 200, 300, s);	   /* and what follows it */
+	ft_reasm_get_stats(r, st);
+	ft_reasm_flush(r, &d, s);
+	ft_reasm_free(r);
+}
+
+static void
+test_pressure_acked(void **state)
+{
+	struct sink *s = new_sink();
+	struct ft_reasm_stats st;
+
+	(void)state;
+	evasion_run(false, s, &st);
+	/* Unacked: the stream skipped to 5000; the real bytes 0-100 and 200-500
+	 * were never delivered. */
+	assert_int_equal(st.gaps_budget, 2);
+	assert_int_equal(s->kind[0], 2);
+	assert_int_equal(s->kind[300], 2);
+	memset(s, 0, sizeof(*s));
+
+	evasion_run(true, s, &st);
+	/* Acked: the segment at 9000, the farthest ahead, was dropped and the
+	 * real bytes all arrived. */
+	assert_int_equal(st.gaps_budget, 0);
+	assert_int_equal(st.dropped_segments, 1);
+	assert_int_equal(st.dropped_bytes, 600);
+	assert_int_equal(st.dropped_held_bytes, 0);
+	assert_int_equal(st.delivered_bytes, 500);
+	assert_int_equal(st.slots_in_use, 2); /* 5000-5600 still held */
+	/* The stream is exact up to 500; flushing gives up 500-5000 as a gap. */
+	for (uint64_t k = 0; k < 500; k++)
+		if (s->kind[k] != 1 || s->bytes[k] != ref(k))
+			fail_msg("offset %llu not delivered", (unsigned long long)k);
+	assert_int_equal(s->kind[500], 2);
+	assert_int_equal(s->next, 5600);
+	assert_int_equal(s->order_errors, 0);
+	free(s);
+}
+
+/* Acked, under pressure: held data beyond a nearer segment is dropped, the
+ * farthest first and no more than needed; a segment that cannot be made room
+ * for is dropped whole; an ack still turns holes into gaps. */
+static void
+test_pressure_drop_farthest(void **state)
+{
+	struct ft_reasm *r = make(1 << 20, 1000);
+	struct ft_reasm_dir d = {0};
+	struct ft_reasm_stats st;
+	struct sink *s = new_sink();
+
+	(void)state;
+	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
+	ft_reasm_ack(r, &d, 1, s);
+	assert_true(d.flags & FT_REASM_D_ACKED);
+	seg(r, &d, 0, 3000, 300, s);
+	seg(r, &d, 0, 4000, 300, s);
+	seg(r, &d, 0, 5000, 300, s); /* 900 held */
+	seg(r, &d, 0, 1000, 400, s); /* needs 300 more: 5000-5300 goes, 4000 stays */
+	assert_int_equal(d.held_bytes, 1000);
+	ft_reasm_get_stats(r, &st);
+	assert_int_equal(st.dropped_bytes, 300);
+	assert_int_equal(st.dropped_held_bytes, 300);
+	assert_int_equal(st.dropped_segments, 0);
+	/* Too big for what lies beyond it: dropped, nothing else changes. */
+	seg(r, &d, 0, 2000, 800, s);
+	assert_int_equal(d.held_bytes, 1000);
+	ft_reasm_get_stats(r, &st);
+	assert_int_equal(st.dropped_segments, 1);
+	assert_int_equal(st.dropped_bytes, 300 + 800);
+	/* Retransmitted bytes in a dropped segment stay retransmissions. */
+	seg(r, &d, 0, 1200, 900, s); /* 1200-1400 held already, 1400-2100 new: dropped */
+	ft_reasm_get_stats(r, &st);
+	assert_int_equal(st.retrans_bytes, 200);
+	assert_int_equal(st.dropped_bytes, 300 + 800 + 700);
+	/* The receiver acknowledges 0-1000: a gap, then 1000-1400 in order. */
+	ft_reasm_ack(r, &d, 1 + 1000, s);
+	assert_int_equal(s->next, 1400);
+	assert_int_equal(s->kind[999], 2);
+	assert_int_equal(s->kind[1000], 1);
+	seg(r, &d, 0, 1400, 1600, s); /* fills up to 3000: 3000-3300 and 4000-4300 follow */
+	assert_int_equal(s->next, 3300);
+	ft_reasm_flush(r, &d, s);
+	assert_int_equal(s->next, 4300);
+	assert_int_equal(s->order_errors, 0);
+	ft_reasm_get_stats(r, &st);
+	assert_int_equal(st.slots_in_use, 0);
+	free(s);
+	ft_reasm_free(r);
+}
+
+/* Worker pool tests: 4 slots, direction a holding 3 of them. */
+struct pool_fix {
+	struct ft_reasm *r;
+	struct ft_reasm_dir a, b;
+	struct sink *sa, *sb;
+};
+
+static void
+pool_start(struct pool_fix *p, bool b_acked)
+{
+	memset(p, 0, sizeof(*p));
+	p->r = make(4 * 512, 1 << 20);
+	p->sa = new_sink();
+	p->sb = new_sink();
+	ft_reasm_segment(p->r, &p->a, 0, SYN, NULL, 0, p->sa);
+	ft_reasm_segment(p->r, &p->b, 0, SYN, NULL, 0, p->sb);
+	if (b_acked)
+		ft_reasm_ack(p->r, &p->b, 1, p->sb);
+	seg(p->r, &p->a, 0, 100, 1000, p->sa); /* 3 slots */
+}
+
+/* Whatever b did, a still has its data, intact. */
+static void
+pool_end(struct pool_fix *p)
+{
+	seg(p->r, &p->a, 0, 0, 100, p->sa);
+	expect_stream(p->sa, 1100);
+	ft_reasm_flush(p->r, &p->b, p->sb);
+	free(p->sa);
+	free(p->sb);
+	ft_reasm_free(p->r);
+}
+
 /* Worker pool: a direction needing slots the pool lacks gives up its own holes. */
 static void
 test_gap_pool(void **state)
 {
-	struct ft_reasm *r = make(4 * 512, 1 << 20); /* 4 slots */
-	struct ft_reasm_dir a = {0}, b = {0};
+	struct pool_fix p;
 	struct ft_reasm_stats st;
-	struct sink *sa = new_sink(), *sb = new_sink();
 
 	(void)state;
-	ft_reasm_segment(r, &a, 0, SYN, NULL, 0, sa);
-	ft_reasm_segment(r, &b, 0, SYN, NULL, 0, sb);
-	seg(r, &a, 0, 100, 1000, sa); /* 3 slots */
-	seg(r, &b, 0, 100, 400, sb);  /* the last one */
-	seg(r, &b, 0, 600, 10, sb);   /* none left: b skips its hole, delivers, holds this */
-	assert_int_equal(sb->next, 500);
-	assert_int_equal(b.held_bytes, 10);
-	seg(r, &b, 0, 700, 10, sb); /* a holds 3, b 1: b skips again, to 610, then holds */
-	assert_int_equal(sb->next, 610);
-	ft_reasm_get_stats(r, &st);
+	pool_start(&p, false);
+	seg(p.r, &p.b, 0, 100, 400, p.sb); /* the last one */
+	seg(p.r, &p.b, 0, 600, 10, p.sb);  /* none left: b skips its hole, delivers, holds this */
+	assert_int_equal(p.sb->next, 500);
+	assert_int_equal(p.b.held_bytes, 10);
+	seg(p.r, &p.b, 0, 700, 10, p.sb); /* a holds 3, b 1: b skips again, to 610, then holds */
+	assert_int_equal(p.sb->next, 610);
+	ft_reasm_get_stats(p.r, &st);
 	assert_int_equal(st.gaps_budget, 2);
 	assert_int_equal(st.slots_in_use, 4);
-	/* a still has its data, intact. */
-	seg(r, &a, 0, 0, 100, sa);
-	expect_stream(sa, 1100);
-	free(sa);
-	free(sb);
-	ft_reasm_free(r);
+	pool_end(&p);
+}
+
+/* The worker pool, acked: a direction short of slots drops its own far data,
+ * never another direction's, and never skips a hole for room. */
+static void
+test_pressure_pool_acked(void **state)
+{
+	struct pool_fix p;
+	struct ft_reasm_stats st;
+
+	(void)state;
+	pool_start(&p, true);
+	seg(p.r, &p.b, 0, 900, 10, p.sb); /* the last one */
+	seg(p.r, &p.b, 0, 600, 10, p.sb); /* none free: b's far 900 goes for it */
+	assert_int_equal(p.b.held_bytes, 10);
+	seg(p.r, &p.b, 0, 700, 10, p.sb); /* none free and nothing of b beyond it: dropped */
+	ft_reasm_get_stats(p.r, &st);
+	assert_int_equal(st.gaps_budget, 0);
+	assert_int_equal(st.dropped_segments, 1);
+	assert_int_equal(st.dropped_held_bytes, 10);
+	assert_int_equal(p.sb->next, 0);
+	pool_end(&p);
 }
 
 /* No pool at all: every hole is a gap at once. */
@@ -586,11 +744,13 @@ rnd(void)
  * delivered once or gapped once, in order, and a delivered byte is always the
  * first copy captured.
  */
+static uint64_t random_dropped; /* dropped_bytes over the runs */
+
 static void
-random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
+random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact, bool acked)
 {
 	enum { N = 60000, NSEG = 400 };
-	static uint8_t first[N], seen[N];
+	static uint8_t first[N], seen[N], copies[N]; /* copies: bit 0 plain, bit 1 salted */
 	static uint8_t payload[2000];
 	struct ft_reasm *r = make(memory, flow_bytes);
 	struct ft_reasm_dir d = {0};
@@ -604,6 +764,7 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
 	uint64_t end = 0;
 
 	memset(seen, 0, sizeof(seen));
+	memset(copies, 0, sizeof(copies));
 	/* Cut the stream; duplicate some segments (some with other bytes). */
 	while (off < N - 1500 && n < NSEG) {
 		uint32_t len = 1 + (uint32_t)(rnd() % 1460);
@@ -634,6 +795,8 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
 		}
 	}
 	ft_reasm_segment(r, &d, isn, SYN, NULL, 0, s);
+	if (acked)
+		ft_reasm_ack(r, &d, isn + 1, s);
 	for (unsigned k = 0; k < n; k++) {
 		if (rnd() % 40 == 0)
 			continue; /* never captured */
@@ -641,6 +804,7 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
 			uint32_t o = segs[k].off + i;
 
 			payload[i] = (uint8_t)(ref(o) ^ segs[k].salt);
+			copies[o] |= segs[k].salt ? 2 : 1;
 			if (!seen[o]) {
 				seen[o] = 1;
 				first[o] = payload[i];
@@ -655,9 +819,22 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
 	/* The tail after the last byte seen is neither data nor gap. */
 	while (end > 0 && !seen[end - 1])
 		end--;
+	if (acked && !exact) {
+		/* Dropped data beyond everything held at the end is neither. */
+		assert_true(s->next <= end);
+		end = s->next;
+	}
 	assert_int_equal(s->next, end);
 	for (uint64_t k = 0; k < end; k++) {
-		if (s->kind[k] == 1 && (!seen[k] || s->bytes[k] != first[k]))
+		/* Under pressure with acks seen, a dropped first copy leaves the
+		 * byte to a later one. */
+		if (s->kind[k] == 1 && acked && !exact &&
+		    !((copies[k] & 1) && s->bytes[k] == ref(k)) &&
+		    !((copies[k] & 2) && s->bytes[k] == (uint8_t)(ref(k) ^ 0x5a)))
+			fail_msg("run %u offset %llu: delivered %02x, never captured", iter,
+				 (unsigned long long)k, s->bytes[k]);
+		else if (s->kind[k] == 1 && !(acked && !exact) &&
+			 (!seen[k] || s->bytes[k] != first[k]))
 			fail_msg(
 				"run %u offset %llu: delivered %02x, first captured %02x (seen %u)",
 				iter, (unsigned long long)k, s->bytes[k], first[k], seen[k]);
@@ -673,6 +850,9 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact)
 
 		ft_reasm_get_stats(r, &st);
 		assert_int_equal(st.slots_in_use, 0);
+		if (acked)
+			assert_int_equal(st.gaps_budget, 0);
+		random_dropped += st.dropped_bytes;
 	}
 	free(s);
 	ft_reasm_free(r);
@@ -683,10 +863,18 @@ test_random_model(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; i < 200; i++)
-		random_run(i, 8 << 20, 1 << 20, true);
-	/* Tight budgets: 8 slots per worker, 2 KB per direction. */
+		random_run(i, 8 << 20, 1 << 20, true, false);
+	/* With acks seen and room enough, the same. */
 	for (unsigned i = 0; i < 200; i++)
-		random_run(i, 8 * 512, 2048, false);
+		random_run(i, 8 << 20, 1 << 20, true, true);
+	/* Tight budgets: 8 slots per worker, 2 KB per direction; holes skipped
+	 * for room (no acks), or data dropped (acks seen). */
+	for (unsigned i = 0; i < 200; i++)
+		random_run(i, 8 * 512, 2048, false, false);
+	random_dropped = 0;
+	for (unsigned i = 0; i < 200; i++)
+		random_run(i, 8 * 512, 2048, false, true);
+	assert_true(random_dropped > 0);
 }
 
 int
@@ -701,6 +889,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gap_acked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_end, setup, teardown),
 		cmocka_unit_test(test_gap_flow_budget),
+		cmocka_unit_test(test_pressure_acked),
+		cmocka_unit_test(test_pressure_drop_farthest),
+		cmocka_unit_test(test_pressure_pool_acked),
 		cmocka_unit_test(test_gap_pool),
 		cmocka_unit_test(test_no_pool),
 		cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
