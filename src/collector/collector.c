@@ -784,13 +784,14 @@ write_summary(struct collector *c, enum run_end end, bool complete, const char *
 	if (c->stats_lost)
 		notice(c, "%" PRIu64 " statistics records not merged (out of memory)",
 		       c->stats_lost);
-	notice(c,
-	       "%s: run of pid %" PRId32 " %s%s%s: %" PRIu64 " flow records in %.3f s (%.0f "
-	       "records/s), %" PRIu64 " sequence gaps, %" PRIu64 " ring drops",
-	       c->seg.path, c->seg.dataplane_pid, complete ? "complete" : "incomplete",
-	       why ? " - " : "", why ? why : "", c->flows.records, (double)secs_ns / 1e9,
-	       secs_ns ? (double)c->flows.records * 1e9 / (double)secs_ns : 0.0, gaps,
-	       s.ring_drop_records);
+	/* An incomplete run is said even with -q: it is why the exit status is 1. */
+	say(c, !complete,
+	    "%s: run of pid %" PRId32 " %s%s%s: %" PRIu64 " flow records in %.3f s (%.0f "
+	    "records/s), %" PRIu64 " sequence gaps, %" PRIu64 " ring drops",
+	    c->seg.path, c->seg.dataplane_pid, complete ? "complete" : "incomplete",
+	    why ? " - " : "", why ? why : "", c->flows.records, (double)secs_ns / 1e9,
+	    secs_ns ? (double)c->flows.records * 1e9 / (double)secs_ns : 0.0, gaps,
+	    s.ring_drop_records);
 	return 0;
 }
 

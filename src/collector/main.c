@@ -37,7 +37,7 @@ usage(FILE *f)
 		"      --wait-timeout S    give up (exit 1) after waiting S seconds for a segment\n"
 		"                          (default: wait forever)\n"
 		"      --summary FILE      also write each run's summary line to FILE (replaced)\n"
-		"  -q, --quiet             print errors only\n"
+		"  -q, --quiet             print errors only (an incomplete run is one)\n"
 		"      --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n"
 		"\n"
