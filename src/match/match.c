@@ -238,13 +238,19 @@ take_state(struct ft_match *m, struct mdir *d, bool block, uint64_t offset)
 	}
 }
 
+void
+ft_match_unreadable(struct ft_match *m, uint32_t len)
+{
+	m->c.scan_errors++;
+	m->c.scan_error_bytes += len;
+}
+
 /* The scan's bytes: scanned, or (failed call) a scan error. */
 static void
 scanned(struct ft_match *m, struct mdir *d, uint32_t len, hs_error_t rc)
 {
 	if (unlikely(rc != HS_SUCCESS)) {
-		m->c.scan_errors++;
-		m->c.scan_error_bytes += len;
+		ft_match_unreadable(m, len);
 		return;
 	}
 	d->scanned += len;
@@ -450,13 +456,6 @@ ft_match_tick(struct ft_match *m, uint64_t now_ns)
 		n++;
 	}
 	return n;
-}
-
-void
-ft_match_unreadable(struct ft_match *m, uint32_t len)
-{
-	m->c.scan_errors++;
-	m->c.scan_error_bytes += len;
 }
 
 void

@@ -236,8 +236,9 @@ void ft_match_free(struct ft_match *m);
 void ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 		     const struct ft_pkt *pkt, const uint8_t *payload);
 
-/* A packet's payload that could not be read (never expected): counted with the
- * scan errors, so that no payload byte goes uncounted. */
+/* A packet's payload that could not be read (never expected), or bytes a
+ * failed Hyperscan call did not scan: counted with the scan errors, so that no
+ * payload byte goes uncounted. */
 void ft_match_unreadable(struct ft_match *m, uint32_t len);
 
 /*

@@ -112,6 +112,21 @@ setup(void **state)
 	return 0;
 }
 
+/* The same, with a per-direction budget of 1000 bytes and the stream started
+ * (SYN with seq 0). */
+static int
+setup_budget(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->r = make(1 << 20, 1000);
+	f->s = new_sink();
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	*state = f;
+	return 0;
+}
+
 static int
 teardown(void **state)
 {
@@ -357,31 +372,28 @@ test_gap_end(void **state)
 static void
 test_gap_flow_budget(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1000);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
+	struct ft_reasm *r = f->r;
+	struct ft_reasm_dir *d = &f->d;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
+	struct sink *s = f->s;
 
-	(void)state;
-	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
-	seg(r, &d, 0, 100, 400, s);
-	seg(r, &d, 0, 600, 400, s);
-	assert_int_equal(d.held_bytes, 800);
-	seg(r, &d, 0, 1100, 400, s); /* 1200 > 1000: skip 0-100, deliver 100-500 */
+	seg(r, d, 0, 100, 400, s);
+	seg(r, d, 0, 600, 400, s);
+	assert_int_equal(d->held_bytes, 800);
+	seg(r, d, 0, 1100, 400, s); /* 1200 > 1000: skip 0-100, deliver 100-500 */
 	assert_int_equal(s->next, 500);
-	assert_int_equal(d.held_bytes, 800);
+	assert_int_equal(d->held_bytes, 800);
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.gaps_budget, 1);
 	/* A segment larger than the budget: every hole goes, then it is in order. */
-	seg(r, &d, 0, 1600, 1500, s);
+	seg(r, d, 0, 1600, 1500, s);
 	assert_int_equal(s->next, 3100);
-	assert_int_equal(d.held_bytes, 0);
+	assert_int_equal(d->held_bytes, 0);
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.gaps_budget, 4);
 	assert_int_equal(st.gap_bytes, 100 + 100 + 100 + 100);
 	assert_int_equal(s->order_errors, 0);
-	free(s);
-	ft_reasm_free(r);
 }
 
 /*
@@ -451,49 +463,46 @@ test_pressure_acked(void **state)
 static void
 test_pressure_drop_farthest(void **state)
 {
-	struct ft_reasm *r = make(1 << 20, 1000);
-	struct ft_reasm_dir d = {0};
+	struct fix *f = *state;
+	struct ft_reasm *r = f->r;
+	struct ft_reasm_dir *d = &f->d;
 	struct ft_reasm_stats st;
-	struct sink *s = new_sink();
+	struct sink *s = f->s;
 
-	(void)state;
-	ft_reasm_segment(r, &d, 0, SYN, NULL, 0, s);
-	ft_reasm_ack(r, &d, 1, s);
-	assert_true(d.flags & FT_REASM_D_ACKED);
-	seg(r, &d, 0, 3000, 300, s);
-	seg(r, &d, 0, 4000, 300, s);
-	seg(r, &d, 0, 5000, 300, s); /* 900 held */
-	seg(r, &d, 0, 1000, 400, s); /* needs 300 more: 5000-5300 goes, 4000 stays */
-	assert_int_equal(d.held_bytes, 1000);
+	ft_reasm_ack(r, d, 1, s);
+	assert_true(d->flags & FT_REASM_D_ACKED);
+	seg(r, d, 0, 3000, 300, s);
+	seg(r, d, 0, 4000, 300, s);
+	seg(r, d, 0, 5000, 300, s); /* 900 held */
+	seg(r, d, 0, 1000, 400, s); /* needs 300 more: 5000-5300 goes, 4000 stays */
+	assert_int_equal(d->held_bytes, 1000);
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.dropped_bytes, 300);
 	assert_int_equal(st.dropped_held_bytes, 300);
 	assert_int_equal(st.dropped_segments, 0);
 	/* Too big for what lies beyond it: dropped, nothing else changes. */
-	seg(r, &d, 0, 2000, 800, s);
-	assert_int_equal(d.held_bytes, 1000);
+	seg(r, d, 0, 2000, 800, s);
+	assert_int_equal(d->held_bytes, 1000);
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.dropped_segments, 1);
 	assert_int_equal(st.dropped_bytes, 300 + 800);
 	/* Retransmitted bytes in a dropped segment stay retransmissions. */
-	seg(r, &d, 0, 1200, 900, s); /* 1200-1400 held already, 1400-2100 new: dropped */
+	seg(r, d, 0, 1200, 900, s); /* 1200-1400 held already, 1400-2100 new: dropped */
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.retrans_bytes, 200);
 	assert_int_equal(st.dropped_bytes, 300 + 800 + 700);
 	/* The receiver acknowledges 0-1000: a gap, then 1000-1400 in order. */
-	ft_reasm_ack(r, &d, 1 + 1000, s);
+	ft_reasm_ack(r, d, 1 + 1000, s);
 	assert_int_equal(s->next, 1400);
 	assert_int_equal(s->kind[999], 2);
 	assert_int_equal(s->kind[1000], 1);
-	seg(r, &d, 0, 1400, 1600, s); /* fills up to 3000: 3000-3300 and 4000-4300 follow */
+	seg(r, d, 0, 1400, 1600, s); /* fills up to 3000: 3000-3300 and 4000-4300 follow */
 	assert_int_equal(s->next, 3300);
-	ft_reasm_flush(r, &d, s);
+	ft_reasm_flush(r, d, s);
 	assert_int_equal(s->next, 4300);
 	assert_int_equal(s->order_errors, 0);
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.slots_in_use, 0);
-	free(s);
-	ft_reasm_free(r);
 }
 
 /* Worker pool tests: 4 slots, direction a holding 3 of them. */
@@ -888,9 +897,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_conflicting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_acked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_end, setup, teardown),
-		cmocka_unit_test(test_gap_flow_budget),
+		cmocka_unit_test_setup_teardown(test_gap_flow_budget, setup_budget, teardown),
 		cmocka_unit_test(test_pressure_acked),
-		cmocka_unit_test(test_pressure_drop_farthest),
+		cmocka_unit_test_setup_teardown(test_pressure_drop_farthest, setup_budget,
+						teardown),
 		cmocka_unit_test(test_pressure_pool_acked),
 		cmocka_unit_test(test_gap_pool),
 		cmocka_unit_test(test_no_pool),
