@@ -470,6 +470,10 @@ put_match_dir(char *p, const struct ft_flow_match *m, unsigned int d)
 		PUT(p, ",\"gap_bytes\":");
 		p = put_u64(p, m->gap_bytes[d]);
 	}
+	if (m->dropped_bytes[d] != 0) {
+		PUT(p, ",\"dropped_bytes\":");
+		p = put_u64(p, m->dropped_bytes[d]);
+	}
 	if (fl & FT_FLOW_MATCH_D_NO_STATE)
 		PUT(p, ",\"no_state\":true");
 	if (fl & FT_FLOW_MATCH_D_DEPTH)

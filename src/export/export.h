@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 7
+#define FT_EXPORT_LAYOUT_VERSION 8
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -211,8 +211,11 @@ struct ft_flow_match {
 	uint8_t dir_flags[2];	   /* 57  FT_FLOW_MATCH_D_* */
 	uint8_t flags;		   /* 59  FT_FLOW_MATCH_F_* */
 	uint8_t reserved[4];	   /* 60  zero */
+	uint64_t dropped_bytes[2]; /* 64  TCP payload bytes dropped for want of reorder
+				      memory (neither scanned nor gaps; saturating at
+				      UINT32_MAX per segment of the record) */
 };
-static_assert(sizeof(struct ft_flow_match) == 64, "flow match summary layout");
+static_assert(sizeof(struct ft_flow_match) == 80, "flow match summary layout");
 
 /*
  * A flow record: written when a flow ends, and every active timeout while a
@@ -247,7 +250,7 @@ struct ft_flow_record {
 	uint8_t reserved[8];	/* 120  zero */
 	struct ft_flow_match match; /* 128  pattern matching (FT_FLOW_F_MATCH) */
 };
-static_assert(sizeof(struct ft_flow_record) == 192, "flow record layout");
+static_assert(sizeof(struct ft_flow_record) == 208, "flow record layout");
 static_assert(offsetof(struct ft_flow_record, match) == 128, "flow record layout");
 
 /* struct ft_match_record.flags */

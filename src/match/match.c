@@ -534,9 +534,10 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 	d->r.offset += len;
 }
 
-/* The summary of the flow's current segment; the next one starts from zero. */
+/* The summary of the flow's current segment; the next one starts from zero.
+ * dropped: each direction's reassembly drops, read before a flush cleared them. */
 static void
-take_summary(struct mflow *f, struct ft_flow_match *sum)
+take_summary(struct mflow *f, const uint32_t dropped[2], struct ft_flow_match *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned dir = 0; dir < 2; dir++) {
@@ -546,8 +547,10 @@ take_summary(struct mflow *f, struct ft_flow_match *sum)
 		sum->gap_bytes[dir] = d->gap_bytes;
 		sum->gaps[dir] = d->gaps;
 		sum->dir_flags[dir] = d->flags;
+		sum->dropped_bytes[dir] = dropped[dir];
 		d->scanned = d->gap_bytes = 0;
 		d->gaps = 0;
+		d->r.dropped = 0;
 	}
 	sum->events = f->events - f->events_reported;
 	memcpy(sum->rules, f->rules, sizeof(sum->rules));
@@ -561,7 +564,10 @@ take_summary(struct mflow *f, struct ft_flow_match *sum)
 void
 ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_match *summary)
 {
-	take_summary(&m->flows[index], summary);
+	struct mflow *f = &m->flows[index];
+	const uint32_t dropped[2] = {f->d[0].r.dropped, f->d[1].r.dropped};
+
+	take_summary(f, dropped, summary);
 }
 
 void
@@ -569,6 +575,7 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 		  struct ft_flow_match *summary)
 {
 	struct mflow *f = &m->flows[index];
+	const uint32_t dropped[2] = {f->d[0].r.dropped, f->d[1].r.dropped};
 
 	for (unsigned dir = 0; dir < 2; dir++) {
 		struct mdir *d = &f->d[dir];
@@ -584,7 +591,7 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 			stream_put(m, d);
 		}
 	}
-	take_summary(f, summary);
+	take_summary(f, dropped, summary);
 	memset(f, 0, sizeof(*f));
 }
 

@@ -142,6 +142,14 @@ slot_free(struct ft_reasm *r, uint32_t i)
 	r->free_count++;
 }
 
+/* Count len bytes of d dropped for want of room. */
+static void
+count_dropped(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t len)
+{
+	r->st.dropped_bytes += len;
+	d->dropped = d->dropped > UINT32_MAX - len ? UINT32_MAX : d->dropped + len;
+}
+
 /* Free every slot of d; d holds nothing afterwards. */
 static void
 drop_held(struct ft_reasm *r, struct ft_reasm_dir *d)
@@ -339,7 +347,7 @@ drop_beyond(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t rel_end, uint32
 		uint32_t next = h->next;
 
 		d->held_bytes -= h->len;
-		r->st.dropped_bytes += h->len;
+		count_dropped(r, d, h->len);
 		r->st.dropped_held_bytes += h->len;
 		slot_free(r, i);
 		i = next;
@@ -462,7 +470,7 @@ ft_reasm_segment(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t seq, uint8
 			 * bytes it has yet to send). This segment, the farthest
 			 * ahead of what is left, is dropped instead. */
 			r->st.retrans_bytes += len - bytes;
-			r->st.dropped_bytes += bytes;
+			count_dropped(r, d, bytes);
 			r->st.dropped_segments++;
 			return;
 		}

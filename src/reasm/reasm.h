@@ -71,7 +71,9 @@ struct ft_reasm_dir {
 	uint32_t tail;	     /* last held slot + 1 */
 	uint32_t held_bytes; /* payload bytes held */
 	uint32_t flags;	     /* FT_REASM_D_* */
-	uint32_t reserved;
+	uint32_t dropped;    /* payload bytes dropped for want of room (stats'
+				dropped_bytes, this direction's share); saturating,
+				the caller may reset it */
 };
 
 #define FT_REASM_D_SYNC 0x01 /* next_seq is known */

@@ -100,15 +100,16 @@ def run(replay, tmp, with_server):
         sys.exit("flowtap-replay failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout))
     lines = [json.loads(l) for l in open(out)]
     events = [l for l in lines if l["type"] == "match"]
+    flows = [l for l in lines if l["type"] == "flow"]
     summary = [l for l in lines if l["type"] == "summary"][-1]
-    return events, summary["match"]
+    return events, flows, summary["match"]
 
 
 def main():
     replay = sys.argv[1]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        events, m = run(replay, tmp, True)
+        events, flows, m = run(replay, tmp, True)
         want_end = REQUEST.index(PATTERN) + len(PATTERN)
         got = [(e.get("rule"), e.get("offset")) for e in events]
         if got != [(RULE_ID, want_end)]:
@@ -123,9 +124,15 @@ def main():
                             "both" % (r["dropped_segments"], r["dropped_held_bytes"]))
         if m["payload"]["reorder_dropped_bytes"] == 0:
             problems.append("both sides: payload.reorder_dropped_bytes is 0")
+        # The one flow's record says which direction lost those bytes.
+        per_flow = [(f["match"]["fwd"].get("dropped_bytes", 0),
+                     f["match"]["rev"].get("dropped_bytes", 0)) for f in flows]
+        if per_flow != [(m["payload"]["reorder_dropped_bytes"], 0)]:
+            problems.append("both sides: flow records' dropped_bytes (fwd, rev) %s, want "
+                            "[(%d, 0)]" % (per_flow, m["payload"]["reorder_dropped_bytes"]))
         print("both sides: events %s, reassembly %s, payload %s" % (got, r, m["payload"]))
 
-        events, m = run(replay, tmp, False)
+        events, flows, m = run(replay, tmp, False)
         got = [(e.get("rule"), e.get("offset")) for e in events]
         if events or m["reassembly"]["gaps_budget"] == 0:
             problems.append("client side only: events %s, gaps_budget %d: expected the "

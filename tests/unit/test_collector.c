@@ -372,6 +372,7 @@ test_json_longest_line_fits(void **state)
 				    "\"icmp_code\":255,\"midstream\":true,\"flagged_fragments\":true,"
 				    "\"match\":{"));
 	assert_non_null(strstr(buf, "\"more_rules\":true,\"suppressed\":true}}\n"));
+	assert_non_null(strstr(buf, "\"dropped_bytes\":18446744073709551615,"));
 
 	/* The longest match line. */
 	memset(&r, 0xff, sizeof(r));
@@ -468,6 +469,7 @@ test_json_flow_match(void **state)
 	r.flow.match.scanned_bytes[1] = 20;
 	r.flow.match.gaps[1] = 2;
 	r.flow.match.gap_bytes[1] = 1460;
+	r.flow.match.dropped_bytes[1] = 496;
 	r.flow.match.dir_flags[0] = FT_FLOW_MATCH_D_STREAM | FT_FLOW_MATCH_D_DEPTH;
 	r.flow.match.dir_flags[1] = FT_FLOW_MATCH_D_BLOCK | FT_FLOW_MATCH_D_NO_STATE;
 	line = flow_line(&r);
@@ -475,7 +477,8 @@ test_json_flow_match(void **state)
 			       "\"fragments\":0,\"match\":{\"events\":3,\"rules\":[7,1],"
 			       "\"fwd\":{\"mode\":\"stream\",\"scanned_bytes\":1000,"
 			       "\"depth\":true},\"rev\":{\"mode\":\"block\",\"scanned_bytes\":20,"
-			       "\"gaps\":2,\"gap_bytes\":1460,\"no_state\":true}}}"));
+			       "\"gaps\":2,\"gap_bytes\":1460,\"dropped_bytes\":496,"
+			       "\"no_state\":true}}}"));
 	r.flow.match.dir_flags[0] = 0;
 	r.flow.match.nrules = 0;
 	line = flow_line(&r);

@@ -790,6 +790,40 @@ test_tcp_gap(void **state)
 	harness_free(h);
 }
 
+/* Bytes the reorder memory had no room for (the receiver's acks seen, so they
+ * are dropped rather than holes skipped) are in the flow's summary, per
+ * direction and per record. */
+static void
+test_tcp_dropped(void **state)
+{
+	struct opts o = defaults;
+	struct harness *h;
+	struct ft_flow_match s;
+	struct ft_worker_counters c;
+
+	(void)state;
+	o.reorder_memory = 2 * 512; /* two hold slots */
+	h = harness("3:/EVILPAYLOAD/\n", &o);
+	flow_init(h, 6, 80);
+	syn(h);			  /* the server's SYN+ACK: the client's receiver is seen */
+	tcp(h, 0, 100, "aaaa");	  /* held */
+	tcp(h, 0, 200, "bbbb");	  /* held */
+	tcp(h, 0, 300, "cccccc"); /* no slot left, nothing held beyond it: dropped */
+	ft_match_flow_segment(h->m, 1, &s);
+	assert_int_equal(s.dropped_bytes[0], 6);
+	assert_int_equal(s.dropped_bytes[1], 0);
+	tcp(h, 0, 400, "dd");
+	tcp(h, 1, 0, "response");
+	s = end(h);
+	assert_int_equal(s.dropped_bytes[0], 2); /* this record's only */
+	assert_int_equal(s.dropped_bytes[1], 0);
+	assert_int_equal(s.scanned_bytes[0], 8);
+	assert_int_equal(s.gap_bytes[0], 100 + 96); /* given up at the end */
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.reasm_dropped_bytes, 6 + 2);
+	harness_free(h);
+}
+
 static void
 test_scopes(void **state)
 {
@@ -1197,6 +1231,7 @@ main(void)
 		cmocka_unit_test(test_tcp_split),
 		cmocka_unit_test(test_tcp_reorder_retransmit),
 		cmocka_unit_test(test_tcp_gap),
+		cmocka_unit_test(test_tcp_dropped),
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_udp_modes),
 		cmocka_unit_test(test_pool_exhausted),

@@ -491,6 +491,9 @@ test_pressure_drop_farthest(void **state)
 	ft_reasm_get_stats(r, &st);
 	assert_int_equal(st.retrans_bytes, 200);
 	assert_int_equal(st.dropped_bytes, 300 + 800 + 700);
+	/* The direction's own count, which the caller may reset. */
+	assert_int_equal(d->dropped, 300 + 800 + 700);
+	d->dropped = 0;
 	/* The receiver acknowledges 0-1000: a gap, then 1000-1400 in order. */
 	ft_reasm_ack(r, d, 1 + 1000, s);
 	assert_int_equal(s->next, 1400);
@@ -498,6 +501,11 @@ test_pressure_drop_farthest(void **state)
 	assert_int_equal(s->kind[1000], 1);
 	seg(r, d, 0, 1400, 1600, s); /* fills up to 3000: 3000-3300 and 4000-4300 follow */
 	assert_int_equal(s->next, 3300);
+	assert_int_equal(d->dropped, 0);
+	/* The count saturates rather than wrap. */
+	d->dropped = UINT32_MAX - 100;
+	seg(r, d, 0, 9000, 900, s); /* over the budget, nothing beyond it: dropped */
+	assert_int_equal(d->dropped, UINT32_MAX);
 	ft_reasm_flush(r, d, s);
 	assert_int_equal(s->next, 4300);
 	assert_int_equal(s->order_errors, 0);
@@ -577,6 +585,8 @@ test_pressure_pool_acked(void **state)
 	assert_int_equal(st.gaps_budget, 0);
 	assert_int_equal(st.dropped_segments, 1);
 	assert_int_equal(st.dropped_held_bytes, 10);
+	assert_int_equal(p.b.dropped, 10 + 10);
+	assert_int_equal(p.a.dropped, 0); /* a lost nothing */
 	assert_int_equal(p.sb->next, 0);
 	pool_end(&p);
 }
@@ -822,6 +832,13 @@ random_run(unsigned iter, uint64_t memory, uint32_t flow_bytes, bool exact, bool
 		if (segs[k].off + segs[k].len > end)
 			end = segs[k].off + segs[k].len;
 		ft_reasm_segment(r, &d, isn + 1 + segs[k].off, ACK, payload, segs[k].len, s);
+	}
+	{
+		struct ft_reasm_stats st;
+
+		/* One direction: its own count is all of the drops. */
+		ft_reasm_get_stats(r, &st);
+		assert_int_equal(d.dropped, st.dropped_bytes);
 	}
 	ft_reasm_flush(r, &d, s);
 	assert_int_equal(s->order_errors, 0);
