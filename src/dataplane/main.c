@@ -48,6 +48,7 @@ RTE_LOG_REGISTER_SUFFIX(ft_logtype_main, main, INFO);
 #define MAX_EAL_ARGS	 256
 
 static volatile sig_atomic_t stop_signal;
+static volatile uint64_t stop_signal_ns; /* when it came (CLOCK_MONOTONIC) */
 static char runtime_dir[PATH_MAX];
 
 /* EAL leaves its runtime folder behind, empty with --in-memory or --no-shconf
@@ -59,12 +60,26 @@ remove_runtime_dir(void)
 		rmdir(runtime_dir);
 }
 
+/* A signal repeated sooner than this is the same request, not a second one:
+ * timeout(1) signals its child and then its own process group, so the child
+ * gets the signal twice at once, as it does from `kill -INT $pid; kill -INT $pid`. */
+#define SIGNAL_REPEAT_NS (500 * 1000 * 1000ULL)
+
 static void
 on_signal(int sig)
 {
-	if (stop_signal)
-		_exit(128 + sig); /* second signal: the operator means it */
-	stop_signal = sig;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+	now = (uint64_t)ts.tv_sec * FT_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	if (!stop_signal) {
+		stop_signal_ns = now;
+		stop_signal = sig;
+		return;
+	}
+	if (now - stop_signal_ns >= SIGNAL_REPEAT_NS)
+		_exit(128 + sig); /* a second signal: the operator means it */
 }
 
 static void

@@ -72,17 +72,7 @@ hyperscan() { # rules -> "block stream" MB per CPU second
 	     "$(grep -o 'stream scan throughput: [0-9.]*' <<<"$out" | awk '{print $4}')"
 }
 
-flowtap_run() { # [rules] -> "MB per CPU s, M packets per CPU s"; one retry (a
-	# signal that comes while EAL still starts leaves no summary)
-	local r
-	for _ in 1 2; do
-		r=$(flowtap_once "$@")
-		[ "${r#* }" != "0" ] && break
-	done
-	echo "$r"
-}
-
-flowtap_once() {
+flowtap_run() { # [rules] -> "MB per CPU s, M packets per CPU s"
 	local out rules=()
 	[ -n "${1:-}" ] && rules=(--set match.rules="$1" --set match.cache_dir="$work/cache"
 				   --set match.depth=0)
