@@ -147,6 +147,18 @@ ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv
 						 pc->pcap, p->file.linktype,
 						 pcap_datalink_val_to_name((int)p->file.linktype)
 							 ?: "unknown");
+			/* net_pcap's infinite_rx keeps each frame in one mbuf and
+			 * refuses the queue otherwise ("Multiseg mbufs are not
+			 * supported"): say why, and what to set, before EAL. */
+			if (pc->pcap_loop &&
+			    p->file.max_caplen > cfg->mbuf_size - RTE_PKTMBUF_HEADROOM)
+				return port_fail(err, err_len, pc,
+						 "pcap_loop keeps every frame in one mbuf, and "
+						 "'%s' holds a frame of %u bytes: set [dataplane] "
+						 "mbuf_size to at least %u (now %u; at most 65535)",
+						 pc->pcap, p->file.max_caplen,
+						 p->file.max_caplen + RTE_PKTMBUF_HEADROOM,
+						 cfg->mbuf_size);
 			p->link = (enum ft_link_type)p->file.linktype;
 			p->is_file = !pc->pcap_loop;
 			snprintf(p->dev_name, sizeof(p->dev_name), "net_pcap_ft%u", i);

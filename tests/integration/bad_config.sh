@@ -76,4 +76,13 @@ printf 'not a pcap' >"$tmp/junk.pcap"
 expect unreadable-pcap "[port.a]: pcap: cannot read capture '$tmp/junk.pcap'" "[port.a]
 pcap = $tmp/junk.pcap
 "
+# A looping capture whose largest frame does not fit one mbuf (net_pcap's
+# infinite_rx would refuse the queue after EAL): what to set, before EAL.
+expect loop-frame-too-big "[port.a]: pcap_loop keeps every frame in one mbuf" \
+	"[dataplane]
+mbuf_size = 192
+[port.a]
+pcap = $pcap
+pcap_loop = true
+"
 exit $fail
