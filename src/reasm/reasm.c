@@ -308,29 +308,31 @@ drop_beyond(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t rel_end, uint32
 				      ? (uint64_t)d->held_bytes + bytes - r->flow_bytes
 				      : 0;
 	uint32_t over_slots = nslots > r->free_count ? nslots - r->free_count : 0;
-	uint32_t beyond_bytes = 0, beyond_slots = 0, prev = 0, i;
+	uint32_t beyond_bytes = 0, beyond_slots = 0, first = 0, first_prev = 0, prev, i;
 
 	/* The usual case under pressure (a sender running ahead), in constant
 	 * time: nothing held lies beyond, the list being sorted. */
 	if (d->tail == 0 || slot_at(r, d->tail)->seq - d->next_seq < rel_end)
 		return false;
-	/* What lies beyond rel_end, in all. */
-	for (i = d->head; i != 0; i = slot_at(r, i)->next) {
+	/* What lies beyond rel_end (a suffix of the sorted list), in all. */
+	for (prev = 0, i = d->head; i != 0; prev = i, i = slot_at(r, i)->next) {
 		struct slot *h = slot_at(r, i);
 
 		if (h->seq - d->next_seq >= rel_end) {
+			if (first == 0) {
+				first = i;
+				first_prev = prev;
+			}
 			beyond_bytes += h->len;
 			beyond_slots++;
 		}
 	}
 	if (beyond_bytes < over_bytes || beyond_slots < over_slots)
 		return false;
-	/* Keep the nearest of it: walk to the first slot that must go. */
-	for (i = d->head; i != 0; prev = i, i = slot_at(r, i)->next) {
+	/* Keep the nearest of it: walk the suffix to the first slot that must go. */
+	for (prev = first_prev, i = first; i != 0; prev = i, i = slot_at(r, i)->next) {
 		struct slot *h = slot_at(r, i);
 
-		if (h->seq - d->next_seq < rel_end)
-			continue;
 		if (beyond_bytes - h->len < over_bytes || beyond_slots - 1 < over_slots)
 			break;
 		beyond_bytes -= h->len;
