@@ -31,10 +31,15 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 
 # Every suite in both builds: the sanitizer build runs the real flowtap,
-# collector and pktgen processes too, plus the fuzzers.
-meson test -C build --print-errorlogs "$@"
+# collector and pktgen processes too, plus the fuzzers. Each test runs under
+# tests/leftovers.sh: it fails if it leaves files in its TMPDIR or processes
+# running.
+# meson names its log after the wrapper; an old one must not be counted.
+wrap=$PWD/tests/leftovers.sh log=meson-logs/testlog-leftovers.sh.json
+rm -f "build/$log" "build-asan/$log"
+meson test -C build --print-errorlogs --wrapper "$wrap" "$@"
 rc1=$?
-meson test -C build-asan --print-errorlogs "$@"
+meson test -C build-asan --print-errorlogs --wrapper "$wrap" "$@"
 rc2=$?
 
 count() { # testlog.json -> "pass fail skip"
@@ -44,8 +49,8 @@ count() { # testlog.json -> "pass fail skip"
 			or .result=="UNEXPECTEDPASS")) | length),
 		  (map(select(.result=="SKIP")) | length) ] | @tsv' "$1"
 }
-read -r p1 f1 s1 < <(count build/meson-logs/testlog.json)
-read -r p2 f2 s2 < <(count build-asan/meson-logs/testlog.json)
+read -r p1 f1 s1 < <(count "build/$log")
+read -r p2 f2 s2 < <(count "build-asan/$log")
 pass=$((p1 + p2)) fail=$((f1 + f2)) skip=$((s1 + s2))
 line="tests: $pass passed, $fail failed"
 [ "$skip" -gt 0 ] && line="$line, $skip skipped"

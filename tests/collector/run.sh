@@ -15,7 +15,7 @@ case_name=$1
 COLLECTOR=$2
 PRODUCER=$3
 
-tmp=$(mktemp -d /tmp/ft-collector-test.XXXXXX)
+tmp=$(mktemp -d -t ft-collector-test.XXXXXX)
 inst="ct$$-${case_name:0:20}"
 inst=${inst//_/-}
 seg="/dev/shm/flowtap.$inst"

@@ -8,4 +8,4 @@ shift $(( $# < 3 ? $# : 3 ))
 command -v tshark >/dev/null || { echo "SKIP: tshark not installed"; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$replay" -q -w "$workers" "$@" -o "$tmp/out.jsonl" "$pcap" || { echo "flowtap-replay failed"; exit 1; }
-exec python3 "$(dirname "$0")/conv_compare.py" "$tmp/out.jsonl" "$pcap"
+python3 "$(dirname "$0")/conv_compare.py" "$tmp/out.jsonl" "$pcap"

@@ -6,7 +6,7 @@
 set -uo pipefail
 src=$1 build=$2
 command -v jq >/dev/null || { echo "jq missing"; exit 77; }
-out=$(mktemp -d /tmp/flowtap-test-demo.XXXXXX)
+out=$(mktemp -d -t flowtap-test-demo.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 log=$out/demo.log
 BUILD=$build FLOWTAP_DEMO_PREBUILT=1 OUT=$out/run "$src/tools/demo.sh" >"$log" 2>&1

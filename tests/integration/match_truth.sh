@@ -14,4 +14,4 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 python3 "$here/match_compare.py" rules "$tmp/truth.json" >"$tmp/truth.rules" || exit 1
 "$replay" -q -w "$workers" -r "$tmp/truth.rules" --set match.cache_dir="$tmp/cache" "$@" \
 	-o "$tmp/out.jsonl" "$tmp/in.pcap" || { echo "flowtap-replay failed"; exit 1; }
-exec python3 "$here/match_compare.py" compare "$tmp/out.jsonl" "$tmp/truth.json" "$tmp/in.pcap"
+python3 "$here/match_compare.py" compare "$tmp/out.jsonl" "$tmp/truth.json" "$tmp/in.pcap"

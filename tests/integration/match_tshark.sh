@@ -12,4 +12,4 @@ python3 "$here/match_tshark.py" rules >"$tmp/literals.rules" || exit 1
 "$replay" -q -w "$workers" -r "$tmp/literals.rules" --set match.depth=0 \
 	--set match.cache_dir="$tmp/cache" -o "$tmp/out.jsonl" "$pcap" ||
 	{ echo "flowtap-replay failed"; exit 1; }
-exec python3 "$here/match_tshark.py" compare "$tmp/out.jsonl" "$pcap"
+python3 "$here/match_tshark.py" compare "$tmp/out.jsonl" "$pcap"

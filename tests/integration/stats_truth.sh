@@ -24,5 +24,5 @@ done
 ns=$(python3 -c "
 import sys; v = sys.argv[1]
 print(int(float(v[:-2]) * 10**6) if v.endswith('ms') else int(float(v.rstrip('s')) * 10**9))" "$timeout")
-exec python3 "$(dirname "$0")/stats_compare.py" ${elephants:+--elephants "$elephants"} \
+python3 "$(dirname "$0")/stats_compare.py" ${elephants:+--elephants "$elephants"} \
 	"$tmp/in.pcap" "$tmp/truth.json" "$ns" "$tmp/out-w1.jsonl" "$tmp/out-w2.jsonl"

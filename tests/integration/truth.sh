@@ -14,4 +14,4 @@ for k in tcp_new tcp_established tcp_closed udp icmp other; do
 done
 "$replay" -q -w "$workers" "${sets[@]}" -o "$tmp/out.jsonl" "$tmp/in.pcap" ||
 	{ echo "flowtap-replay failed"; exit 1; }
-exec python3 "$(dirname "$0")/truth_compare.py" "$tmp/out.jsonl" "$tmp/truth.json"
+python3 "$(dirname "$0")/truth_compare.py" "$tmp/out.jsonl" "$tmp/truth.json"
