@@ -82,6 +82,23 @@ on_signal(int sig)
 		_exit(128 + sig); /* a second signal: the operator means it */
 }
 
+/*
+ * A stop requested while starting: the start goes no further than the step it
+ * is in, and what it set up is released (segment, ports, EAL). The handlers are
+ * installed first thing, so a signal is never lost to the default action (no
+ * cleanup) or to an inherited SIG_IGN (a background job of a script: flowtap
+ * would run on). Returns 0 to go on, or the exit status, 128 + the signal.
+ */
+static int
+stopped_starting(const char *before)
+{
+	if (!stop_signal)
+		return 0;
+	fprintf(stderr, "flowtap: signal %d while starting: stopped before %s, nothing read\n",
+		(int)stop_signal, before);
+	return 128 + stop_signal;
+}
+
 static void
 usage(FILE *out)
 {
@@ -547,6 +564,8 @@ main(int argc, char **argv)
 	bool all_finite;
 	int exit_code = 0;
 
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	sep = find_separator(argc, argv);
 	rc = parse_app_args(sep > 0 ? argc - sep : argc, sep > 0 ? argv + sep : argv, &app);
 	if (rc != 0)
@@ -577,6 +596,9 @@ main(int argc, char **argv)
 		goto out_config;
 	}
 	all_finite = ft_config_all_finite(&cfg);
+	exit_code = stopped_starting("EAL initialisation");
+	if (exit_code != 0)
+		goto out_config;
 
 	atexit(remove_runtime_dir);
 	if (rte_eal_init(neal, eal) < 0) {
@@ -593,6 +615,9 @@ main(int argc, char **argv)
 		exit_code = EXIT_CONFIG;
 		goto out_eal;
 	}
+	exit_code = stopped_starting("creating the export segment");
+	if (exit_code != 0)
+		goto out_eal;
 
 	{
 		struct ft_export_segment_params sp = {
@@ -625,6 +650,9 @@ main(int argc, char **argv)
 		exit_code = EXIT_CONFIG;
 		goto out_ports;
 	}
+	exit_code = stopped_starting("creating the workers");
+	if (exit_code != 0)
+		goto out_ports;
 
 	ctl.workers = nworkers;
 	w = 0;
@@ -742,8 +770,9 @@ main(int argc, char **argv)
 		}
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	exit_code = stopped_starting("starting the workers");
+	if (exit_code != 0)
+		goto out_workers;
 
 	for (unsigned i = 0; i < cfg.port_count; i++)
 		ft_port_read_stats(&ports[i], &seg.hdr->ports[i]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How flowtap stops on signals (README "Running"): one SIGINT or SIGTERM stops it
 # in order (every flow exported, the summary printed, exit 0); a second signal
-# exits at once. The same signal delivered twice within a moment is one request:
+# exits at once. One while starting stops the start, cleans up and exits
+# 128 + signal. The same signal delivered twice within a moment is one request:
 # timeout(1) signals its child and then its own process group, and a scripted
 # `kill -INT $pid; kill -INT $pid` does the same.
 #
@@ -56,6 +57,36 @@ for round in 1 2 3; do
 	start "$tmp/twice.log" --set export.linger=0
 	kill -INT "$dp"; kill -INT "$dp"
 	finish "two SIGINTs back to back ($round)" "$tmp/twice.log" 0
+done
+
+# A SIGINT while starting (here during the 10M-flow table's allocation, just
+# after the export segment exists): exit 130 soon, having said so, with the
+# segment and EAL's runtime folder gone. Before, a script's background flowtap
+# ignored it (SIG_IGN inherited until the handler came) and ran on for good.
+"$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
+	-- -i "$inst" --set port.p.pcap="$pcap" --set port.p.pcap_loop=true \
+	--set export.ring_size=1024 --set flow.capacity=10000000 2>"$tmp/starting.log" &
+dp=$!
+for _ in $(seq 300); do
+	grep -q "export: segment" "$tmp/starting.log" && break
+	sleep 0.01
+done
+kill -INT "$dp"
+for _ in $(seq 200); do
+	kill -0 "$dp" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$dp" 2>/dev/null; then
+	echo "FAIL a SIGINT while starting: still running 20 s later"; sed 's/^/    /' "$tmp/starting.log"
+	fail=1
+	kill -9 "$dp"
+fi
+finish "a SIGINT while starting" "$tmp/starting.log" 130
+if ! grep -q "signal 2 while starting: stopped before" "$tmp/starting.log"; then
+	echo "FAIL a SIGINT while starting: no message saying so"; fail=1
+fi
+for left in "/dev/shm/flowtap.$inst" "/var/run/dpdk/flowtap-$inst"; do
+	if [ -e "$left" ]; then echo "FAIL a SIGINT while starting: $left left behind"; fail=1; fi
 done
 
 # timeout(1), as scripts (and tools/bench/match.sh) stop it.
