@@ -6,7 +6,7 @@
 #
 #   tools/bench/rx.sh [--flows 1000,100000,1000000,10000000] [--packets 1000000]
 #                     [--seconds 8] [--rounds 3] [--size 64] [--against BUILD_DIR]
-#                     [--stats]
+#                     [--stats] [--set S.K=V]... [--against-set S.K=V]...
 #
 # flowtap runs with [stats] off; --stats adds a run with them on (defaults:
 # 10 buckets of 1 s, histograms, top 10 every second, every flow's periodic
@@ -14,7 +14,10 @@
 #
 # --against runs a second flowtap build (e.g. of the main branch) in the same
 # rounds, alternating with this one, and adds its figure and the ratio: on a
-# shared machine only runs side by side compare.
+# shared machine only runs side by side compare. --set adds a flowtap setting
+# (as flowtap's --set) to this build's runs, --against-set to the other's; with
+# --against-set alone the other is this build, so two settings compare in the
+# same rounds (e.g. --against-set dataplane.burst_size=64).
 #
 # Input: flowtap-pktgen, N UDP flows of equal size, all live at once (every flow
 # spans the whole capture), so the flow table holds N flows in steady state. A
@@ -32,6 +35,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 flows_list=1000,100000,1000000,10000000 packets=1000000 seconds=8 rounds=3 size=64 against="" stats=0
+sets=() against_sets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--flows) flows_list=$2; shift 2 ;;
@@ -41,10 +45,13 @@ while [ $# -gt 0 ]; do
 	--size) size=$2; shift 2 ;;
 	--against) against=$2; shift 2 ;;
 	--stats) stats=1; shift ;;
-	*) echo "usage: $0 [--flows N[,N...]] [--packets N] [--seconds S] [--rounds R] [--size B] [--against BUILD_DIR] [--stats]" >&2; exit 2 ;;
+	--set) sets+=(--set "$2"); shift 2 ;;
+	--against-set) against_sets+=(--set "$2"); shift 2 ;;
+	*) echo "usage: $0 [--flows N[,N...]] [--packets N] [--seconds S] [--rounds R] [--size B] [--against BUILD_DIR] [--stats] [--set S.K=V]... [--against-set S.K=V]..." >&2; exit 2 ;;
 	esac
 done
 build=${BUILD:-build}
+[ -z "$against" ] && [ ${#against_sets[@]} -gt 0 ] && against=$build
 pktgen=$build/pktgen/flowtap-pktgen flowtap=$build/src/dataplane/flowtap
 [ -x "$pktgen" ] && [ -x "$flowtap" ] && [ -x "$build/src/collector/flowtap-collector" ] || { echo "build first: meson setup build && ninja -C build" >&2; exit 1; }
 if [ -n "$against" ]; then
@@ -132,14 +139,16 @@ testpmd_mpps() { # pcap packets
 # created (the first pass over the capture creates them all), after the first
 # such second. Its whole-run figure (warm-up and the final flush included) is
 # the dataplane's own summary.
-flowtap_run() { # build pcap capacity flows stats(true|false) -> "steady_Mpps run_Mpps bytes_per_flow stats_bytes_per_flow"
+flowtap_run() { # build pcap capacity flows stats(true|false) [--set S.K=V]... -> "steady_Mpps run_Mpps bytes_per_flow stats_bytes_per_flow"
 	local dir=$1 out=$work/flowtap.out stats=$work/collector.out steady run bpf sbpf
 	shift
+	local extra=("${@:5}")
 	start_program "$out" 'worker 0: lcore' "$dir/src/dataplane/flowtap" -l 0-1 --in-memory \
 		--file-prefix flowtap-bench-$$ --log-level=lib.eal:warning -- -i bench-$$ \
 		--set port.bench.pcap="$1" --set port.bench.pcap_loop=true \
 		--set dataplane.mbuf_size=$mbuf_size --set flow.capacity="$2" --set stats.enable="$4" \
-		--set export.linger=0 --set export.ring_size=1024 || { echo "0 0 0 0"; return; }
+		--set export.linger=0 --set export.ring_size=1024 ${extra[@]+"${extra[@]}"} ||
+		{ echo "0 0 0 0"; return; }
 	taskset -c 0 "$dir/src/collector/flowtap-collector" -i bench-$$ -o /dev/null --stats-interval 1 2>"$stats" &
 	collector=$!
 	sleep $(( seconds + $3 / 2000000 ))
@@ -184,14 +193,15 @@ for flows in ${flows_list//,/ }; do
 	tp=() ft=() whole=() base=() st=() bpf=0 sbpf=0
 	for _ in $(seq "$rounds"); do
 		tp+=("$(testpmd_mpps "$pcap" "$npk")")
-		read -r m w b _ < <(flowtap_run "$build" "$pcap" "$capacity" "$flows" false)
+		read -r m w b _ < <(flowtap_run "$build" "$pcap" "$capacity" "$flows" false ${sets[@]+"${sets[@]}"})
 		ft+=("$m"); whole+=("$w"); bpf=$b
 		if [ -n "$against" ]; then
-			read -r m _ _ _ < <(flowtap_run "$against" "$pcap" "$capacity" "$flows" false)
+			read -r m _ _ _ < <(flowtap_run "$against" "$pcap" "$capacity" "$flows" false \
+				${against_sets[@]+"${against_sets[@]}"})
 			base+=("$m")
 		fi
 		if [ "$stats" = 1 ]; then
-			read -r m _ _ sb < <(flowtap_run "$build" "$pcap" "$capacity" "$flows" true)
+			read -r m _ _ sb < <(flowtap_run "$build" "$pcap" "$capacity" "$flows" true ${sets[@]+"${sets[@]}"})
 			st+=("$m"); sbpf=$sb
 		fi
 	done
@@ -224,7 +234,8 @@ echo "flowtap's over the seconds without flow creation (after the first pass ove
 echo "capture created every flow) but the first. Whole run: flowtap's own summary, packets over"
 echo "its run time, warm-up and the final flush of every flow included. Bytes per flow:"
 echo "flowtap's whole table over its capacity (flows + flows/4 + 1024)."
-[ -n "$against" ] && echo "Against: $against, run in the same rounds right after this build's flowtap."
+[ ${#sets[@]} -gt 0 ] && echo "This build's flowtap ran with: ${sets[*]}"
+[ -n "$against" ] && echo "Against: $against${against_sets[0]+ with ${against_sets[*]}}, run in the same rounds right after this build's flowtap."
 [ "$stats" = 1 ] && echo "[stats] ns per packet: 1000 / Mpps with statistics - 1000 / Mpps without, best rounds."
 
 exit 0
