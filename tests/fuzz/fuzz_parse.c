@@ -22,20 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "parse/parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const enum ft_link_type links[] = {
 	FT_LINK_ETHERNET, FT_LINK_LINUX_SLL, FT_LINK_LINUX_SLL2, FT_LINK_NULL,
 	FT_LINK_LOOP,	  FT_LINK_RAW,	     FT_LINK_IPV4,	 FT_LINK_IPV6,
 };
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static int
 endpoint_le(const struct ft_flow_key *k)

@@ -7,22 +7,10 @@
  * and port ranges valid, every rule's text and expression present; and when a
  * refusal has no message naming the file.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "fuzz.h"
 #include "match/match.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void
 check(const struct ft_rules *rs)
@@ -52,15 +40,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], err[PATH_MAX + 1024];
 	struct ft_rules *rs = NULL;
-	int fd = memfd_create("rules", 0);
+	int fd = fuzz_file(data, size, path, sizeof(path));
 
 	if (fd < 0)
 		return 0;
-	if (write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	err[0] = '\0';
 	if (ft_rules_load(path, &rs, err, sizeof(err)) == 0) {
 		check(rs);

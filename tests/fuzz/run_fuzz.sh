@@ -4,7 +4,8 @@
 # time, from the public captures (into the build folder, never into git).
 #
 # Usage: run_fuzz.sh FUZZER SEED_TOOL PCAP_DIR WORK_DIR SECONDS
-#        run_fuzz.sh FUZZER - SEED_DIR WORK_DIR SECONDS   (seeds: SEED_DIR's files)
+#        run_fuzz.sh FUZZER - SEED_DIR WORK_DIR SECONDS   (seeds: SEED_DIR's files,
+#                                                     not its folders)
 # Exit: the fuzzer's status (0 clean, non-zero on a crash, a sanitizer report or
 # a broken invariant; the reproducer is left in WORK_DIR).
 set -eu
@@ -16,7 +17,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 rm -rf "$work/corpus" "$work/artifacts"
 mkdir -p "$work/corpus" "$work/artifacts"
 if [ "$seed_tool" = "-" ]; then
-	cp "$pcaps"/* "$work/corpus/"
+	find "$pcaps/" -maxdepth 1 -type f -exec cp {} "$work/corpus/" \;
 elif [ -d "$pcaps" ]; then
 	# shellcheck disable=SC2046
 	"$seed_tool" "$work/corpus" --per-file 64 --max-len 2048 \
