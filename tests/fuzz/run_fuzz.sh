@@ -6,6 +6,7 @@
 # Usage: run_fuzz.sh FUZZER SEED_TOOL PCAP_DIR WORK_DIR SECONDS
 #        run_fuzz.sh FUZZER - SEED_DIR WORK_DIR SECONDS   (seeds: SEED_DIR's files,
 #                                                     not its folders)
+#        run_fuzz.sh FUZZER - - WORK_DIR SECONDS          (no seeds)
 # Exit: the fuzzer's status (0 clean, non-zero on a crash, a sanitizer report or
 # a broken invariant; the reproducer is left in WORK_DIR).
 set -eu
@@ -16,7 +17,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 rm -rf "$work/corpus" "$work/artifacts"
 mkdir -p "$work/corpus" "$work/artifacts"
-if [ "$seed_tool" = "-" ]; then
+if [ "$seed_tool" = "-" ] && [ "$pcaps" = "-" ]; then
+	: # no seeds: the harness makes its own input format
+elif [ "$seed_tool" = "-" ]; then
 	find "$pcaps/" -maxdepth 1 -type f -exec cp {} "$work/corpus/" \;
 elif [ -d "$pcaps" ]; then
 	# shellcheck disable=SC2046
