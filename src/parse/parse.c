@@ -440,9 +440,9 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 	uint8_t proto;
 	int kind;
 
-	/* Everything the parser owns except reserved sits before port. */
+	/* Everything the parser owns except payload_ip_len sits before port. */
 	memset(pkt, 0, offsetof(struct ft_pkt, port));
-	pkt->reserved = 0;
+	pkt->payload_ip_len = 0;
 
 	switch (link) {
 	case FT_LINK_ETHERNET:
@@ -676,11 +676,13 @@ l3_done:
 			/* Keyed by addresses and protocol; payload is the IP payload. */
 			pkt->payload_offset = l4;
 			pkt->payload_len = left;
+			pkt->payload_ip_len = ip_len_end - l4;
 			goto key;
 		}
 		pkt->flags |= FT_PKT_F_L4_PAYLOAD;
 		pkt->payload_offset = l4 + hlen;
 		pkt->payload_len = left - hlen;
+		pkt->payload_ip_len = ip_len_end - l4 - hlen;
 		goto key;
 	short_header:
 		r = l4_header_short(h, left, ip_len_end - l4, hlen, proto, pkt, &reason);
@@ -702,6 +704,7 @@ l3_done:
 later_frag:
 	pkt->payload_offset = l4;
 	pkt->payload_len = ip_end - l4;
+	pkt->payload_ip_len = ip_len_end - l4;
 
 key:
 	set_key(pkt, src, dst, sport, dport,
@@ -731,7 +734,7 @@ static __rte_always_inline int
 parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 {
 	const uint8_t *ip, *h;
-	uint32_t off = ETHER_HDR_LEN, l4, ip_end, left, hlen, family, frag_id;
+	uint32_t off = ETHER_HDR_LEN, l4, ip_end, ip_len_end, left, hlen, family, frag_id;
 	uint64_t vlans = 0;
 	uint16_t type, sport, dport;
 	uint32_t seq = 0, ack = 0;
@@ -759,7 +762,8 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 		total = load_be16(ip + 2);
 		if (unlikely(total < IPV4_HDR_LEN))
 			return 1;
-		ip_end = RTE_MIN(off + total, len);
+		ip_len_end = off + total;
+		ip_end = RTE_MIN(ip_len_end, len);
 		frag_id = load_be16(ip + 4);
 		proto = ip[9];
 		l4 = off + IPV4_HDR_LEN;
@@ -772,7 +776,8 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 		/* A payload length of 0 leaves no room for L4: the generic parser
 		 * decides what it means (jumbogram, BIG TCP, empty packet). */
 		plen = load_be16(ip + 4);
-		ip_end = RTE_MIN(off + IPV6_HDR_LEN + plen, len);
+		ip_len_end = off + IPV6_HDR_LEN + plen;
+		ip_end = RTE_MIN(ip_len_end, len);
 		frag_id = 0;
 		proto = ip[6];
 		l4 = off + IPV6_HDR_LEN;
@@ -807,6 +812,7 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 	pkt->l4_offset = (uint16_t)l4;
 	pkt->payload_offset = l4 + hlen;
 	pkt->payload_len = left - hlen;
+	pkt->payload_ip_len = ip_len_end - l4 - hlen;
 	pkt->tcp_seq = seq;
 	pkt->tcp_ack = ack;
 	pkt->frag_id = frag_id;
@@ -817,7 +823,6 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 	pkt->discard = 0;
 	pkt->icmp_type = 0;
 	pkt->icmp_code = 0;
-	pkt->reserved = 0;
 	set_key(pkt, ip + (family == 4 ? 12 : 8), ip + (family == 4 ? 16 : 24), sport, dport, vlans,
 		proto, family);
 	return 0;

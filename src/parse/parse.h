@@ -130,7 +130,9 @@ int ft_parse_link_supported(uint32_t linktype);
  *  86  port            2 B  input port (worker)
  *  88  ts_ns           8 B  packet time, ns since the epoch (worker)
  *  96  wire_len        4 B  frame length in bytes (worker: the mbuf's pkt_len)
- *  100 reserved        4 B
+ *  100 payload_ip_len  4 B  payload_len's bytes as the IP length gives them,
+ *                           captured or not: more than payload_len when the
+ *                           capture cut the packet (snaplen); 0 without payload
  */
 struct ft_pkt {
 	struct ft_flow_key key;
@@ -153,7 +155,7 @@ struct ft_pkt {
 	uint16_t port;
 	uint64_t ts_ns;
 	uint32_t wire_len;
-	uint32_t reserved;
+	uint32_t payload_ip_len;
 };
 static_assert(sizeof(struct ft_pkt) == 104, "struct ft_pkt layout");
 static_assert(offsetof(struct ft_pkt, ts_ns) == 88, "struct ft_pkt layout");

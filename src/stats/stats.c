@@ -166,10 +166,10 @@ struct qpkt {
 	uint32_t idx; /* flow index, or FT_FLOW_REFUSED (only moves the clock) */
 	uint32_t len;
 	uint32_t seq;
-	uint32_t payload;
+	uint32_t payload; /* by the IP length (payload_ip_len) */
 	uint16_t window;
 	uint8_t dir; /* struct ft_pkt.dir */
-	uint8_t tcp; /* TCP with its whole header and segment (tcp_known) */
+	uint8_t tcp; /* TCP with its whole header, its range known (tcp_known) */
 	uint8_t tcp_flags;
 	uint8_t pad[3];
 };
@@ -1007,8 +1007,9 @@ tcp_apply(struct flow_hdr *h, struct dir_state *D, struct holes *H, unsigned d,
 		D->tcp_next = end;
 }
 
-/* Does the packet carry its whole TCP header and its whole segment? (A first
- * fragment holds part of one: its sequence range would look like a hole.) */
+/* Does the packet carry its whole TCP header, and does its IP length give its
+ * segment's range? (A first fragment holds part of a segment: its range would
+ * look like a hole. A capture's snaplen cut is no hole: payload_ip_len.) */
 static inline bool
 tcp_known(const struct ft_pkt *p)
 {
@@ -1142,7 +1143,9 @@ enqueue(struct ft_stats *st, const struct ft_pkt *p, uint32_t i)
 	q->dir = p->dir;
 	q->tcp = p->key.proto == 6 && tcp_known(p);
 	q->seq = p->tcp_seq;
-	q->payload = p->payload_len;
+	/* By the IP length: a segment the capture cut (snaplen) still covers
+	 * its whole sequence range, so the cut is no hole. */
+	q->payload = p->payload_ip_len;
 	q->window = p->tcp_window;
 	q->tcp_flags = p->tcp_flags;
 	if (i != FT_FLOW_REFUSED)

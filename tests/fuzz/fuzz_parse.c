@@ -6,8 +6,9 @@
  * over-read).
  *
  * Besides crashes and sanitizer reports, it aborts when an output invariant of
- * parse.h does not hold: offsets and payload within the frame, key padding and
- * unused IPv4 address bytes zero, endpoints sorted, hash == ft_flow_key_hash(key),
+ * parse.h does not hold: offsets and payload within the frame (payload_ip_len
+ * at least payload_len, more only when the frame ends inside the payload), key
+ * padding and unused IPv4 address bytes zero, endpoints sorted, hash == ft_flow_key_hash(key),
  * one discard reason the parser may give, every parser-owned byte written
  * (two parses into differently pre-filled structs must agree), and the same
  * result and bytes from the generic parser (ft_parse_generic(), no fast path).
@@ -90,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(ra == rb);
 	CHECK(ra == rg && memcmp(&a, &g, sizeof(a)) == 0);
 	CHECK(memcmp(&a, &b, offsetof(struct ft_pkt, port)) == 0);
-	CHECK(a.reserved == b.reserved);
+	CHECK(a.payload_ip_len == b.payload_ip_len);
 	/* The worker's fields are not the parser's. */
 	CHECK(a.port == 0 && a.ts_ns == 0 && a.wire_len == 0);
 	CHECK(b.port == 0xffff && b.ts_ns == UINT64_MAX && b.wire_len == UINT32_MAX);
@@ -112,6 +113,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(a.l3_offset < len);
 	CHECK(a.l4_offset <= len);
 	CHECK((uint64_t)a.payload_offset + a.payload_len <= len);
+	/* The IP length says at least what was captured of it, and more only when
+	 * the capture stopped before the payload's end. */
+	CHECK(a.payload_ip_len >= a.payload_len);
+	CHECK(a.payload_ip_len == a.payload_len || a.payload_offset + a.payload_len == len);
 	CHECK(!(a.flags & ~(FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_IPV4_OPTIONS |
 			    FT_PKT_F_L4_PAYLOAD | FT_PKT_F_L4_PARTIAL)));
 	if (a.key.proto != 6)

@@ -460,7 +460,7 @@ key6(const uint8_t *s, uint16_t sp, const uint8_t *d, uint16_t dp, uint8_t proto
 /* --------------------------------------------------------------- harness */
 
 #define WORKER_OFF offsetof(struct ft_pkt, port)
-#define WORKER_END offsetof(struct ft_pkt, reserved)
+#define WORKER_END offsetof(struct ft_pkt, payload_ip_len)
 
 static uint16_t
 get16(const uint8_t *p)
@@ -590,7 +590,7 @@ parse_bytes(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft
 	assert_true(ra == 0 || ra == -1);
 	/* Every parser-owned byte written, whatever was there before. */
 	assert_memory_equal(&a, &b, WORKER_OFF);
-	assert_memory_equal(&a.reserved, &b.reserved, sizeof(a.reserved));
+	assert_int_equal(a.payload_ip_len, b.payload_ip_len);
 	/* The worker's fields (port, ts_ns, wire_len) untouched. */
 	for (size_t i = WORKER_OFF; i < WORKER_END; i++) {
 		assert_int_equal(((uint8_t *)&a)[i], 0x00);
@@ -640,6 +640,7 @@ expect_offsets(const struct frame *f, const struct ft_pkt *p)
 	assert_int_equal(p->l4_offset, f->l4);
 	assert_int_equal(p->payload_offset, f->payload);
 	assert_int_equal(p->payload_len, f->n - f->payload);
+	assert_int_equal(p->payload_ip_len, p->payload_len);
 	assert_true(p->flags & FT_PKT_F_L4_PAYLOAD);
 }
 
@@ -698,6 +699,8 @@ sweep(const struct frame *f, enum ft_link_type link)
 			assert_int_equal(p.flags, full.flags);
 			assert_int_equal(p.payload_offset, f->payload);
 			assert_int_equal(p.payload_len, k - f->payload);
+			/* The IP length still says the whole payload (snaplen). */
+			assert_int_equal(p.payload_ip_len, full.payload_ip_len);
 			assert_int_equal(p.tcp_seq, full.tcp_seq);
 			assert_int_equal(p.tcp_ack, full.tcp_ack);
 			assert_int_equal(p.tcp_flags, full.tcp_flags);
@@ -710,6 +713,7 @@ sweep(const struct frame *f, enum ft_link_type link)
 			fail_msg("prefix %u of %u: flags 0x%x, expected partial", k, f->n, p.flags);
 		assert_int_equal(p.payload_offset, k);
 		assert_int_equal(p.payload_len, 0);
+		assert_int_equal(p.payload_ip_len, 0);
 		if (f->kind == L4_ICMP) {
 			assert_int_equal(p.icmp_type, f->icmp_type);
 			assert_int_equal(p.icmp_code, f->icmp_code);

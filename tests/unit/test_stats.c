@@ -189,6 +189,18 @@ mktcp(uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint64_t ts, uint8_t flags
 	p.tcp_seq = seq;
 	p.tcp_window = window;
 	p.payload_len = payload;
+	p.payload_ip_len = payload;
+	return p;
+}
+
+/* mktcp() for a capture that kept `captured` bytes of the payload (snaplen). */
+static struct ft_pkt
+mktcp_cut(uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint64_t ts, uint8_t flags, uint32_t seq,
+	  uint32_t payload, uint32_t captured)
+{
+	struct ft_pkt p = mktcp(a, pa, b, pb, ts, flags, seq, payload, 65535);
+
+	p.payload_len = captured;
 	return p;
 }
 
@@ -618,6 +630,50 @@ test_bins(void **state)
 #define FIN FT_TCP_FIN
 #define RST FT_TCP_RST
 #define PSH FT_TCP_PSH
+
+/*
+ * A capture cut at a snaplen keeps a few bytes of each segment: the sequence
+ * ranges come from the IP length, so the cuts are no holes, and a
+ * retransmission that starts inside a segment's uncaptured part is one (with
+ * the captured bytes' ranges it fell in a "hole" and counted as out of order).
+ */
+static void
+test_tcp_snaplen(void **state)
+{
+	struct setup s = {0};
+	struct harness h;
+	struct ft_pkt p[16];
+	const struct ft_record *r[4];
+	const struct ft_flow_stats_record *f;
+	uint32_t c = 1000;
+	unsigned n = 0;
+	size_t m;
+	uint64_t t = T0;
+	(void)state;
+
+	harness_init(&h, &s);
+	p[n++] = mktcp(9, 40000, 2, 80, t, SYN, c, 0, 65535);
+	p[n++] = mktcp(2, 80, 9, 40000, t += MS, SYN | ACK, 7000, 0, 65535);
+	p[n++] = mktcp(9, 40000, 2, 80, t += MS, ACK, c + 1, 0, 65535);
+	/* three 1000-byte segments, 40 bytes of each captured, in order */
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 1, 1000, 40);
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 1001, 1000, 40);
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 2001, 1000, 40);
+	/* the second half of the second one again */
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 1501, 500, 40);
+	/* the fourth before the fifth: out of order, cut or not */
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 4001, 1000, 40);
+	p[n++] = mktcp_cut(9, 40000, 2, 80, t += MS, ACK, c + 3001, 1000, 40);
+	feed_all(&h, p, n, 4, t);
+	/* the final record is the last (a periodic one may come first) */
+	m = find(&h, FT_RECORD_FLOW_STATS, &p[0], r, 4);
+	assert_true(m >= 1);
+	f = &r[m - 1]->flow_stats;
+	assert_int_equal(f->kind, FT_FLOW_STATS_FINAL);
+	assert_int_equal(f->dir[0].retransmissions, 1);
+	assert_int_equal(f->dir[0].out_of_order, 1);
+	harness_free(&h);
+}
 
 static void
 test_tcp_health(void **state)
@@ -1208,6 +1264,7 @@ main(void)
 		cmocka_unit_test(test_moments_exact),
 		cmocka_unit_test(test_bins),
 		cmocka_unit_test(test_tcp_health),
+		cmocka_unit_test(test_tcp_snaplen),
 		cmocka_unit_test(test_periodic_liveness),
 		cmocka_unit_test(test_periodic_liveness_emergency),
 		cmocka_unit_test(test_end_inside_burst),
