@@ -89,9 +89,11 @@ for left in "/dev/shm/flowtap.$inst" "/var/run/dpdk/flowtap-$inst"; do
 	if [ -e "$left" ]; then echo "FAIL a SIGINT while starting: $left left behind"; fail=1; fi
 done
 
-# timeout(1), as scripts (and tools/bench/match.sh) stop it.
+# timeout(1), as scripts (and tools/bench/match.sh) stop it, once flowtap runs:
+# it starts in 0.2-0.4 s, in over 1 s on a loaded machine (a signal while
+# starting is the case above).
 for round in 1 2 3; do
-	timeout -s INT 1 "$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" \
+	timeout -s INT 4 "$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" \
 		--log-level=lib.eal:error -- -i "$inst" --set port.p.pcap="$pcap" \
 		--set port.p.pcap_loop=true --set export.ring_size=1024 --set export.linger=0 \
 		2>"$tmp/timeout.log"
