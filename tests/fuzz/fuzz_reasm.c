@@ -22,22 +22,8 @@
 #include "fuzz.h"
 #include "reasm/reasm.h"
 
-/* No EAL here: the pool comes from the C library. */
-void *__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket);
-void __wrap_rte_free(void *p);
-
-void *
-__wrap_rte_zmalloc_socket(const char *type, size_t size, unsigned align, int socket)
-{
-	(void)type, (void)align, (void)socket;
-	return calloc(1, size);
-}
-
-void
-__wrap_rte_free(void *p)
-{
-	free(p);
-}
+/* No EAL here: allocation comes from the C library. */
+#include "../unit/dpdk_malloc.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK allocation redirected to libc for unit tests that link a module using
- * rte_zmalloc_socket/rte_free (meson: -Wl,--wrap=rte_zmalloc_socket,
+ * DPDK allocation redirected to libc for unit tests and fuzzers that link a
+ * module using rte_zmalloc_socket/rte_free (meson: -Wl,--wrap=rte_zmalloc_socket,
  * -Wl,--wrap=rte_free), so no EAL is needed. Include it in exactly one file
  * of a test executable.
  */
