@@ -17,8 +17,13 @@ set -u
 dir=$(mktemp -d "${TMPDIR:-/tmp}/flowtap-test.XXXXXX") || exit 1
 token=flowtap-test-$$-$RANDOM$RANDOM
 
+# meson's timeout signals the whole process group with SIGTERM (SIGKILL half a
+# second later): the test's folder goes too.
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$dir"; exit 143' TERM
+
 TMPDIR=$dir FLOWTAP_TEST_TOKEN=$token "$@"
 rc=$?
+trap - TERM
 
 # A test that passed or skipped fails for what it left; a failure stays one.
 fail_clean() { if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then rc=1; fi; }
