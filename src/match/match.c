@@ -534,10 +534,9 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 	d->r.offset += len;
 }
 
-/* The summary of the flow's current segment; the next one starts from zero.
- * dropped: each direction's reassembly drops, read before a flush cleared them. */
+/* The summary of the flow's current segment; the next one starts from zero. */
 static void
-take_summary(struct mflow *f, const uint32_t dropped[2], struct ft_flow_match *sum)
+take_summary(struct mflow *f, struct ft_flow_match *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned dir = 0; dir < 2; dir++) {
@@ -547,7 +546,7 @@ take_summary(struct mflow *f, const uint32_t dropped[2], struct ft_flow_match *s
 		sum->gap_bytes[dir] = d->gap_bytes;
 		sum->gaps[dir] = d->gaps;
 		sum->dir_flags[dir] = d->flags;
-		sum->dropped_bytes[dir] = dropped[dir];
+		sum->dropped_bytes[dir] = d->r.dropped;
 		d->scanned = d->gap_bytes = 0;
 		d->gaps = 0;
 		d->r.dropped = 0;
@@ -564,10 +563,7 @@ take_summary(struct mflow *f, const uint32_t dropped[2], struct ft_flow_match *s
 void
 ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_match *summary)
 {
-	struct mflow *f = &m->flows[index];
-	const uint32_t dropped[2] = {f->d[0].r.dropped, f->d[1].r.dropped};
-
-	take_summary(f, dropped, summary);
+	take_summary(&m->flows[index], summary);
 }
 
 void
@@ -575,13 +571,14 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 		  struct ft_flow_match *summary)
 {
 	struct mflow *f = &m->flows[index];
-	const uint32_t dropped[2] = {f->d[0].r.dropped, f->d[1].r.dropped};
 
 	for (unsigned dir = 0; dir < 2; dir++) {
 		struct mdir *d = &f->d[dir];
+		uint32_t dropped = d->r.dropped; /* the flush zeroes the direction */
 
 		set_current(m, flow, f, dir, flow->last_ns);
 		ft_reasm_flush(m->reasm, &d->r, m);
+		d->r.dropped = dropped;
 		if (d->state == ST_STREAM) {
 			chunk_flush(m, d);
 			m->cur.base = d->base;
@@ -591,7 +588,7 @@ ft_match_flow_end(struct ft_match *m, const struct ft_flow *flow, uint32_t index
 			stream_put(m, d);
 		}
 	}
-	take_summary(f, dropped, summary);
+	take_summary(f, summary);
 	memset(f, 0, sizeof(*f));
 }
 
