@@ -13,6 +13,10 @@ flowtap=$1 pcap=$2
 [ -d /dev/hugepages ] || { echo "SKIP: no hugepages"; exit 77; }
 tmp=$(mktemp -d)
 inst=sig-$$ dp=
+# flowtap replaying the capture in a loop, no collector (options may follow).
+run=("$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error
+	-- -i "$inst" --set port.p.pcap="$pcap" --set port.p.pcap_loop=true
+	--set export.ring_size=1024)
 cleanup() {
 	[ -n "$dp" ] && kill -9 "$dp" 2>/dev/null && wait "$dp" 2>/dev/null
 	rm -f "/dev/shm/flowtap.$inst"
@@ -21,13 +25,11 @@ cleanup() {
 trap cleanup EXIT
 fail=0
 
-# start LOG [extra options]: flowtap replaying the capture in a loop, no
-# collector; returns once its worker runs.
+# start LOG [extra options]: "${run[@]}" in the background; returns once its
+# worker runs.
 start() {
 	local log=$1; shift
-	"$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
-		-- -i "$inst" --set port.p.pcap="$pcap" --set port.p.pcap_loop=true \
-		--set export.ring_size=1024 "$@" 2>"$log" &
+	"${run[@]}" "$@" 2>"$log" &
 	dp=$!
 	for _ in $(seq 100); do
 		grep -q "worker 0: lcore" "$log" && break
@@ -63,9 +65,7 @@ done
 # after the export segment exists): exit 130 soon, having said so, with the
 # segment and EAL's runtime folder gone. Before, a script's background flowtap
 # ignored it (SIG_IGN inherited until the handler came) and ran on for good.
-"$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
-	-- -i "$inst" --set port.p.pcap="$pcap" --set port.p.pcap_loop=true \
-	--set export.ring_size=1024 --set flow.capacity=10000000 2>"$tmp/starting.log" &
+"${run[@]}" --set flow.capacity=10000000 2>"$tmp/starting.log" &
 dp=$!
 for _ in $(seq 300); do
 	grep -q "export: segment" "$tmp/starting.log" && break
@@ -93,10 +93,7 @@ done
 # it starts in 0.2-0.4 s, in over 1 s on a loaded machine (a signal while
 # starting is the case above).
 for round in 1 2 3; do
-	timeout -s INT 4 "$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" \
-		--log-level=lib.eal:error -- -i "$inst" --set port.p.pcap="$pcap" \
-		--set port.p.pcap_loop=true --set export.ring_size=1024 --set export.linger=0 \
-		2>"$tmp/timeout.log"
+	timeout -s INT 4 "${run[@]}" --set export.linger=0 2>"$tmp/timeout.log"
 	rc=$?
 	if [ "$rc" -ne 124 ] || ! grep -q "M packets per worker CPU second" "$tmp/timeout.log"; then
 		echo "FAIL timeout -s INT ($round): exit $rc (124 wanted), summary:" \
