@@ -544,6 +544,8 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 			pkt->frag_offset = frag & IPV4_OFFSET_MASK;
 			if (pkt->frag_offset)
 				pkt->flags |= FT_PKT_F_LATER_FRAG;
+			if (frag & IPV4_MF)
+				pkt->flags |= FT_PKT_F_MORE_FRAGS;
 		}
 		proto = ip[9];
 		src = ip + 12;
@@ -603,6 +605,8 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 				if (fo & 0xfff9) {
 					pkt->flags |= FT_PKT_F_FRAGMENT;
 					pkt->frag_offset = fo >> 3;
+					if (fo & 1)
+						pkt->flags |= FT_PKT_F_MORE_FRAGS;
 				}
 				if (pkt->frag_offset) {
 					/* What follows is fragment data, not headers. */
@@ -611,6 +615,10 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 				}
 				continue;
 			}
+			/* Headers after a first fragment's fragment header are
+			 * part of its fragmentable data. */
+			if (pkt->flags & FT_PKT_F_FRAGMENT)
+				pkt->flags |= FT_PKT_F_FRAG_EXT;
 			if (proto == PROTO_AH)
 				ext_len = (data[l4 + 1] + 2u) * 4;
 			else

@@ -118,7 +118,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(a.payload_ip_len >= a.payload_len);
 	CHECK(a.payload_ip_len == a.payload_len || a.payload_offset + a.payload_len == len);
 	CHECK(!(a.flags & ~(FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_IPV4_OPTIONS |
-			    FT_PKT_F_L4_PAYLOAD | FT_PKT_F_L4_PARTIAL)));
+			    FT_PKT_F_L4_PAYLOAD | FT_PKT_F_L4_PARTIAL | FT_PKT_F_MORE_FRAGS |
+			    FT_PKT_F_FRAG_EXT)));
+	if (a.flags & (FT_PKT_F_MORE_FRAGS | FT_PKT_F_FRAG_EXT))
+		CHECK(a.flags & FT_PKT_F_FRAGMENT);
+	if (a.flags & FT_PKT_F_FRAG_EXT)
+		CHECK(a.key.family == 6);
 	if (a.key.proto != 6)
 		CHECK(a.tcp_seq == 0 && a.tcp_ack == 0 && a.tcp_flags == 0 && a.tcp_window == 0);
 	if (!is_icmp_proto(a.key.proto))

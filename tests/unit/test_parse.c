@@ -1446,7 +1446,8 @@ test_ipv4_fragments(void **state)
 	k = key4(IP_C, 53, IP_A, 40000, 17, 42, 0, &dir);
 	expect_key(&first, &k, dir);
 	expect_offsets(&F, &first);
-	assert_int_equal(first.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(first.flags,
+			 FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD | FT_PKT_F_MORE_FRAGS);
 	assert_int_equal(first.frag_id, 0xbeef);
 	assert_int_equal(first.frag_offset, 0);
 
@@ -1477,7 +1478,8 @@ test_ipv4_fragments(void **state)
 	data(&F, 3);
 	ipv4_done(&F, ip);
 	expect_ok(&F, FT_LINK_ETHERNET, &later);
-	assert_int_equal(later.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG);
+	assert_int_equal(later.flags,
+			 FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_MORE_FRAGS);
 	assert_int_equal(later.frag_offset, 1);
 	assert_int_equal(later.tcp_flags, 0);
 	assert_int_equal(later.key.proto, 6);
@@ -1569,8 +1571,9 @@ test_tiny_first_fragments(void **state)
 					if (v6)
 						k.vlan[0] = 42;
 					expect_key(&p, &k, dir);
-					assert_int_equal(p.flags,
-							 FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG);
+					assert_int_equal(p.flags, FT_PKT_F_FRAGMENT |
+									  FT_PKT_F_LATER_FRAG |
+									  FT_PKT_F_MORE_FRAGS);
 					assert_int_equal(p.l4_offset, 0);
 					assert_int_equal(p.payload_offset, F.l4);
 					assert_int_equal(p.payload_len, m);
@@ -1592,12 +1595,14 @@ test_tiny_first_fragments(void **state)
 				assert_int_equal(p.l4_offset, F.l4);
 				if (m == l4s[i].hdr) {
 					/* The whole header: an ordinary first fragment. */
-					assert_int_equal(p.flags,
-							 FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD);
+					assert_int_equal(p.flags, FT_PKT_F_FRAGMENT |
+									  FT_PKT_F_L4_PAYLOAD |
+									  FT_PKT_F_MORE_FRAGS);
 					assert_int_equal(p.payload_offset, F.l4 + m);
 					continue;
 				}
-				assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL);
+				assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL |
+								  FT_PKT_F_MORE_FRAGS);
 				/* The end of the fragment's data, not of the padded frame. */
 				assert_int_equal(p.payload_offset, F.l4 + m);
 				assert_true(p.payload_offset < F.n || v6);
@@ -1632,7 +1637,8 @@ test_tiny_first_fragments(void **state)
 	for (uint32_t m = 20; m < 32; m++) {
 		build_tiny_first(&F, 0, 6, 3, m, 0x2000);
 		expect_ok(&F, FT_LINK_ETHERNET, &p);
-		assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL);
+		assert_int_equal(p.flags,
+				 FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL | FT_PKT_F_MORE_FRAGS);
 		assert_int_equal(p.tcp_seq, 0x01020304);
 		assert_int_equal(p.tcp_ack, 0x05060708);
 		assert_int_equal(p.tcp_flags, FT_TCP_SYN);
@@ -1642,7 +1648,7 @@ test_tiny_first_fragments(void **state)
 	}
 	build_tiny_first(&F, 0, 6, 3, 32, 0x2000);
 	expect_ok(&F, FT_LINK_ETHERNET, &p);
-	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD | FT_PKT_F_MORE_FRAGS);
 
 	/* A first fragment whose IP length holds the whole header but whose capture
 	 * stops before the ports: a capture cut like any other, so a discard. */
@@ -1656,12 +1662,12 @@ test_tiny_first_fragments(void **state)
 	expect_discard(&F, FT_LINK_ETHERNET, FT_DISCARD_L4_TRUNCATED);
 	F.n = F.l4 + 4;
 	expect_ok(&F, FT_LINK_ETHERNET, &p);
-	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL | FT_PKT_F_MORE_FRAGS);
 	/* A tiny first fragment cut by the capture too: still not a discard. */
 	set16(&F, ip + 2, 20 + 8);
 	F.n = F.l4 + 3;
 	expect_ok(&F, FT_LINK_ETHERNET, &p);
-	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_MORE_FRAGS);
 	assert_int_equal(p.payload_len, 3);
 }
 
@@ -1687,7 +1693,9 @@ test_ipv6_fragments(void **state)
 	k = key6(A6, 443, C6, 55555, 6, &dir);
 	expect_key(&p, &k, dir);
 	expect_offsets(&F, &p);
-	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD);
+	/* Its data starts at the options header, not at TCP: FRAG_EXT. */
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PAYLOAD | FT_PKT_F_MORE_FRAGS |
+					  FT_PKT_F_FRAG_EXT);
 	assert_int_equal(p.frag_id, 0xa1b2c3d4);
 	assert_int_equal(p.frag_offset, 0);
 	sweep(&F, FT_LINK_ETHERNET);
