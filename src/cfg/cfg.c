@@ -122,6 +122,7 @@ static const struct key_spec match_keys[] = {
 	{"chunk_size", T_SIZE, CFG(match_chunk_size), 0, 1U << 16, NULL},
 	{"chunk_memory", T_SIZE, CFG(match_chunk_memory), 0, 1ULL << 36, NULL},
 	{"chunk_delay", T_DURATION, CFG(match_chunk_delay_ns), 0, 3600 * SEC, NULL},
+	{"defrag_datagrams", T_POW2, CFG(match_defrag_datagrams), 0, 1U << 16, NULL},
 	{NULL},
 };
 
@@ -220,6 +221,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->match_chunk_size = 4 << 10;
 	cfg->match_chunk_memory = 8 << 20;
 	cfg->match_chunk_delay_ns = SEC / 10;
+	cfg->match_defrag_datagrams = 64;
 }
 
 static void

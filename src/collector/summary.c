@@ -91,7 +91,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 	for (i = 0; i < nworkers; i++) {
 		const uint64_t *from = &snap->workers[i].match_scanned_bytes;
 		uint64_t *to = &s->match.match_scanned_bytes;
-		size_t n = (offsetof(struct ft_worker_counters, reasm_dropped_held_bytes) -
+		size_t n = (offsetof(struct ft_worker_counters, defrag_held_bytes) -
 			    offsetof(struct ft_worker_counters, match_scanned_bytes)) /
 				   sizeof(uint64_t) +
 			   1;
@@ -190,11 +190,13 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 		  ",\"beyond_depth_bytes\":%" PRIu64 ",\"no_state_bytes\":%" PRIu64
 		  ",\"off_bytes\":%" PRIu64 ",\"fragment_bytes\":%" PRIu64
 		  ",\"out_of_window_bytes\":%" PRIu64 ",\"reorder_dropped_bytes\":%" PRIu64
-		  ",\"scan_error_bytes\":%" PRIu64 "}",
+		  ",\"scan_error_bytes\":%" PRIu64 ",\"fragment_overlap_bytes\":%" PRIu64
+		  ",\"fragment_held_bytes\":%" PRIu64 "}",
 		  m->match_scanned_bytes, m->reasm_retrans_bytes, m->reasm_rst_bytes,
 		  m->reasm_gap_bytes, m->match_depth_bytes, m->match_no_stream_bytes,
 		  m->match_off_bytes, m->match_fragment_bytes, m->reasm_out_of_window_bytes,
-		  m->reasm_dropped_bytes, m->match_scan_error_bytes);
+		  m->reasm_dropped_bytes, m->match_scan_error_bytes, m->defrag_overlap_bytes,
+		  m->defrag_held_bytes);
 	sb_printf(b,
 		  ",\"streams\":{\"pool\":%" PRIu64 ",\"in_use\":%" PRIu64
 		  ",\"pool_empty\":%" PRIu64 "},\"depth_reached\":%" PRIu64
@@ -216,6 +218,14 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 		  ",\"pool_empty\":%" PRIu64 "}",
 		  m->match_chunks, m->match_chunks_used, m->match_chunk_bytes,
 		  m->match_chunk_pool_empty);
+	sb_printf(b,
+		  ",\"defrag\":{\"fragments\":%" PRIu64 ",\"datagrams\":%" PRIu64
+		  ",\"given_up\":{\"timeout\":%" PRIu64 ",\"evicted\":%" PRIu64
+		  ",\"invalid\":%" PRIu64 ",\"end\":%" PRIu64 ",\"flow_ended\":%" PRIu64
+		  "},\"in_use\":%" PRIu64 ",\"held_bytes\":%" PRIu64 "}",
+		  m->defrag_fragments, m->defrag_datagrams, m->defrag_timeout, m->defrag_evicted,
+		  m->defrag_invalid, m->defrag_end, m->defrag_flow_ended, m->defrag_in_use,
+		  m->defrag_held_bytes);
 	sb_printf(b, ",\"hits\":[");
 	for (uint32_t i = 0; hits != NULL && i < hits->count; i++) {
 		const struct ft_rule_info *r = &hits->rules[i];

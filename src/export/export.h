@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 8
+#define FT_EXPORT_LAYOUT_VERSION 9
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -607,6 +607,18 @@ struct ft_worker_counters {
 	uint64_t reasm_dropped_segments;   /* segments dropped: no room */
 	uint64_t reasm_dropped_bytes;	   /* their bytes + held bytes dropped for nearer data */
 	uint64_t reasm_dropped_held_bytes; /* of those, the held ones */
+	/* IP defragmentation before matching (src/frag/defrag.h). Payload of
+	 * datagrams given up or whose flow ended is in match_fragment_bytes. */
+	uint64_t defrag_fragments;     /* fragments taken */
+	uint64_t defrag_datagrams;     /* datagrams made whole, then matched */
+	uint64_t defrag_overlap_bytes; /* their fragments' bytes already held: not scanned twice */
+	uint64_t defrag_timeout;       /* datagrams given up: incomplete at fragment_timeout */
+	uint64_t defrag_evicted;       /* ... the table's set was full */
+	uint64_t defrag_invalid;       /* ... can never be whole or read right */
+	uint64_t defrag_end;	       /* ... incomplete at the end of input */
+	uint64_t defrag_flow_ended;    /* whole, but the first fragment's flow had ended */
+	uint64_t defrag_in_use;	       /* gauge: datagrams held */
+	uint64_t defrag_held_bytes;    /* gauge: their payload bytes so far */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
 
 /* One loaded rule, in the segment's rule table (index = rule_index of events). */

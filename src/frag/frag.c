@@ -8,24 +8,17 @@
 #include <string.h>
 
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include "frag/frag.h"
 
 #define WAYS 4
 
-/* One datagram: the key fields that identify it, and its first fragment's ports. */
+/* One datagram: its identity and its first fragment's ports. */
 struct entry {
-	uint8_t addr[2][16]; /* as in struct ft_flow_key: sorted endpoints */
-	uint32_t frag_id;
-	uint16_t vlan[2];
+	struct ft_frag_dgram id;
 	uint16_t port[2]; /* the first fragment's key ports */
-	uint8_t proto;
-	uint8_t family;
-	uint8_t dir; /* the datagram's direction against the sorted endpoints */
-	uint8_t used;
-	uint32_t hash; /* the first fragment's flow hash */
+	uint32_t hash;	  /* the first fragment's flow hash */
 	uint64_t seen_ns;
 };
 static_assert(sizeof(struct entry) == 64, "one entry per cache line");
@@ -71,28 +64,6 @@ ft_frag_table_free(struct ft_frag_table *t)
 	rte_free(t);
 }
 
-static inline uint32_t
-datagram_hash(const struct ft_pkt *p)
-{
-	/* Words 0-3 of the key: its two addresses. */
-	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 0), 0x9e3779b9);
-
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 1), h);
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 2), h);
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 3), h);
-	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 | (uint32_t)p->key.proto << 8 |
-					  p->dir,
-				  h);
-}
-
-static inline int
-same_datagram(const struct entry *e, const struct ft_pkt *p)
-{
-	return e->used && e->frag_id == p->frag_id && e->proto == p->key.proto &&
-	       e->family == p->key.family && e->dir == p->dir && e->vlan[0] == p->key.vlan[0] &&
-	       e->vlan[1] == p->key.vlan[1] && memcmp(e->addr, p->key.addr, sizeof(e->addr)) == 0;
-}
-
 enum ft_frag_result
 ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 {
@@ -101,7 +72,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 
 	if (!(p->flags & FT_PKT_F_FRAGMENT))
 		return FT_FRAG_NONE;
-	set = &t->e[(datagram_hash(p) & t->set_mask) * WAYS];
+	set = &t->e[(ft_frag_dgram_hash(p) & t->set_mask) * WAYS];
 
 	if (!(p->flags & FT_PKT_F_LATER_FRAG)) {
 		/* A first fragment: remember it in a matching, free, expired or
@@ -111,23 +82,17 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 		for (unsigned w = 0; w < WAYS; w++) {
 			struct entry *e = &set[w];
 
-			if (same_datagram(e, p) || !e->used || now - e->seen_ns > t->timeout_ns) {
+			if (ft_frag_dgram_is(&e->id, p) || !e->id.used ||
+			    now - e->seen_ns > t->timeout_ns) {
 				victim = e;
 				break;
 			}
 			if (e->seen_ns < victim->seen_ns)
 				victim = e;
 		}
-		memcpy(victim->addr, p->key.addr, sizeof(victim->addr));
-		victim->frag_id = p->frag_id;
-		victim->vlan[0] = p->key.vlan[0];
-		victim->vlan[1] = p->key.vlan[1];
+		ft_frag_dgram_set(&victim->id, p);
 		victim->port[0] = p->key.port[0];
 		victim->port[1] = p->key.port[1];
-		victim->proto = p->key.proto;
-		victim->family = p->key.family;
-		victim->dir = p->dir;
-		victim->used = 1;
 		victim->hash = p->hash;
 		victim->seen_ns = now;
 		return FT_FRAG_NONE;
@@ -135,7 +100,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 	for (unsigned w = 0; w < WAYS; w++) {
 		struct entry *e = &set[w];
 
-		if (same_datagram(e, p) && now - e->seen_ns <= t->timeout_ns) {
+		if (ft_frag_dgram_is(&e->id, p) && now - e->seen_ns <= t->timeout_ns) {
 			p->key.port[0] = e->port[0];
 			p->key.port[1] = e->port[1];
 			p->hash = e->hash;

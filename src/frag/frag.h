@@ -18,9 +18,65 @@
 #ifndef FT_FRAG_H
 #define FT_FRAG_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
 
 #include "parse/parse.h"
+
+/*
+ * What identifies a datagram among fragments (RFC 791, RFC 8200: addresses,
+ * protocol, identification), with the VLANs and the direction against the
+ * key's sorted endpoints. Shared with src/frag/defrag.
+ */
+struct ft_frag_dgram {
+	uint8_t addr[2][16]; /* as in struct ft_flow_key: sorted endpoints */
+	uint32_t frag_id;
+	uint16_t vlan[2];
+	uint8_t proto;
+	uint8_t family;
+	uint8_t dir;
+	uint8_t used;
+};
+
+/* Hash of a fragment's datagram identity. */
+static inline uint32_t
+ft_frag_dgram_hash(const struct ft_pkt *p)
+{
+	/* Words 0-3 of the key: its two addresses. */
+	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 0), 0x9e3779b9);
+
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 1), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 2), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 3), h);
+	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 | (uint32_t)p->key.proto << 8 | p->dir,
+				  h);
+}
+
+/* Is d (in use) the datagram of fragment p? */
+static inline bool
+ft_frag_dgram_is(const struct ft_frag_dgram *d, const struct ft_pkt *p)
+{
+	return d->used && d->frag_id == p->frag_id && d->proto == p->key.proto &&
+	       d->family == p->key.family && d->dir == p->dir && d->vlan[0] == p->key.vlan[0] &&
+	       d->vlan[1] == p->key.vlan[1] && memcmp(d->addr, p->key.addr, sizeof(d->addr)) == 0;
+}
+
+/* Make d (marked in use) the datagram of fragment p. */
+static inline void
+ft_frag_dgram_set(struct ft_frag_dgram *d, const struct ft_pkt *p)
+{
+	memcpy(d->addr, p->key.addr, sizeof(d->addr));
+	d->frag_id = p->frag_id;
+	d->vlan[0] = p->key.vlan[0];
+	d->vlan[1] = p->key.vlan[1];
+	d->proto = p->key.proto;
+	d->family = p->key.family;
+	d->dir = p->dir;
+	d->used = 1;
+}
 
 struct ft_frag_table_params {
 	uint32_t entries;    /* a power of two, >= 4 */

@@ -9,9 +9,13 @@
  * reset (without end-of-data matches: a gap is not the end) after each gap, so
  * events report base + Hyperscan's offset.
  *
- * Fragments: IP fragments are not scanned (there is no defragmentation yet);
- * their payload is counted in match_fragment_bytes. A TCP segment's bytes in
- * fragments are then a hole in its stream, given up like any other.
+ * Fragments: a fragment's payload goes to the worker's defragmenter
+ * (src/frag/defrag.h); the datagram, once whole, is matched as a packet of the
+ * flow of its first fragment (if that flow still lives), at the time of the
+ * fragment that completed it. Payload of datagrams given up, of datagrams whose
+ * flow ended first, and all of it without a defragmenter is counted in
+ * match_fragment_bytes: never scanned. A TCP segment's bytes lost that way are
+ * then a hole in its stream, given up like any other.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -89,6 +93,7 @@ struct match_counters {
 	uint64_t depth_reached, depth_bytes, off_bytes, fragment_bytes, scan_errors,
 		scan_error_bytes;
 	uint64_t chunk_bytes, chunk_pool_empty;
+	uint64_t defrag_flow_ended; /* whole datagrams whose first fragment's flow had ended */
 };
 
 struct ft_match {
@@ -108,6 +113,7 @@ struct ft_match {
 	hs_scratch_t *scratch;
 	const hs_database_t *block_db;
 	struct ft_reasm *reasm;
+	struct ft_defrag *defrag; /* NULL: fragments are not scanned */
 	struct mflow *flows;
 	struct mrule *rules;
 	hs_stream_t **pool; /* free stream states: pool[0 .. npool - 1] */
@@ -142,6 +148,7 @@ ft_match_memory(const struct ft_match_params *p)
 	       (uint64_t)p->db->rules->count * sizeof(struct mrule) +
 	       (uint64_t)p->streams * (stream_stride(p->db) + sizeof(hs_stream_t *)) +
 	       ft_reasm_memory(&p->reasm) +
+	       (p->defrag.datagrams > 0 ? ft_defrag_memory(&p->defrag) : 0) +
 	       (p->chunk_size > 0 ? (uint64_t)p->chunks * (p->chunk_size + sizeof(struct chunk) +
 							   sizeof(uint32_t))
 				  : 0);
@@ -458,9 +465,10 @@ ft_match_tick(struct ft_match *m, uint64_t now_ns)
 	return n;
 }
 
-void
-ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
-		const struct ft_pkt *pkt, const uint8_t *payload)
+/* A packet that is no fragment (or a whole datagram): ft_match_packet(). */
+static void
+match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
+	     const struct ft_pkt *pkt, const uint8_t *payload)
 {
 	struct mflow *f = &m->flows[index];
 	unsigned dir = ft_flow_pkt_direction(flow, pkt);
@@ -469,10 +477,6 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 	bool l4 = (pkt->flags & FT_PKT_F_L4_PAYLOAD) != 0;
 	enum ft_match_mode mode;
 
-	if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT)) {
-		m->c.fragment_bytes += len;
-		return;
-	}
 	if (flow->key.proto == PROTO_TCP && l4) {
 		if (m->p.tcp == FT_MATCH_STREAM) {
 			struct mdir *o = &f->d[dir ^ 1];
@@ -532,6 +536,47 @@ ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 	set_current(m, flow, f, dir, pkt->ts_ns);
 	scan(m, d, payload, len, d->r.offset, mode == FT_MATCH_BLOCK);
 	d->r.offset += len;
+}
+
+/* A fragment: to the defragmenter; a datagram it completes is matched in the
+ * flow of its first fragment, if that one still lives. */
+static void
+match_fragment(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
+	       const struct ft_pkt *pkt, const uint8_t *payload)
+{
+	struct ft_defrag_datagram dg;
+	const struct ft_flow *owner;
+
+	if (m->defrag == NULL) {
+		m->c.fragment_bytes += pkt->payload_len;
+		return;
+	}
+	if (!ft_defrag_fragment(m->defrag, pkt, payload, flow, flow->id, index, &dg))
+		return;
+	owner = dg.owner;
+	if (!(owner->flags & FT_FLOW_E_IN_USE) || owner->id != dg.owner_id) {
+		m->c.defrag_flow_ended++;
+		m->c.fragment_bytes += dg.fragment_bytes;
+		return;
+	}
+	match_packet(m, owner, dg.owner_index, &dg.pkt, dg.payload);
+}
+
+void
+ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
+		const struct ft_pkt *pkt, const uint8_t *payload)
+{
+	if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT))
+		match_fragment(m, flow, index, pkt, payload);
+	else
+		match_packet(m, flow, index, pkt, payload);
+}
+
+void
+ft_match_input_end(struct ft_match *m)
+{
+	if (m->defrag != NULL)
+		ft_defrag_flush(m->defrag);
 }
 
 /* The summary of the flow's current segment; the next one starts from zero. */
@@ -608,6 +653,22 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->match_scan_error_bytes = m->c.scan_error_bytes;
 	c->match_off_bytes = m->c.off_bytes;
 	c->match_fragment_bytes = m->c.fragment_bytes;
+	if (m->defrag != NULL) {
+		struct ft_defrag_stats ds;
+
+		ft_defrag_get_stats(m->defrag, &ds);
+		c->match_fragment_bytes += ds.given_up_bytes;
+		c->defrag_fragments = ds.fragments;
+		c->defrag_datagrams = ds.datagrams;
+		c->defrag_overlap_bytes = ds.overlap_bytes;
+		c->defrag_timeout = ds.given_up[FT_DEFRAG_TIMEOUT];
+		c->defrag_evicted = ds.given_up[FT_DEFRAG_EVICTED];
+		c->defrag_invalid = ds.given_up[FT_DEFRAG_INVALID];
+		c->defrag_end = ds.given_up[FT_DEFRAG_END];
+		c->defrag_in_use = ds.in_use;
+		c->defrag_held_bytes = ds.held_bytes;
+	}
+	c->defrag_flow_ended = m->c.defrag_flow_ended;
 	c->match_scan_errors = m->c.scan_errors;
 	ft_reasm_get_stats(m->reasm, &rs);
 	c->reasm_retrans_bytes = rs.retrans_bytes;
@@ -674,6 +735,7 @@ ft_match_free(struct ft_match *m)
 	rte_free(m->flows);
 	rte_free(m->rules);
 	ft_reasm_free(m->reasm);
+	ft_defrag_free(m->defrag);
 	if (m->scratch != NULL)
 		hs_free_scratch(m->scratch);
 	rte_free(m);
@@ -705,6 +767,19 @@ ft_match_create(const struct ft_match_params *p)
 	m->reasm = ft_reasm_create(&p->reasm, &reasm_ops);
 	if (m->flows == NULL || m->rules == NULL || m->reasm == NULL)
 		goto nomem;
+	if (p->defrag.datagrams > 0) {
+		struct ft_defrag_params dp = p->defrag;
+
+		dp.socket_id = sock;
+		m->defrag = ft_defrag_create(&dp);
+		if (m->defrag == NULL) {
+			int e = rte_errno;
+
+			ft_match_free(m);
+			rte_errno = e;
+			return NULL;
+		}
+	}
 	for (unsigned i = 0; i < db->rules->count; i++) {
 		const struct ft_rule *r = &db->rules->rule[i];
 

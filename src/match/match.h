@@ -27,7 +27,9 @@
  *             array indexed by the flow table's index. Every TCP direction is
  *             fed in sequence order (src/reasm/reasm.h gives the policy); UDP
  *             and other protocols per packet (block mode) or as a stream of
- *             datagrams in capture order, by configuration.
+ *             datagrams in capture order, by configuration. IP fragments are
+ *             put together first (src/frag/defrag.h) and the whole datagram
+ *             joins the flow of its first fragment, as one packet.
  *
  * Stream states without allocation. hs_open_stream() allocates; the hot path
  * must not. Each worker opens all its streams at creation, through a stream
@@ -71,6 +73,7 @@
 
 #include "export/export.h"
 #include "flow/flow.h"
+#include "frag/defrag.h"
 #include "parse/parse.h"
 #include "reasm/reasm.h"
 
@@ -198,6 +201,9 @@ struct ft_match_params {
 	uint32_t chunks;	      /* chunk buffers (0: none, every piece scanned at once) */
 	uint64_t chunk_delay_ns;      /* most packet time a chunk waits to be scanned */
 	struct ft_reasm_params reasm;
+	/* IP defragmentation before matching (src/frag/defrag.h); datagrams 0:
+	 * none, fragments are not scanned (counted in match_fragment_bytes). */
+	struct ft_defrag_params defrag;
 	int socket_id;
 	ft_match_emit_fn emit;
 	void *emit_ctx;
@@ -268,6 +274,10 @@ void ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_ma
  * @return how many were scanned
  */
 unsigned ft_match_tick(struct ft_match *m, uint64_t now_ns);
+
+/* The input is over: datagrams still incomplete are given up (counted). Call
+ * before the flows' final ends. */
+void ft_match_input_end(struct ft_match *m);
 
 /* Copy the matcher's counters into the match_* and reasm_* fields of c. */
 void ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c);

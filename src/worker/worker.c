@@ -585,6 +585,8 @@ ft_worker_main(void *arg)
 			      : ft_clock_ns(&w->clock, rte_rdtsc());
 	if (w->stats != NULL)
 		ft_stats_finish(w->stats, end_ns);
+	if (w->match != NULL)
+		ft_match_input_end(w->match);
 	ft_flow_table_flush(w->flows, end_ns, FT_END_SHUTDOWN, on_flow_end, w);
 	ft_export_writer_flush(&w->writer);
 	w->now_ns = end_ns;

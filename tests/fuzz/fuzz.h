@@ -18,6 +18,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort();                                                                   \
 	} while (0)
 
+/* A generated program's input, read front to back; zeros once it is used up. */
+struct input {
+	const uint8_t *p;
+	size_t left;
+};
+
+/* The next `bytes` bytes of the input, big-endian. */
+static inline uint32_t
+take(struct input *in, unsigned bytes)
+{
+	uint32_t v = 0;
+
+	for (unsigned k = 0; k < bytes; k++) {
+		v = v << 8 | (in->left > 0 ? *in->p : 0);
+		if (in->left > 0)
+			in->p++, in->left--;
+	}
+	return v;
+}
+
 /*
  * The input as a file for a parser that takes a path: a memfd, named by
  * /proc/self/fd/N in path. Returns the descriptor (the caller closes it) or -1.

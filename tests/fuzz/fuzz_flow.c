@@ -88,20 +88,6 @@ on_end(void *ctx, const struct ft_flow *f, enum ft_end_reason reason)
 	}
 }
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint32_t
-take(struct input *in)
-{
-	if (in->left == 0)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
-
 static bool
 ended_in_burst(uint32_t idx)
 {
@@ -116,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ft_pkt pkts[MAX_BURST];
 	struct input in = {data, size};
-	uint32_t a = take(&in), b = take(&in);
+	uint32_t a = take(&in, 1), b = take(&in, 1);
 	struct ft_flow_table_params p = {
 		.capacity = 1 + (a & 31),
 		.socket_id = -1,
@@ -136,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 1000 * MS, given_packets = 0, given_bytes = 0;
 	uint64_t refused = 0, refused_bytes = 0;
 
-	if (take(&in) & 1) {
+	if (take(&in, 1) & 1) {
 		p.emergency_enter = 0.75;
 		p.emergency_leave = 0.5;
 		p.emergency_factor = 0.1;
@@ -146,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(t != NULL);
 	run.t = t;
 	while (in.left > 0) {
-		uint32_t op = take(&in);
+		uint32_t op = take(&in, 1);
 
 		if ((op & 7) == 7) { /* expiry, a while later */
 			now += (op >> 3) * MS / 4;
@@ -157,7 +143,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned n = 1 + (op >> 3) % MAX_BURST;
 
 			for (unsigned k = 0; k < n; k++) {
-				uint32_t w = take(&in), x = take(&in);
+				uint32_t w = take(&in, 1), x = take(&in, 1);
 				struct ft_pkt *q = &pkts[k];
 
 				memset(q, 0, sizeof(*q));

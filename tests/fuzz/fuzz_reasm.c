@@ -67,25 +67,6 @@ on_gap(void *ctx, uint64_t offset, uint64_t len)
 
 static const struct ft_reasm_ops ops = {.data = on_data, .gap = on_gap};
 
-/* The input, read front to back; zeros once it is used up. */
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint32_t
-take(struct input *in, unsigned bytes)
-{
-	uint32_t v = 0;
-
-	for (unsigned k = 0; k < bytes; k++) {
-		v = v << 8 | (in->left > 0 ? *in->p : 0);
-		if (in->left > 0)
-			in->p++, in->left--;
-	}
-	return v;
-}
-
 static void
 reset(struct side *s, uint32_t base, uint64_t depth)
 {

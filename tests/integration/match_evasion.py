@@ -85,6 +85,14 @@ def write_pcap(path, frames):
             f.write(struct.pack("<IIII", 1700000000, 1000 * i, len(fr), len(fr)) + fr)
 
 
+def replay_lines(cmd, out):
+    """Run flowtap-replay (cmd, writing JSON lines to out); its lines."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        sys.exit("flowtap-replay failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout))
+    return [json.loads(l) for l in open(out)]
+
+
 def run(replay, tmp, with_server):
     pcap = os.path.join(tmp, "both.pcap" if with_server else "client.pcap")
     write_pcap(pcap, packets(with_server))
@@ -95,10 +103,7 @@ def run(replay, tmp, with_server):
     cmd = [replay, pcap, "-q", "-r", rules, "-o", out,
            "--set", "match.cache_dir=" + os.path.join(tmp, "cache"),
            "--set", "match.reorder_flow_bytes=%d" % BUDGET]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        sys.exit("flowtap-replay failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout))
-    lines = [json.loads(l) for l in open(out)]
+    lines = replay_lines(cmd, out)
     events = [l for l in lines if l["type"] == "match"]
     flows = [l for l in lines if l["type"] == "flow"]
     summary = [l for l in lines if l["type"] == "summary"][-1]

@@ -794,8 +794,12 @@ test_summary_match(void **state)
 	snap.workers[0].reasm_dropped_segments = 2;
 	snap.workers[1].reasm_dropped_bytes = 300;
 	snap.workers[0].reasm_dropped_bytes = 1;
-	snap.workers[1].reasm_dropped_held_bytes = 40; /* the last counter of the run */
+	snap.workers[1].reasm_dropped_held_bytes = 40;
 	snap.workers[0].reasm_dropped_held_bytes = 2;
+	snap.workers[0].defrag_datagrams = 3;
+	snap.workers[1].defrag_overlap_bytes = 8;
+	snap.workers[0].defrag_held_bytes = 5; /* the last counter of the run */
+	snap.workers[1].defrag_held_bytes = 6;
 	snap.workers[0].match_chunk_pool_empty = 1;
 	snap.workers[0].match_streams = 8;
 	snap.workers[1].match_streams = 8;
@@ -810,7 +814,10 @@ test_summary_match(void **state)
 	assert_non_null(strstr(buf, "\"reassembly\":{\"held_segments\":0,\"held_bytes\":0,"
 				    "\"gaps\":2,\"gaps_acked\":2,"));
 	assert_non_null(strstr(buf, "\"out_of_window_bytes\":0,\"reorder_dropped_bytes\":301,"
-				    "\"scan_error_bytes\":0}"));
+				    "\"scan_error_bytes\":0,\"fragment_overlap_bytes\":8,"
+				    "\"fragment_held_bytes\":11}"));
+	assert_non_null(strstr(buf, "\"defrag\":{\"fragments\":0,\"datagrams\":3,"
+				    "\"given_up\":{\"timeout\":0,"));
 	assert_non_null(strstr(
 		buf, "\"dropped_segments\":2,\"dropped_held_bytes\":42,"
 		     "\"slots\":0,\"slots_in_use\":11},\"chunks\":{\"pool\":2048,\"in_use\":0,"

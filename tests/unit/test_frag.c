@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests of src/frag: later fragments get their first fragment's ports. */
+/* Unit tests of src/frag: later fragments get their first fragment's ports;
+ * src/frag/defrag puts datagrams together for matching. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <rte_errno.h>
 
+#include "frag/defrag.h"
 #include "frag/frag.h"
 
 #include "dpdk_malloc.h"
@@ -142,15 +144,469 @@ test_bad_params(void **state)
 	ft_frag_table_free(NULL);
 }
 
+/* --- defragmentation ---------------------------------------------------- */
+
+#define UDP_HDR 8
+
+/* Byte i of datagram `id` (its UDP header included). */
+static uint8_t
+dbyte(uint32_t id, uint32_t i)
+{
+	return (uint8_t)(i * 7 + id * 13 + 1);
+}
+
+/* A fragment of UDP datagram `id` covering its bytes [off, off + len) (off a
+ * multiple of 8; 0 is the first fragment, whose data starts with the 8-byte
+ * UDP header), as the parser gives it, with its payload in buf. */
+static struct ft_pkt
+dfrag(uint32_t id, uint32_t off, uint32_t len, int more, uint64_t ts, uint8_t *buf)
+{
+	struct ft_pkt p = frag(id, off == 0, ts, 0);
+
+	if (off == 0) {
+		p.l4_offset = 34;
+		p.payload_offset = 34 + UDP_HDR;
+		len -= UDP_HDR;
+		for (uint32_t i = 0; i < len; i++)
+			buf[i] = dbyte(id, UDP_HDR + i);
+	} else {
+		p.frag_offset = (uint16_t)(off / 8);
+		p.l4_offset = 0;
+		p.payload_offset = 34;
+		for (uint32_t i = 0; i < len; i++)
+			buf[i] = dbyte(id, off + i);
+	}
+	p.payload_len = p.payload_ip_len = len;
+	if (more)
+		p.flags |= FT_PKT_F_MORE_FRAGS;
+	return p;
+}
+
+static struct ft_defrag *
+defrag(uint32_t datagrams, uint64_t timeout)
+{
+	struct ft_defrag_params dp = {.datagrams = datagrams, .timeout_ns = timeout};
+	struct ft_defrag *d = ft_defrag_create(&dp);
+
+	assert_non_null(d);
+	return d;
+}
+
+/* Check a whole datagram `id` of total bytes against what was sent. */
+static void
+expect_whole(const struct ft_defrag_datagram *dg, uint32_t id, uint32_t total)
+{
+	assert_int_equal(dg->pkt.payload_len, total - UDP_HDR);
+	assert_int_equal(dg->pkt.payload_ip_len, total - UDP_HDR);
+	assert_int_equal(dg->pkt.flags, FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(dg->pkt.key.port[0], 1111);
+	assert_int_equal(dg->pkt.frag_id, id);
+	for (uint32_t i = 0; i < total - UDP_HDR; i++)
+		if (dg->payload[i] != dbyte(id, UDP_HDR + i))
+			fail_msg("datagram %u byte %u: %u, sent %u", id, i, dg->payload[i],
+				 dbyte(id, UDP_HDR + i));
+}
+
+/* Every order of three and of four fragments: whole exactly at the last one,
+ * with the first fragment's owner and the completing fragment's time. */
+static void
+test_defrag_orders(void **state)
+{
+	static const uint32_t lo[4] = {0, 1480, 2960, 4440}, len[4] = {1480, 1480, 1480, 100};
+	struct ft_defrag *d = defrag(64, 30 * SEC);
+	uint8_t buf[2000];
+	struct ft_defrag_stats st;
+	uint32_t id = 0;
+	int owner;
+
+	(void)state;
+	for (unsigned n = 3; n <= 4; n++) {
+		unsigned perm[4] = {0, 1, 2, 3};
+		uint32_t total = lo[n - 1] + len[n - 1];
+		bool more = true;
+
+		while (more) {
+			struct ft_defrag_datagram dg;
+
+			id++;
+			for (unsigned k = 0; k < n; k++) {
+				unsigned f = perm[k];
+				struct ft_pkt p =
+					dfrag(id, lo[f], len[f], f != n - 1, SEC + k, buf);
+				int r = ft_defrag_fragment(d, &p, buf, &owner, 100 + id, f, &dg);
+
+				assert_int_equal(r, k == n - 1);
+			}
+			expect_whole(&dg, id, total);
+			assert_ptr_equal(dg.owner, &owner);
+			assert_int_equal(dg.owner_id, 100 + id);
+			assert_int_equal(dg.owner_index, 0); /* the first fragment's */
+			assert_int_equal(dg.pkt.ts_ns, SEC + n - 1);
+			assert_int_equal(dg.fragment_bytes, total - UDP_HDR);
+			/* next permutation (lexicographic) */
+			more = false;
+			for (int i = (int)n - 2; i >= 0; i--) {
+				if (perm[i] < perm[i + 1]) {
+					int j = (int)n - 1;
+					while (perm[j] < perm[i])
+						j--;
+					unsigned t = perm[i];
+					perm[i] = perm[j], perm[j] = t;
+					for (int a = i + 1, b = (int)n - 1; a < b; a++, b--)
+						t = perm[a], perm[a] = perm[b], perm[b] = t;
+					more = true;
+					break;
+				}
+			}
+		}
+	}
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.datagrams, 6 + 24);
+	assert_int_equal(st.fragments, 6 * 3 + 24 * 4);
+	assert_int_equal(st.in_use, 0);
+	assert_int_equal(st.held_bytes, 0);
+	assert_int_equal(st.overlap_bytes, 0);
+	ft_defrag_free(d);
+}
+
+/* Overlapping fragments: the first copy of a byte wins, later copies are
+ * counted, and what the datagram's fragments carried adds up. */
+static void
+test_defrag_overlap(void **state)
+{
+	struct ft_defrag *d = defrag(64, 30 * SEC);
+	uint8_t buf[256], evil[256];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+
+	(void)state;
+	/* [16, 48) first, then [8, 64) with other bytes (its [16, 48) must lose),
+	 * then the first fragment [0, 24), whose [16, 24) loses too. */
+	p = dfrag(1, 16, 32, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	p = dfrag(1, 8, 56, 0, SEC, evil);
+	for (unsigned i = 0; i < 56; i++)
+		if (i + 8 < 16 || i + 8 >= 48)
+			evil[i] = dbyte(1, 8 + i);
+		else
+			evil[i] = 0xee;
+	assert_int_equal(ft_defrag_fragment(d, &p, evil, NULL, 0, 0, &dg), 0);
+	p = dfrag(1, 0, 24, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	expect_whole(&dg, 1, 64);
+	/* 32 + 56 + 16 payload bytes carried, 56 in the datagram. */
+	assert_int_equal(dg.fragment_bytes, 104);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.overlap_bytes, 104 - 56);
+	/* An exact duplicate of a fragment. */
+	p = dfrag(2, 0, 16, 1, SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(2, 16, 16, 0, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	expect_whole(&dg, 2, 32);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.overlap_bytes, 48 + 8);
+	ft_defrag_free(d);
+}
+
+/* Datagrams given up, each for its reason, with their bytes; later fragments
+ * of an invalid one are given up as they come. */
+static void
+test_defrag_give_up(void **state)
+{
+	struct ft_defrag *d = defrag(4, 30 * SEC);
+	uint8_t buf[2000];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+	uint64_t bytes = 0;
+
+	(void)state;
+	/* Timeout: the rest comes 31 s after the first fragment. */
+	p = dfrag(1, 0, 16, 1, SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	bytes += 8;
+	p = dfrag(1, 16, 8, 0, 32 * SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_TIMEOUT], 1);
+	assert_int_equal(st.given_up_bytes, bytes);
+	assert_int_equal(st.in_use, 1); /* the late fragment waits on its own */
+	assert_int_equal(st.held_bytes, 8);
+	bytes += 8;
+
+	/* Invalid: a fragment cut by the capture. */
+	p = dfrag(2, 8, 100, 1, 32 * SEC, buf);
+	p.payload_ip_len = 200;
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	bytes += 100;
+	/* ... and its first fragment later: given up as it comes. */
+	p = dfrag(2, 0, 8, 1, 32 * SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 1);
+	assert_int_equal(st.given_up_bytes, 8 + 100); /* the late fragment still waits */
+	assert_int_equal(st.held_bytes, 8);
+
+	/* Invalid: a tiny first fragment, IPv6 headers after the fragment header,
+	 * a partial L4 header, past 64 KiB, two ends, bytes past the end. */
+	p = dfrag(3, 8, 8, 1, 32 * SEC, buf);
+	p.frag_offset = 0; /* LATER_FRAG at offset 0 */
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(4, 0, 16, 1, 32 * SEC, buf);
+	p.flags |= FT_PKT_F_FRAG_EXT;
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(5, 0, 16, 1, 32 * SEC, buf);
+	p.flags = (p.flags & ~FT_PKT_F_L4_PAYLOAD) | FT_PKT_F_L4_PARTIAL;
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(6, 65528, 16, 0, 32 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(7, 64, 8, 0, 32 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(7, 80, 8, 0, 32 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(8, 64, 8, 0, 32 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(8, 72, 8, 1, 32 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	bytes += 8 + 8 + 8 + 16 + 16 + 16;
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 7);
+	/* The table holds 4: datagram 1's late fragment and 3-8 took turns; what
+	 * was crowded out was either given up already or counted as evicted. */
+	assert_int_equal(st.given_up_bytes + st.held_bytes, bytes);
+	assert_int_equal(st.datagrams, 0);
+
+	/* Two first fragments whose L4 headers differ in length. */
+	p = dfrag(9, 0, 48, 1, 32 * SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	p.payload_offset += 12;
+	p.payload_len = p.payload_ip_len = 28;
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 8);
+	ft_defrag_free(d);
+}
+
+/* More separate pieces than a datagram may hold: invalid, not a crash or an
+ * overrun of the piece list. */
+static void
+test_defrag_pieces(void **state)
+{
+	struct ft_defrag *d = defrag(4, 30 * SEC);
+	uint8_t buf[64];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+
+	(void)state;
+	for (uint32_t k = 0; k < FT_DEFRAG_RANGES; k++) {
+		p = dfrag(1, 16 + 16 * k, 8, 1, SEC, buf);
+		ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	}
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 0);
+	p = dfrag(1, 16 + 16 * FT_DEFRAG_RANGES, 8, 1, SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 1);
+	assert_int_equal(st.given_up_bytes, 8 * (FT_DEFRAG_RANGES + 1));
+	/* Filling the holes between pieces joins them: 16 pieces, then the holes
+	 * one by one, is whole at the last. */
+	for (uint32_t k = 0; k < FT_DEFRAG_RANGES; k++) {
+		p = dfrag(2, 8 + 16 * k, 8, k + 1 < FT_DEFRAG_RANGES, SEC, buf);
+		assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	}
+	for (uint32_t k = 0; k < FT_DEFRAG_RANGES; k++) {
+		p = dfrag(2, 16 * k, 8, 1, SEC, buf);
+		assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg),
+				 k + 1 == FT_DEFRAG_RANGES);
+	}
+	expect_whole(&dg, 2, 16 * FT_DEFRAG_RANGES);
+	ft_defrag_free(d);
+}
+
+/* Eviction and the end: the oldest datagram of a full set goes; the rest at
+ * ft_defrag_flush(). Every byte is in exactly one place. */
+static void
+test_defrag_evict_flush(void **state)
+{
+	struct ft_defrag *d = defrag(1, 30 * SEC);
+	uint8_t buf[64];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+
+	(void)state;
+	p = dfrag(1, 0, 24, 1, SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(2, 0, 24, 1, 2 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_EVICTED], 1);
+	assert_int_equal(st.given_up_bytes, 16);
+	assert_int_equal(st.held_bytes, 16);
+	/* Datagram 1's rest finds a table without it. */
+	p = dfrag(1, 24, 8, 0, 2 * SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_flush(d);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_EVICTED], 2);
+	assert_int_equal(st.given_up[FT_DEFRAG_END], 1);
+	assert_int_equal(st.given_up_bytes, 16 + 16 + 8);
+	assert_int_equal(st.held_bytes, 0);
+	assert_int_equal(st.in_use, 0);
+	ft_defrag_free(d);
+}
+
+/*
+ * Against a model: thousands of datagrams of random sizes cut into random
+ * pieces (overlapping, duplicated, with other bytes in the copies that come
+ * later), fragments of several datagrams interleaved in random order. The
+ * model: the first copy of every byte wins. Every datagram must come back
+ * whole exactly once, with the model's bytes, and the bytes must add up.
+ */
+static void
+test_defrag_model(void **state)
+{
+	enum { NDG = 2000, LIVE = 8, MAXF = 12 };
+	struct ft_defrag *d = defrag(64, 30 * SEC);
+	static uint8_t model[LIVE][FT_DEFRAG_DATA_MAX];
+	static uint8_t covered[LIVE][FT_DEFRAG_DATA_MAX];
+	struct {
+		uint32_t id, total, nf, next;
+		uint32_t off[MAXF], len[MAXF];
+		uint8_t fill[MAXF];
+	} live[LIVE];
+	uint64_t carried = 0, whole_bytes = 0;
+	uint32_t started = 0, done = 0, seed = 12345;
+	uint8_t buf[FT_DEFRAG_DATA_MAX];
+	struct ft_defrag_stats st;
+
+	(void)state;
+	memset(live, 0, sizeof(live));
+#define RND() (seed = seed * 1103515245 + 12345, (seed >> 8) & 0xffffff)
+	while (done < NDG) {
+		unsigned s = RND() % LIVE;
+		struct ft_defrag_datagram dg;
+		struct ft_pkt p;
+		uint32_t f, off, len;
+
+		if (live[s].nf == live[s].next) {
+			/* Slot free: a new datagram, its pieces chosen now. */
+			uint32_t total, n, last = 0;
+
+			if (started == NDG)
+				continue;
+			total = 16 + 8 * (RND() % 600);
+			n = 1 + RND() % (MAXF - 2);
+			live[s].id = ++started;
+			live[s].total = total;
+			memset(covered[s], 0, total);
+			/* A partition in 8-byte units, then a few extra copies. */
+			for (uint32_t k = 0; k < n; k++) {
+				uint32_t end =
+					k + 1 == n ? total
+						   : last + 8 * (1 + RND() % ((total - last) / 8 /
+										      (n - k) +
+									      1));
+
+				if (end > total || (k + 1 < n && end >= total))
+					end = k + 1 == n ? total : last + 8;
+				if (end > total)
+					end = total;
+				live[s].off[k] = last;
+				live[s].len[k] = end - last;
+				last = end;
+				if (last == total) {
+					n = k + 1;
+					break;
+				}
+			}
+			for (uint32_t k = n; k < n + 2 && k < MAXF; k++) {
+				uint32_t o = 8 * (RND() % (total / 8));
+
+				live[s].off[k] = o;
+				live[s].len[k] = 8 * (1 + RND() % 4);
+				if (o + live[s].len[k] > total)
+					live[s].len[k] = total - o;
+				n = k + 1;
+			}
+			for (uint32_t k = 0; k < n; k++) {
+				uint32_t j = RND() % (k + 1), t;
+
+				t = live[s].off[k], live[s].off[k] = live[s].off[j],
+				live[s].off[j] = t;
+				t = live[s].len[k], live[s].len[k] = live[s].len[j],
+				live[s].len[j] = t;
+				live[s].fill[k] = (uint8_t)RND();
+			}
+			live[s].nf = n;
+			live[s].next = 0;
+			continue;
+		}
+		f = live[s].next++;
+		off = live[s].off[f];
+		len = live[s].len[f];
+		/* This copy's bytes: its own fill where the model holds nothing yet
+		 * they win; elsewhere they must lose. */
+		for (uint32_t i = 0; i < len; i++) {
+			buf[i] = (uint8_t)(live[s].fill[f] + i);
+			if (!covered[s][off + i]) {
+				covered[s][off + i] = 1;
+				model[s][off + i] = buf[i];
+			}
+		}
+		p = frag(live[s].id, off == 0, SEC, 0);
+		if (off == 0) {
+			p.l4_offset = 34;
+			p.payload_offset = 34 + UDP_HDR;
+			p.payload_len = len - UDP_HDR;
+			memmove(buf, buf + UDP_HDR, len - UDP_HDR);
+		} else {
+			p.frag_offset = (uint16_t)(off / 8);
+			p.payload_offset = 34;
+			p.payload_len = len;
+		}
+		p.payload_ip_len = p.payload_len;
+		if (off + len != live[s].total)
+			p.flags |= FT_PKT_F_MORE_FRAGS;
+		carried += p.payload_len;
+		if (ft_defrag_fragment(d, &p, buf, NULL, live[s].id, 0, &dg)) {
+			uint32_t total = live[s].total;
+
+			assert_int_equal(dg.owner_id, live[s].id);
+			assert_int_equal(dg.pkt.payload_len, total - UDP_HDR);
+			assert_memory_equal(dg.payload, model[s] + UDP_HDR, total - UDP_HDR);
+			whole_bytes += dg.pkt.payload_len;
+			done++;
+			/* Copies still to come of a datagram already whole start a new
+			 * one that never ends: drop them from the plan. */
+			live[s].nf = live[s].next;
+		}
+	}
+#undef RND
+	ft_defrag_flush(d);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.datagrams, NDG);
+	assert_int_equal(st.held_bytes, 0);
+	assert_int_equal(carried, whole_bytes + st.overlap_bytes + st.given_up_bytes);
+	ft_defrag_free(d);
+}
+
 RTE_DEFINE_PER_LCORE(int, _rte_errno);
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_attribution),
-		cmocka_unit_test(test_crowding),
-		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_attribution),    cmocka_unit_test(test_crowding),
+		cmocka_unit_test(test_bad_params),     cmocka_unit_test(test_defrag_orders),
+		cmocka_unit_test(test_defrag_overlap), cmocka_unit_test(test_defrag_give_up),
+		cmocka_unit_test(test_defrag_pieces),  cmocka_unit_test(test_defrag_evict_flush),
+		cmocka_unit_test(test_defrag_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -509,6 +509,7 @@ struct opts {
 	uint64_t reorder_memory;
 	uint32_t chunk_size, chunks;
 	uint64_t chunk_delay;
+	uint32_t defrag; /* datagrams; 0: fragments not scanned */
 };
 
 static struct harness *
@@ -530,6 +531,7 @@ harness(const char *rules, const struct opts *o)
 		.reasm = {.memory = o->reorder_memory ? o->reorder_memory : 1 << 20,
 			  .flow_bytes = 1 << 16,
 			  .socket_id = -1},
+		.defrag = {.datagrams = o->defrag, .timeout_ns = 30000000000ULL, .socket_id = -1},
 		.socket_id = -1,
 		.emit = emit,
 	};
@@ -1156,6 +1158,88 @@ test_more_rules_and_fragments(void **state)
 	harness_free(h);
 }
 
+/* A UDP fragment of the harness's flow: its datagram bytes [off, off + len),
+ * the first fragment (off 0) starting with an 8-byte UDP header. */
+static void
+udp_fragment(struct harness *h, uint32_t off, const char *data, bool more)
+{
+	struct ft_pkt pkt;
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.key = h->flow.key;
+	pkt.frag_id = 9;
+	pkt.flags = FT_PKT_F_FRAGMENT | (more ? FT_PKT_F_MORE_FRAGS : 0);
+	if (off == 0) {
+		pkt.flags |= FT_PKT_F_L4_PAYLOAD;
+		pkt.l4_offset = 34;
+		pkt.payload_offset = 42;
+	} else {
+		pkt.flags |= FT_PKT_F_LATER_FRAG;
+		pkt.key.port[0] = pkt.key.port[1] = 0; /* unattributed: another flow */
+		pkt.frag_offset = (uint16_t)(off / 8);
+		pkt.payload_offset = 34;
+	}
+	pkt.payload_len = pkt.payload_ip_len = (uint32_t)strlen(data);
+	pkt.ts_ns = ++h->ts;
+	ft_match_packet(h->m, &h->flow, off == 0 ? 1 : 2, &pkt, (const uint8_t *)data);
+}
+
+/* With defragmentation, a pattern split across fragments is found once, in
+ * the first fragment's flow, at its offset; a datagram whose flow ended is
+ * counted, not scanned. */
+static void
+test_fragments_defragmented(void **state)
+{
+	struct opts o = defaults;
+	struct harness *h;
+	struct ft_worker_counters c;
+	struct ft_flow_match s;
+
+	(void)state;
+	o.defrag = 4;
+	h = harness("1:/SPLITPATTERN/\n", &o);
+	flow_init(h, 17, 53);
+	udp(h, 0, "hello ");
+	/* The later fragment first: it waits, nothing is scanned. */
+	udp_fragment(h, 16, "PATTERNz", false);
+	assert_int_equal(h->nev, 0);
+	udp_fragment(h, 0, "abcSPLIT", true);
+	assert_int_equal(h->nev, 1);
+	assert_int_equal(h->ev[0].rule_id, 1);
+	assert_int_equal(h->ev[0].flow_id, 77);
+	assert_int_equal(h->ev[0].offset, 6 + 15); /* after "hello " */
+	assert_int_equal(h->ev[0].dir, 0);
+	s = end(h);
+	assert_int_equal(s.scanned_bytes[0], 6 + 16);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.defrag_datagrams, 1);
+	assert_int_equal(c.defrag_fragments, 2);
+	assert_int_equal(c.match_fragment_bytes, 0);
+
+	/* First fragment in flow 77, which ends; the rest comes in flow 78. */
+	flow_init(h, 17, 53);
+	udp_fragment(h, 0, "abcSPLIT", true);
+	end(h);
+	flow_init(h, 17, 53);
+	h->flow.id = 78;
+	h->nev = 0;
+	udp_fragment(h, 16, "PATTERNz", false);
+	assert_int_equal(h->nev, 0);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.defrag_flow_ended, 1);
+	assert_int_equal(c.match_fragment_bytes, 16);
+
+	/* Incomplete at the end of input: given up, counted. */
+	udp_fragment(h, 0, "abcSPLIT", true);
+	ft_match_input_end(h->m);
+	ft_match_counters(h->m, &c);
+	assert_int_equal(c.defrag_end, 1);
+	assert_int_equal(c.match_fragment_bytes, 24);
+	assert_int_equal(c.defrag_held_bytes, 0);
+	end(h);
+	harness_free(h);
+}
+
 /* Active timeouts: a record per segment; the streams go on across them. */
 static void
 test_segments(void **state)
@@ -1239,6 +1323,7 @@ main(void)
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_eod_som_limit),
 		cmocka_unit_test(test_more_rules_and_fragments),
+		cmocka_unit_test(test_fragments_defragmented),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_create_args),
 	};

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A set-associative table of datagrams being put together, sets of four (or
+ * one set of fewer), like src/frag's. Each context owns a FT_DEFRAG_DATA_MAX buffer in which a byte
+ * sits at its offset in the datagram, and a sorted list of the pieces covered (merged when they
+ * touch), so a datagram is whole when one piece runs from 0 to its end.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include "frag/defrag.h"
+#include "frag/frag.h"
+
+#define WAYS 4
+
+struct piece {
+	uint32_t lo, hi;
+};
+
+struct dgram {
+	struct ft_frag_dgram id;
+	uint8_t dead; /* given up as invalid: later fragments are given up as they come */
+	uint8_t have_first;
+	uint8_t have_last;
+	uint8_t npieces;
+	uint32_t total; /* bytes of the datagram (have_last) */
+	uint32_t hdr;	/* the first fragment's L4 header bytes (have_first) */
+	uint32_t owner_index;
+	uint64_t created_ns; /* its first fragment's time, whichever came first */
+	uint64_t bytes;	     /* payload bytes of the fragments taken */
+	uint64_t owner_id;
+	const void *owner;
+	struct piece piece[FT_DEFRAG_RANGES];
+	struct ft_pkt first;
+};
+
+struct ft_defrag {
+	struct dgram *g;
+	uint8_t *data; /* FT_DEFRAG_DATA_MAX bytes per context */
+	uint32_t set_mask;
+	uint32_t ways; /* WAYS, or fewer in a table of fewer datagrams */
+	uint64_t timeout_ns;
+	struct ft_defrag_stats stats;
+};
+
+static bool
+params_ok(const struct ft_defrag_params *p)
+{
+	return p != NULL && p->datagrams >= 1 && (p->datagrams & (p->datagrams - 1)) == 0 &&
+	       p->datagrams <= (1u << 20);
+}
+
+uint64_t
+ft_defrag_memory(const struct ft_defrag_params *p)
+{
+	if (!params_ok(p))
+		return 0;
+	return sizeof(struct ft_defrag) +
+	       (uint64_t)p->datagrams * (sizeof(struct dgram) + FT_DEFRAG_DATA_MAX);
+}
+
+struct ft_defrag *
+ft_defrag_create(const struct ft_defrag_params *p)
+{
+	struct ft_defrag *d;
+
+	if (!params_ok(p)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	d = rte_zmalloc_socket("ft_defrag", sizeof(*d), 64, p->socket_id);
+	if (d == NULL)
+		goto nomem;
+	d->g = rte_zmalloc_socket("ft_defrag_ctx", (size_t)p->datagrams * sizeof(struct dgram), 64,
+				  p->socket_id);
+	d->data = rte_zmalloc_socket("ft_defrag_data", (size_t)p->datagrams * FT_DEFRAG_DATA_MAX,
+				     64, p->socket_id);
+	if (d->g == NULL || d->data == NULL)
+		goto nomem;
+	d->ways = RTE_MIN(p->datagrams, (uint32_t)WAYS);
+	d->set_mask = p->datagrams / d->ways - 1;
+	d->timeout_ns = p->timeout_ns;
+	return d;
+
+nomem:
+	ft_defrag_free(d);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+void
+ft_defrag_free(struct ft_defrag *d)
+{
+	if (d == NULL)
+		return;
+	rte_free(d->g);
+	rte_free(d->data);
+	rte_free(d);
+}
+
+void
+ft_defrag_get_stats(const struct ft_defrag *d, struct ft_defrag_stats *stats)
+{
+	*stats = d->stats;
+}
+
+/* Free a context; counted as given up for `reason` unless it already was. */
+static void
+drop(struct ft_defrag *d, struct dgram *g, enum ft_defrag_reason reason)
+{
+	if (!g->dead) {
+		d->stats.given_up[reason]++;
+		d->stats.given_up_bytes += g->bytes;
+	}
+	d->stats.held_bytes -= g->bytes;
+	d->stats.in_use--;
+	g->id.used = 0;
+}
+
+/* Give a datagram up as invalid; the context stays to take its later fragments. */
+static void
+kill(struct ft_defrag *d, struct dgram *g)
+{
+	d->stats.given_up[FT_DEFRAG_INVALID]++;
+	d->stats.given_up_bytes += g->bytes;
+	d->stats.held_bytes -= g->bytes;
+	g->bytes = 0;
+	g->dead = 1;
+}
+
+static bool
+expired(const struct ft_defrag *d, const struct dgram *g, uint64_t now)
+{
+	/* Signed: capture times can step back a little. */
+	return (int64_t)(now - g->created_ns) > (int64_t)d->timeout_ns;
+}
+
+/* The datagram of fragment p: found, or a new context in its set. */
+static struct dgram *
+find(struct ft_defrag *d, const struct ft_pkt *p)
+{
+	struct dgram *set = &d->g[(ft_frag_dgram_hash(p) & d->set_mask) * d->ways];
+	struct dgram *victim = NULL;
+
+	for (unsigned w = 0; w < d->ways; w++) {
+		struct dgram *g = &set[w];
+
+		if (g->id.used && expired(d, g, p->ts_ns))
+			drop(d, g, FT_DEFRAG_TIMEOUT);
+		if (ft_frag_dgram_is(&g->id, p))
+			return g;
+	}
+	for (unsigned w = 0; w < d->ways; w++) {
+		struct dgram *g = &set[w];
+
+		if (!g->id.used) {
+			victim = g;
+			break;
+		}
+		if (victim == NULL || (int64_t)(g->created_ns - victim->created_ns) < 0)
+			victim = g;
+	}
+	if (victim->id.used)
+		drop(d, victim, FT_DEFRAG_EVICTED);
+	memset(victim, 0, offsetof(struct dgram, piece));
+	ft_frag_dgram_set(&victim->id, p);
+	victim->created_ns = p->ts_ns;
+	d->stats.in_use++;
+	return victim;
+}
+
+/*
+ * Cover [lo, hi) of g: bytes not covered yet are copied from src, where src[0]
+ * is the byte at src_lo (positions below src_lo are covered without a copy: the
+ * first fragment's L4 header, which the parse already holds). First copy wins.
+ * Returns -1, with nothing covered, if that would take more than
+ * FT_DEFRAG_RANGES pieces.
+ */
+static int
+cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *src, uint32_t src_lo)
+{
+	struct piece merged[FT_DEFRAG_RANGES + 1];
+	unsigned n = 0, k = 0;
+	uint32_t pos = lo;
+
+	if (lo >= hi)
+		return 0;
+	/* The merged list first: pieces before [lo, hi), [lo, hi) joined with
+	 * every piece it touches, pieces after. */
+	while (k < g->npieces && g->piece[k].hi < lo)
+		merged[n++] = g->piece[k++];
+	merged[n].lo = lo;
+	merged[n].hi = hi;
+	for (; k < g->npieces && g->piece[k].lo <= hi; k++) {
+		merged[n].lo = RTE_MIN(merged[n].lo, g->piece[k].lo);
+		merged[n].hi = RTE_MAX(merged[n].hi, g->piece[k].hi);
+	}
+	n++;
+	if (n + (g->npieces - k) > FT_DEFRAG_RANGES)
+		return -1;
+	/* The bytes no piece held. */
+	for (unsigned j = 0; j < g->npieces && pos < hi; j++) {
+		const struct piece *pc = &g->piece[j];
+
+		if (pc->hi <= pos)
+			continue;
+		if (pc->lo >= hi)
+			break;
+		if (pc->lo > pos) {
+			uint32_t from = RTE_MAX(pos, src_lo);
+
+			if (from < pc->lo)
+				memcpy(buf + from, src + (from - src_lo), pc->lo - from);
+		}
+		pos = RTE_MAX(pos, pc->hi);
+	}
+	if (pos < hi) {
+		uint32_t from = RTE_MAX(pos, src_lo);
+
+		if (from < hi)
+			memcpy(buf + from, src + (from - src_lo), hi - from);
+	}
+	for (; k < g->npieces; k++)
+		merged[n++] = g->piece[k];
+	memcpy(g->piece, merged, n * sizeof(merged[0]));
+	g->npieces = (uint8_t)n;
+	return 0;
+}
+
+int
+ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *payload,
+		   const void *owner, uint64_t owner_id, uint32_t owner_index,
+		   struct ft_defrag_datagram *out)
+{
+	struct dgram *g = find(d, p);
+	uint8_t *buf = d->data + (size_t)(g - d->g) * FT_DEFRAG_DATA_MAX;
+	uint32_t len = p->payload_len, lo, hi, src_lo;
+
+	d->stats.fragments++;
+	if (g->dead) {
+		d->stats.given_up_bytes += len;
+		return 0;
+	}
+	g->bytes += len;
+	d->stats.held_bytes += len;
+	/* A capture cut leaves bytes no later fragment brings. */
+	if (len != p->payload_ip_len)
+		goto invalid;
+	if (p->flags & FT_PKT_F_LATER_FRAG) {
+		if (p->frag_offset == 0) /* a tiny first fragment: no L4 header */
+			goto invalid;
+		lo = src_lo = (uint32_t)p->frag_offset * 8;
+	} else {
+		/* The first fragment: its data starts at its L4 header. */
+		if (p->flags & (FT_PKT_F_L4_PARTIAL | FT_PKT_F_FRAG_EXT))
+			goto invalid;
+		lo = 0;
+		src_lo = p->payload_offset - p->l4_offset;
+		/* Another first fragment whose L4 header has another length: which
+		 * bytes are payload is in doubt. */
+		if (g->have_first && src_lo != g->hdr)
+			goto invalid;
+		if (!g->have_first) {
+			g->have_first = 1;
+			g->hdr = src_lo;
+			g->first = *p;
+			g->owner = owner;
+			g->owner_id = owner_id;
+			g->owner_index = owner_index;
+		}
+	}
+	hi = src_lo + len;
+	if (hi > FT_DEFRAG_DATA_MAX)
+		goto invalid;
+	if (!(p->flags & FT_PKT_F_MORE_FRAGS)) {
+		if ((g->have_last && g->total != hi) ||
+		    (g->npieces != 0 && g->piece[g->npieces - 1].hi > hi))
+			goto invalid;
+		g->have_last = 1;
+		g->total = hi;
+	} else if (g->have_last && hi > g->total) {
+		goto invalid;
+	}
+	if (cover(g, buf, lo, hi, payload, src_lo) != 0)
+		goto invalid;
+	if (!g->have_first || !g->have_last || g->npieces != 1 || g->piece[0].lo != 0 ||
+	    g->piece[0].hi != g->total)
+		return 0;
+
+	/* Whole. */
+	out->pkt = g->first;
+	out->pkt.flags &=
+		(uint8_t) ~(FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_MORE_FRAGS |
+			    FT_PKT_F_FRAG_EXT | FT_PKT_F_FRAG_ATTRIBUTED);
+	out->pkt.payload_len = out->pkt.payload_ip_len = g->total - g->hdr;
+	out->pkt.ts_ns = p->ts_ns;
+	out->payload = buf + g->hdr;
+	out->fragment_bytes = g->bytes;
+	out->owner = g->owner;
+	out->owner_id = g->owner_id;
+	out->owner_index = g->owner_index;
+	d->stats.datagrams++;
+	d->stats.overlap_bytes += g->bytes - out->pkt.payload_len;
+	d->stats.held_bytes -= g->bytes;
+	d->stats.in_use--;
+	g->id.used = 0;
+	return 1;
+
+invalid:
+	kill(d, g);
+	return 0;
+}
+
+void
+ft_defrag_flush(struct ft_defrag *d)
+{
+	for (uint32_t i = 0; i < (d->set_mask + 1) * d->ways; i++)
+		if (d->g[i].id.used)
+			drop(d, &d->g[i], FT_DEFRAG_END);
+}

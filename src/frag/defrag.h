@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IP defragmentation for pattern matching: the fragments of a datagram are
+ * gathered until the datagram is whole, then handed back as one packet, so
+ * that a pattern split across fragments (or hidden by them, the classic IDS
+ * evasion) is found. Flow accounting does not need it (src/frag attributes
+ * fragments to flows); src/match does.
+ *
+ * The policy (README "Pattern matching" repeats it for users):
+ *   - A datagram is (addresses, protocol, identification, VLANs, direction).
+ *     Its bytes are the IP payload after the IPv4 header or, for IPv6, after
+ *     the fragment header, at the fragment's offset.
+ *   - Overlaps: the first copy of a byte wins, as in TCP reassembly; later
+ *     copies are counted (overlap_bytes), never scanned. The L4 header is the
+ *     first fragment's (offset 0), as the flow table saw it.
+ *   - Whole: the first and the last fragment (no more-fragments flag) are in
+ *     and every byte between is covered. The datagram comes back as its first
+ *     fragment's parse with the fragment flags cleared and the whole L4
+ *     payload, timed at the fragment that completed it.
+ *   - Given up (counted by reason, with the payload bytes of its fragments):
+ *       timeout   the first of its fragments to come came timeout_ns ago;
+ *       evicted   its set of the table was full and it was the oldest;
+ *       invalid   it can never be made whole or read right: a fragment cut
+ *                 by the capture's snaplen, a first fragment without its
+ *                 whole L4 header (RFC 1858's tiny fragments) or with IPv6
+ *                 extension headers after its fragment header, two first
+ *                 fragments with L4 headers of different lengths, bytes
+ *                 beyond 64 KiB or beyond the last fragment's end, two
+ *                 different ends, more than FT_DEFRAG_RANGES separate pieces. Later
+ *                 fragments of such a datagram are given up as they come,
+ *                 until it times out;
+ *       end       still incomplete at ft_defrag_flush() (end of input).
+ *
+ * Memory: datagrams * (FT_DEFRAG_DATA_MAX + a context of about 330 bytes),
+ * allocated at creation (ft_defrag_memory() gives the figure). Per packet: nothing unless it is a
+ * fragment. Threading: one per worker; not thread-safe.
+ */
+#ifndef FT_DEFRAG_H
+#define FT_DEFRAG_H
+
+#include <stdint.h>
+
+#include "parse/parse.h"
+
+#define FT_DEFRAG_DATA_MAX 65536 /* bytes of one datagram's fragmentable part */
+#define FT_DEFRAG_RANGES   16	 /* separate pieces one datagram may hold */
+
+struct ft_defrag_params {
+	uint32_t datagrams;  /* incomplete datagrams held at once: a power of two */
+	uint64_t timeout_ns; /* how long after its first fragment a datagram is held */
+	int socket_id;
+};
+
+enum ft_defrag_reason {
+	FT_DEFRAG_TIMEOUT = 0,
+	FT_DEFRAG_EVICTED,
+	FT_DEFRAG_INVALID,
+	FT_DEFRAG_END,
+	FT_DEFRAG_REASONS,
+};
+
+/* Counters since creation. Payload bytes are the fragments' payload_len. */
+struct ft_defrag_stats {
+	uint64_t fragments;	/* fragments taken */
+	uint64_t datagrams;	/* datagrams made whole */
+	uint64_t overlap_bytes; /* of whole datagrams' fragments: bytes already held */
+	uint64_t given_up[FT_DEFRAG_REASONS]; /* datagrams given up, by reason */
+	uint64_t given_up_bytes;	      /* their fragments' payload bytes */
+	uint64_t in_use;		      /* gauge: datagrams held */
+	uint64_t held_bytes;		      /* gauge: their fragments' payload bytes so far */
+};
+
+/* A whole datagram. Valid until the next call on the reassembler. */
+struct ft_defrag_datagram {
+	struct ft_pkt pkt;	 /* the first fragment's parse; fragment flags cleared,
+				    payload_len = payload_ip_len = the L4 payload,
+				    ts_ns the completing fragment's */
+	const uint8_t *payload;	 /* pkt.payload_len bytes */
+	uint64_t fragment_bytes; /* its fragments' payload bytes: pkt.payload_len
+				    + the overlap among them */
+	const void *owner;	 /* what ft_defrag_fragment() got with the first fragment */
+	uint64_t owner_id;
+	uint32_t owner_index;
+};
+
+struct ft_defrag;
+
+/* @return the reassembler, or NULL with rte_errno set: EINVAL, ENOMEM. */
+struct ft_defrag *ft_defrag_create(const struct ft_defrag_params *params);
+
+/* NULL is a no-op. Held datagrams are dropped uncounted. */
+void ft_defrag_free(struct ft_defrag *d);
+
+/* Bytes ft_defrag_create() allocates for these parameters. */
+uint64_t ft_defrag_memory(const struct ft_defrag_params *params);
+
+/*
+ * One fragment (pkt->flags has FT_PKT_F_FRAGMENT; ts_ns set) and its
+ * pkt->payload_len payload bytes. owner, owner_id and owner_index are kept
+ * from the first fragment (e.g. its flow) and come back with the datagram.
+ *
+ * @return 1 with *out filled when this fragment made its datagram whole,
+ *         else 0 (held, or given up and counted)
+ */
+int ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *pkt, const uint8_t *payload,
+		       const void *owner, uint64_t owner_id, uint32_t owner_index,
+		       struct ft_defrag_datagram *out);
+
+/* Give up every datagram held (reason end): at the end of input. */
+void ft_defrag_flush(struct ft_defrag *d);
+
+void ft_defrag_get_stats(const struct ft_defrag *d, struct ft_defrag_stats *stats);
+
+#endif /* FT_DEFRAG_H */

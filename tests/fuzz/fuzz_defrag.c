@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer harness for IP defragmentation (src/frag/defrag): the input is a
+ * program of fragments of eight datagrams (IPv4 or IPv6 identity) into a table
+ * of 1 to 32 contexts: offsets anywhere up to and past 64 KiB, lengths up to
+ * 1,600 bytes, first fragments with L4 headers of 8 to 68 bytes, more-fragments
+ * set or not, and now and then a capture cut, a partial or tiny first fragment
+ * or IPv6 headers after the fragment header; time steps forward, past the
+ * timeout, and back. Every copy of a byte carries the same value, a function of
+ * its datagram and offset, so a whole datagram's payload can be checked.
+ *
+ * Besides crashes and sanitizer reports, it aborts when:
+ *   - a whole datagram's payload is not the bytes at its offsets, or it is not
+ *     the fragment's datagram;
+ *   - the counters do not account for every payload byte given exactly once:
+ *     whole payloads + overlap + given up + held, after every fragment;
+ *   - after ft_defrag_flush(), anything is still held.
+ */
+#include <string.h>
+
+#include "frag/defrag.h"
+#include "fuzz.h"
+
+/* No EAL here: allocation comes from the C library. */
+#include "../unit/dpdk_malloc.h"
+
+static inline uint8_t
+byte_at(uint32_t id, uint32_t off)
+{
+	return (uint8_t)(((id + 1) * 2654435761u + off * 40503u) >> 13);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t payload[1600];
+	struct input in = {data, size};
+	uint32_t shape = take(&in, 1);
+	struct ft_defrag_params p = {
+		.datagrams = 1u << (shape & 3) << ((shape >> 2) & 1 ? 2 : 0),
+		.timeout_ns = 1000,
+		.socket_id = -1,
+	};
+	struct ft_defrag *d = ft_defrag_create(&p);
+	struct ft_defrag_stats st;
+	struct ft_defrag_datagram dg;
+	uint64_t now = 1000000, given = 0, whole = 0;
+
+	CHECK(d != NULL);
+	while (in.left > 0) {
+		uint32_t op = take(&in, 2);
+		uint32_t id = op & 7;
+		uint32_t len = take(&in, 2) % sizeof(payload);
+		uint32_t off = 8 * take(&in, 2) % (70000 / 8 * 8);
+		struct ft_pkt pkt;
+		uint32_t src_lo;
+
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.key.family = (op & 8) ? 6 : 4;
+		pkt.key.proto = 17;
+		pkt.key.addr[0][0] = 10;
+		pkt.key.addr[1][0] = 11;
+		pkt.frag_id = id;
+		pkt.flags = FT_PKT_F_FRAGMENT;
+		if (op & 0x10)
+			pkt.flags |= FT_PKT_F_MORE_FRAGS;
+		if ((op & 0x60) == 0) {
+			/* A first fragment: an L4 header of 8 to 68 bytes, then payload. */
+			uint32_t hdr = 8 + 4 * ((op >> 7) & 15);
+
+			pkt.flags |= FT_PKT_F_L4_PAYLOAD;
+			pkt.l4_offset = 34;
+			pkt.payload_offset = 34 + hdr;
+			src_lo = hdr;
+		} else {
+			pkt.flags |= FT_PKT_F_LATER_FRAG;
+			pkt.frag_offset = (uint16_t)(off / 8);
+			pkt.payload_offset = 34;
+			src_lo = off;
+		}
+		switch ((op >> 11) & 15) { /* now and then, something wrong */
+		case 0:
+			pkt.payload_ip_len = len + 1; /* cut by the capture */
+			break;
+		case 1:
+			if (!(pkt.flags & FT_PKT_F_LATER_FRAG))
+				pkt.flags =
+					(pkt.flags & ~FT_PKT_F_L4_PAYLOAD) | FT_PKT_F_L4_PARTIAL;
+			break;
+		case 2:
+			pkt.flags |= FT_PKT_F_FRAG_EXT;
+			break;
+		case 3:
+			pkt.frag_offset = 0; /* a tiny first fragment, or a first one */
+			break;
+		default:
+			break;
+		}
+		if (pkt.payload_ip_len == 0)
+			pkt.payload_ip_len = len;
+		pkt.payload_len = len;
+		for (uint32_t i = 0; i < len; i++)
+			payload[i] = byte_at(id, src_lo + i);
+		/* Time: mostly small steps, sometimes past the timeout, or back. */
+		switch (op >> 15) {
+		case 0:
+			now += op & 0x300;
+			break;
+		default:
+			now += (op & 0x100) ? 5000 : (uint64_t) - (int64_t)(op & 0xff);
+			break;
+		}
+		pkt.ts_ns = now;
+		given += len;
+		if (ft_defrag_fragment(d, &pkt, payload, NULL, id, 0, &dg)) {
+			uint32_t hdr = dg.pkt.payload_offset - dg.pkt.l4_offset;
+
+			CHECK(dg.owner_id == id && dg.pkt.frag_id == id);
+			CHECK(dg.pkt.payload_len == dg.pkt.payload_ip_len);
+			CHECK(hdr + dg.pkt.payload_len <= FT_DEFRAG_DATA_MAX);
+			CHECK(!(dg.pkt.flags & (FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS)));
+			for (uint32_t i = 0; i < dg.pkt.payload_len; i++)
+				CHECK(dg.payload[i] == byte_at(id, hdr + i));
+			CHECK(dg.fragment_bytes >= dg.pkt.payload_len);
+			whole += dg.pkt.payload_len;
+		}
+		ft_defrag_get_stats(d, &st);
+		CHECK(given == whole + st.overlap_bytes + st.given_up_bytes + st.held_bytes);
+		CHECK(st.in_use <= p.datagrams);
+	}
+	ft_defrag_flush(d);
+	ft_defrag_get_stats(d, &st);
+	CHECK(st.in_use == 0 && st.held_bytes == 0);
+	CHECK(given == whole + st.overlap_bytes + st.given_up_bytes);
+	ft_defrag_free(d);
+	return 0;
+}
