@@ -42,7 +42,8 @@ struct ft_defrag {
 	struct dgram *g;
 	uint8_t *data; /* FT_DEFRAG_DATA_MAX bytes per context */
 	uint32_t set_mask;
-	uint32_t ways; /* WAYS, or fewer in a table of fewer datagrams */
+	uint32_t ways;	 /* WAYS, or fewer in a table of fewer datagrams */
+	uint32_t cursor; /* ft_defrag_expire()'s next context */
 	uint64_t timeout_ns;
 	struct ft_defrag_stats stats;
 };
@@ -313,6 +314,24 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *p
 invalid:
 	kill(d, g);
 	return 0;
+}
+
+unsigned
+ft_defrag_expire(struct ft_defrag *d, uint64_t now_ns, unsigned budget)
+{
+	uint32_t mask = (d->set_mask + 1) * d->ways - 1; /* contexts: a power of two */
+	unsigned n = 0;
+
+	while (budget-- > 0) {
+		struct dgram *g = &d->g[d->cursor];
+
+		d->cursor = (d->cursor + 1) & mask;
+		if (g->id.used && expired(d, g, now_ns)) {
+			drop(d, g, FT_DEFRAG_TIMEOUT);
+			n++;
+		}
+	}
+	return n;
 }
 
 void

@@ -18,7 +18,9 @@
  *     fragment's parse with the fragment flags cleared and the whole L4
  *     payload, timed at the fragment that completed it.
  *   - Given up (counted by reason, with the payload bytes of its fragments):
- *       timeout   the first of its fragments to come came timeout_ns ago;
+ *       timeout   the first of its fragments to come came timeout_ns ago
+ *                 (seen when a fragment comes to its set of the table, or
+ *                 by ft_defrag_expire());
  *       evicted   its set of the table was full and it was the oldest;
  *       invalid   it can never be made whole or read right: a fragment cut
  *                 by the capture's snaplen, a first fragment without its
@@ -105,6 +107,12 @@ uint64_t ft_defrag_memory(const struct ft_defrag_params *params);
 int ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *pkt, const uint8_t *payload,
 		       const void *owner, uint64_t owner_id, uint32_t owner_index,
 		       struct ft_defrag_datagram *out);
+
+/* Visit the next `budget` contexts (round robin) and give up those whose time
+ * is over at now_ns (reason timeout). A datagram's time is otherwise checked
+ * only when a fragment comes to its set; this keeps the counters and
+ * held_bytes true on a live link. Returns how many were given up. */
+unsigned ft_defrag_expire(struct ft_defrag *d, uint64_t now_ns, unsigned budget);
 
 /* Give up every datagram held (reason end): at the end of input. */
 void ft_defrag_flush(struct ft_defrag *d);

@@ -33,6 +33,7 @@
 #define PROTO_UDPLITE 136
 
 #define STREAM_ALIGN 16 /* what malloc gives Hyperscan by default */
+#define FT_MATCH_TICK_DEFRAG 4	/* defragmentation contexts ft_match_tick() looks at */
 
 enum dir_state {
 	ST_NEW = 0, /* nothing scanned yet */
@@ -462,6 +463,8 @@ ft_match_tick(struct ft_match *m, uint64_t now_ns)
 		chunk_flush(m, &f->d[c->dir]);
 		n++;
 	}
+	if (m->defrag != NULL)
+		n += ft_defrag_expire(m->defrag, now_ns, FT_MATCH_TICK_DEFRAG);
 	return n;
 }
 

@@ -269,9 +269,10 @@ void ft_match_flow_segment(struct ft_match *m, uint32_t index, struct ft_flow_ma
 /*
  * Scan the chunk buffers that have waited chunk_delay or more at now_ns (at
  * most FT_MATCH_TICK_MAX of them); their events carry their flow's last packet
- * time. Call from the worker's loop.
+ * time. Also gives up IP datagrams whose fragment timeout is over (a few
+ * contexts per call, ft_defrag_expire()). Call from the worker's loop.
  *
- * @return how many were scanned
+ * @return how many buffers were scanned and datagrams given up
  */
 unsigned ft_match_tick(struct ft_match *m, uint64_t now_ns);
 

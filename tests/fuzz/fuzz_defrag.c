@@ -6,8 +6,9 @@
  * 1,600 bytes, first fragments with L4 headers of 8 to 68 bytes, more-fragments
  * set or not, and now and then a capture cut, a partial or tiny first fragment
  * or IPv6 headers after the fragment header; time steps forward, past the
- * timeout, and back. Every copy of a byte carries the same value, a function of
- * its datagram and offset, so a whole datagram's payload can be checked.
+ * timeout, and back; the sweep of expired datagrams now and then. Every copy
+ * of a byte carries the same value, a function of its datagram and offset, so
+ * a whole datagram's payload can be checked.
  *
  * Besides crashes and sanitizer reports, it aborts when:
  *   - a whole datagram's payload is not the bytes at its offsets, or it is not
@@ -92,6 +93,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 			pkt.frag_offset = 0; /* a tiny first fragment, or a first one */
+			break;
+		case 4:
+			ft_defrag_expire(d, now, 1 + (op & 7)); /* the worker loop's sweep */
 			break;
 		default:
 			break;

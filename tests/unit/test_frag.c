@@ -461,6 +461,42 @@ test_defrag_evict_flush(void **state)
 	ft_defrag_free(d);
 }
 
+/* The sweep gives up datagrams whose time is over, a few contexts per call,
+ * and leaves the others. */
+static void
+test_defrag_expire(void **state)
+{
+	struct ft_defrag *d = defrag(16, 30 * SEC);
+	uint8_t buf[64];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+	unsigned n = 0;
+
+	(void)state;
+	for (uint32_t id = 1; id <= 6; id++) {
+		p = dfrag(id, 0, 24, 1, (id <= 3 ? 1 : 20) * SEC, buf);
+		ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	}
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.in_use, 6);
+	/* At 40 s, datagrams 1-3 (1 s) are over, 4-6 (20 s) not. */
+	for (unsigned call = 0; call < 4; call++) {
+		unsigned k = ft_defrag_expire(d, 40 * SEC, 4);
+
+		assert_true(k <= 3);
+		n += k;
+	}
+	assert_int_equal(n, 3);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_TIMEOUT], 3);
+	assert_int_equal(st.in_use, 3);
+	assert_int_equal(st.held_bytes, 3 * 16);
+	assert_int_equal(ft_defrag_expire(d, 40 * SEC, 16), 0);
+	assert_int_equal(ft_defrag_expire(d, 51 * SEC, 16), 3);
+	ft_defrag_free(d);
+}
+
 /*
  * Against a model: thousands of datagrams of random sizes cut into random
  * pieces (overlapping, duplicated, with other bytes in the copies that come
@@ -602,10 +638,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_attribution),    cmocka_unit_test(test_crowding),
-		cmocka_unit_test(test_bad_params),     cmocka_unit_test(test_defrag_orders),
-		cmocka_unit_test(test_defrag_overlap), cmocka_unit_test(test_defrag_give_up),
-		cmocka_unit_test(test_defrag_pieces),  cmocka_unit_test(test_defrag_evict_flush),
+		cmocka_unit_test(test_attribution),
+		cmocka_unit_test(test_crowding),
+		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_defrag_orders),
+		cmocka_unit_test(test_defrag_overlap),
+		cmocka_unit_test(test_defrag_give_up),
+		cmocka_unit_test(test_defrag_pieces),
+		cmocka_unit_test(test_defrag_evict_flush),
+		cmocka_unit_test(test_defrag_expire),
 		cmocka_unit_test(test_defrag_model),
 	};
 
