@@ -54,6 +54,7 @@ static const char *const clock_choices[] = {"auto", "packet", "tsc", NULL};
 static const char *const full_policy_choices[] = {"evict", "refuse", NULL};
 static const char *const match_mode_choices[] = {"stream", "block", "off", NULL};
 static const char *const match_fallback_choices[] = {"block", "skip", NULL};
+static const char *const dispatch_hash_choices[] = {"flow", "ippair", NULL};
 
 static const struct key_spec dataplane_keys[] = {
 	{"instance", T_NAME, CFG(instance), 0, 0, NULL},
@@ -62,6 +63,7 @@ static const struct key_spec dataplane_keys[] = {
 	{"mbuf_cache", T_U32, CFG(mbuf_cache), 0, 512, NULL},
 	{"mbuf_size", T_U32, CFG(mbuf_size), 192, 65535, NULL},
 	{"dispatch_ring_size", T_POW2, CFG(dispatch_ring_size), 64, 1U << 20, NULL},
+	{"dispatch_hash", T_ENUM, CFG(dispatch_hash), 0, 0, dispatch_hash_choices},
 	{"replay_speed", T_RATIO, CFG(replay_speed), 0, 1000000, NULL},
 	{"replay_max_gap", T_DURATION, CFG(replay_max_gap_ns), SEC / 1000, 3600 * SEC, NULL},
 	{NULL},
@@ -176,6 +178,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->mbuf_cache = 256;
 	cfg->mbuf_size = 2176; /* RTE_MBUF_DEFAULT_BUF_SIZE */
 	cfg->dispatch_ring_size = 4096;
+	cfg->dispatch_hash = FT_DISPATCH_CFG_FLOW;
 	cfg->replay_speed = 0;
 	cfg->replay_max_gap_ns = 1 * SEC;
 

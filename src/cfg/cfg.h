@@ -45,6 +45,12 @@ enum ft_overflow_cfg {
 	FT_OVERFLOW_CFG_BACKPRESSURE,
 };
 
+/* [dataplane] dispatch_hash: what spreads packets over workers. */
+enum ft_dispatch_hash_cfg {
+	FT_DISPATCH_CFG_FLOW,	/* the flow key: addresses, ports, protocol, VLANs */
+	FT_DISPATCH_CFG_IPPAIR, /* the address pair and VLANs only */
+};
+
 /* [match] tcp, udp, other: values are enum ft_match_mode's (src/match/match.h). */
 enum ft_match_mode_cfg {
 	FT_MATCH_CFG_STREAM,
@@ -87,6 +93,7 @@ struct ft_config {
 	uint32_t mbuf_cache;
 	uint32_t mbuf_size; /* data room per mbuf, headroom included */
 	uint32_t dispatch_ring_size;
+	enum ft_dispatch_hash_cfg dispatch_hash;
 	double replay_speed;	 /* capture files: 0 as fast as possible, 1 capture pace */
 	uint64_t replay_max_gap_ns; /* paced replay: longer gaps between packets shrink */
 

@@ -681,6 +681,7 @@ main(int argc, char **argv)
 				.stats_enable = cfg.stats_enable,
 				.stats = stats_params(&cfg),
 				.dispatch_backpressure = all_finite,
+				.dispatch_ippair = cfg.dispatch_hash == FT_DISPATCH_CFG_IPPAIR,
 				.frag_entries = cfg.fragment_table_size,
 				.frag_timeout_ns = cfg.fragment_timeout_ns,
 				.ts_offset = ts_offset,

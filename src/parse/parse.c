@@ -168,6 +168,19 @@ ft_flow_key_hash(const struct ft_flow_key *key)
 	return ~rte_hash_crc(key, sizeof(*key), 0xffffffff);
 }
 
+uint32_t
+ft_flow_key_pair_hash(const struct ft_flow_key *key)
+{
+	/* Words 0-3: the addresses; word 4 without the ports: the VLANs. */
+	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(key, 0), 0x3c6ef372);
+
+	h = rte_hash_crc_8byte(ft_flow_key_word(key, 1), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(key, 2), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(key, 3), h);
+	h = rte_hash_crc_8byte(ft_flow_key_word(key, 4) >> 32, h);
+	return rte_hash_crc_4byte(key->family, h);
+}
+
 /*
  * Sort the endpoints, set dir, and write the key and its hash. vlans is word 4
  * of the key without the ports (vlan[0] << 32 | vlan[1] << 48).

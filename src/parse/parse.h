@@ -194,4 +194,11 @@ int ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, 
  */
 uint32_t ft_flow_key_hash(const struct ft_flow_key *key);
 
+/*
+ * Hash of a flow key's address pair (and VLANs and family), without ports or
+ * protocol: every flow between two hosts, and every fragment of their
+ * datagrams, has the same. Symmetric, as the key is sorted by address first.
+ */
+uint32_t ft_flow_key_pair_hash(const struct ft_flow_key *key);
+
 #endif /* FT_PARSE_H */

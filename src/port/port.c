@@ -251,11 +251,15 @@ ft_rss_key_symmetric(const uint8_t *key, unsigned len)
 	return 1;
 }
 
+/* RSS with the symmetric key, on the flow (L3 and L4) or, for dispatch_hash =
+ * ippair, the addresses only. */
 static int
-setup_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info, uint8_t *key)
+setup_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info, uint8_t *key, bool ippair)
 {
-	uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP) &
-		      info->flow_type_rss_offloads;
+	uint64_t want =
+		ippair ? RTE_ETH_RSS_IP
+		       : RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP;
+	uint64_t hf = want & info->flow_type_rss_offloads;
 	unsigned key_len = info->hash_key_size != 0 ? info->hash_key_size : 40;
 
 	if (hf == 0)
@@ -309,7 +313,8 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 					 p->rx_queues, RTE_MIN(info.max_rx_queues,
 							       FT_PORT_MAX_QUEUES));
 		if (p->rx_queues > 1 && info.flow_type_rss_offloads != 0) {
-			if (setup_rss(&conf, &info, rss_key) != 0)
+			if (setup_rss(&conf, &info, rss_key,
+				      cfg->dispatch_hash == FT_DISPATCH_CFG_IPPAIR) != 0)
 				return port_fail(err, err_len, pc,
 						 "the device hashes none of IP/TCP/UDP for RSS");
 		}

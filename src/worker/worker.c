@@ -394,6 +394,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const enum ft_link_type link = s->link;
 	const uint16_t port_index = s->port_index;
 	const bool dispatch = s->dispatch, packet_clock = s->packet_clock;
+	const bool ippair = w->p.dispatch_ippair;
 	unsigned n, nl = 0;
 	uint64_t arrival_ns = 0, rx_bytes = 0;
 
@@ -441,7 +442,9 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 			w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
 		}
 		if (dispatch) {
-			unsigned dst = (unsigned)(((uint64_t)pkt->hash * w->p.workers) >> 32);
+			uint32_t h =
+				unlikely(ippair) ? ft_flow_key_pair_hash(&pkt->key) : pkt->hash;
+			unsigned dst = (unsigned)(((uint64_t)h * w->p.workers) >> 32);
 
 			if (dst != w->p.id) {
 				w->out_stage[dst][w->out_n[dst]++] = mb;

@@ -66,6 +66,7 @@ struct ft_worker_params {
 	bool stats_enable;
 	struct ft_stats_params stats; /* figures only: the worker fills table, counters, sink */
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
+	bool dispatch_ippair;	    /* dispatch by address pair, not flow (ft_flow_key_pair_hash) */
 	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
 	uint64_t frag_timeout_ns;
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */

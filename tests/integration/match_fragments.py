@@ -2,7 +2,7 @@
 """Patterns split across IP fragments are found once; copies that come later
 lose; datagrams that cannot be made whole are counted, not scanned.
 
-    match_fragments.py FLOWTAP_REPLAY WORKERS
+    match_fragments.py FLOWTAP_REPLAY WORKERS [SECTION.KEY=VALUE...]
 
 A generated capture, one flow per case, each with its own pattern (rule):
 
@@ -179,7 +179,7 @@ def build():
     return frames, want, facts
 
 
-def run(replay, tmp, workers, defrag):
+def run(replay, tmp, workers, defrag, sets):
     frames, want, facts = build()
     pcap = os.path.join(tmp, "fragments.pcap")
     write_pcap(pcap, frames)
@@ -191,6 +191,8 @@ def run(replay, tmp, workers, defrag):
     cmd = [replay, pcap, "-q", "-w", str(workers), "-r", rules, "-o", out,
            "--set", "match.cache_dir=" + os.path.join(tmp, "cache"),
            "--set", "match.defrag_datagrams=%d" % defrag]
+    for s in sets:
+        cmd += ["--set", s]
     lines = replay_lines(cmd, out)
     events = [(e["rule"], e["offset"]) for e in lines if e["type"] == "match"]
     summary = [l for l in lines if l["type"] == "summary"][-1]
@@ -198,10 +200,10 @@ def run(replay, tmp, workers, defrag):
 
 
 def main():
-    replay, workers = sys.argv[1], int(sys.argv[2])
+    replay, workers, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        events, want, facts, m = run(replay, tmp, workers, 64)
+        events, want, facts, m = run(replay, tmp, workers, 64, sets)
         if sorted(events) != sorted(want):
             problems.append("events %s, want %s" % (sorted(events), sorted(want)))
         df, pay = m["defrag"], m["payload"]
@@ -217,7 +219,7 @@ def main():
 
         # Without: only the control and nothing inside fragments; the same
         # payload bytes, placed in fragment_bytes instead.
-        events0, _, _, m0 = run(replay, tmp, workers, 0)
+        events0, _, _, m0 = run(replay, tmp, workers, 0, sets)
         if sorted(events0) != [(9, len(b"ctl:" + PATTERNS[9]))]:
             problems.append("defrag_datagrams 0: events %s, want only rule 9" % sorted(events0))
         placed = sum(v for k, v in pay.items() if k != "gap_bytes")

@@ -1964,6 +1964,21 @@ test_key_symmetry(void **state)
 	assert_int_equal(rev.dir, 1);
 	assert_int_equal(fwd.key.vlan[0], 10);
 	assert_int_equal(fwd.key.vlan[1], 20);
+	/* The address pair's hash: the same both ways, for any ports and
+	 * protocol; another for other VLANs or addresses. */
+	{
+		struct ft_flow_key k = fwd.key;
+		uint32_t pair = ft_flow_key_pair_hash(&fwd.key);
+
+		assert_int_equal(ft_flow_key_pair_hash(&rev.key), pair);
+		k.port[0] = 1, k.port[1] = 2, k.proto = 17;
+		assert_int_equal(ft_flow_key_pair_hash(&k), pair);
+		k.vlan[1] = 21;
+		assert_int_not_equal(ft_flow_key_pair_hash(&k), pair);
+		k = fwd.key;
+		k.addr[1][3] ^= 1;
+		assert_int_not_equal(ft_flow_key_pair_hash(&k), pair);
+	}
 
 	/* IPv6 UDP whose addresses differ only in the last byte. */
 	for (int swap = 0; swap <= 1; swap++) {
