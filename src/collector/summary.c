@@ -91,7 +91,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 	for (i = 0; i < nworkers; i++) {
 		const uint64_t *from = &snap->workers[i].match_scanned_bytes;
 		uint64_t *to = &s->match.match_scanned_bytes;
-		size_t n = (offsetof(struct ft_worker_counters, defrag_held_bytes) -
+		size_t n = (offsetof(struct ft_worker_counters, reasm_gaps_cut) -
 			    offsetof(struct ft_worker_counters, match_scanned_bytes)) /
 				   sizeof(uint64_t) +
 			   1;
@@ -206,13 +206,13 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 	sb_printf(b,
 		  ",\"reassembly\":{\"held_segments\":%" PRIu64 ",\"held_bytes\":%" PRIu64
 		  ",\"gaps\":%" PRIu64 ",\"gaps_acked\":%" PRIu64 ",\"gaps_budget\":%" PRIu64
-		  ",\"gaps_end\":%" PRIu64 ",\"out_of_window\":%" PRIu64
+		  ",\"gaps_end\":%" PRIu64 ",\"gaps_cut\":%" PRIu64 ",\"out_of_window\":%" PRIu64
 		  ",\"dropped_segments\":%" PRIu64 ",\"dropped_held_bytes\":%" PRIu64
 		  ",\"slots\":%" PRIu64 ",\"slots_in_use\":%" PRIu64 "}",
 		  m->reasm_held_segments, m->reasm_held_bytes, m->reasm_gaps, m->reasm_gaps_acked,
-		  m->reasm_gaps_budget, m->reasm_gaps_end, m->reasm_out_of_window,
-		  m->reasm_dropped_segments, m->reasm_dropped_held_bytes, m->reasm_slots,
-		  m->reasm_slots_used);
+		  m->reasm_gaps_budget, m->reasm_gaps_end, m->reasm_gaps_cut,
+		  m->reasm_out_of_window, m->reasm_dropped_segments, m->reasm_dropped_held_bytes,
+		  m->reasm_slots, m->reasm_slots_used);
 	sb_printf(b,
 		  ",\"chunks\":{\"pool\":%" PRIu64 ",\"in_use\":%" PRIu64 ",\"held_bytes\":%" PRIu64
 		  ",\"pool_empty\":%" PRIu64 "}",

@@ -558,7 +558,7 @@ main(int argc, char **argv)
 	struct ft_rules *rules = NULL;
 	struct ft_match_db *mdb = NULL;
 	struct ft_rule_info *rinfo = NULL;
-	struct ft_match_params mp;
+	struct ft_match_params mp = {0};
 	char *eal[MAX_EAL_ARGS];
 	char err[FT_CFG_ERR_LEN];
 	int sep, neal, rc, ts_offset;
@@ -599,6 +599,12 @@ main(int argc, char **argv)
 		goto out_config;
 	}
 	all_finite = ft_config_all_finite(&cfg);
+	/* Capture files with records cut at a snaplen (the scan read them): a
+	 * segment whose IP length runs past its bytes was cut there. */
+	for (unsigned i = 0; i < cfg.port_count; i++)
+		if (cfg.ports[i].kind == FT_PORT_PCAP &&
+		    ports[i].file.bytes > ports[i].file.captured_bytes)
+			mp.cut_ports |= 1u << i;
 	exit_code = stopped_starting("EAL initialisation");
 	if (exit_code != 0)
 		goto out_config;

@@ -492,7 +492,13 @@ match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 				set_current(m, flow, f, dir ^ 1, pkt->ts_ns);
 				ft_reasm_ack(m->reasm, &o->r, pkt->tcp_ack, m);
 			}
-			if (len == 0 && !(pkt->tcp_flags & FT_TCP_SYN))
+			/* Capture files cut at a snaplen: bytes the IP length has
+			 * beyond those captured are a gap now. */
+			bool cut = pkt->payload_ip_len > len && pkt->port < 32 &&
+				   ((m->p.cut_ports >> pkt->port) & 1) &&
+				   !(pkt->tcp_flags & FT_TCP_RST);
+
+			if (len == 0 && !(pkt->tcp_flags & FT_TCP_SYN) && !cut)
 				return;
 			if (d->state == ST_DONE) {
 				m->c.depth_bytes += len;
@@ -514,10 +520,17 @@ match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 
 				ft_reasm_advance(m->reasm, &d->r, len);
 				scan(m, d, payload, len, offset, false);
-				return;
+			} else if (len != 0 || (pkt->tcp_flags & FT_TCP_SYN)) {
+				ft_reasm_segment(m->reasm, &d->r, pkt->tcp_seq, pkt->tcp_flags,
+						 payload, len, m);
 			}
-			ft_reasm_segment(m->reasm, &d->r, pkt->tcp_seq, pkt->tcp_flags, payload,
-					 len, m);
+			if (unlikely(cut) && d->state != ST_DONE) {
+				uint32_t first =
+					pkt->tcp_seq + ((pkt->tcp_flags & FT_TCP_SYN) ? 1 : 0);
+
+				ft_reasm_cut(m->reasm, &d->r, first + len,
+					     first + pkt->payload_ip_len, m);
+			}
 			return;
 		}
 		mode = m->p.tcp;
@@ -681,6 +694,7 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 	c->reasm_gaps_acked = rs.gaps_acked;
 	c->reasm_gaps_budget = rs.gaps_budget;
 	c->reasm_gaps_end = rs.gaps_end;
+	c->reasm_gaps_cut = rs.gaps_cut;
 	c->reasm_gap_bytes = rs.gap_bytes;
 	c->reasm_rst_bytes = rs.rst_bytes;
 	/* What the reassembler gave up when the scan stopped at the depth. */

@@ -201,6 +201,13 @@ struct ft_match_params {
 	uint32_t chunks;	      /* chunk buffers (0: none, every piece scanned at once) */
 	uint64_t chunk_delay_ns;      /* most packet time a chunk waits to be scanned */
 	struct ft_reasm_params reasm;
+	/* Ports (bit = struct ft_pkt.port) that are capture files with records
+	 * cut at a snaplen: there a TCP segment whose IP length runs past its
+	 * captured payload was cut, and the rest is a gap at once (src/reasm
+	 * policy (d)). Elsewhere (live ports, files without cut records) such a
+	 * segment is malformed, and taking it for cut would let a sender make the
+	 * stream skip bytes it sends next. */
+	uint32_t cut_ports;
 	/* IP defragmentation before matching (src/frag/defrag.h); datagrams 0:
 	 * none, fragments are not scanned (counted in match_fragment_bytes). */
 	struct ft_defrag_params defrag;

@@ -513,6 +513,28 @@ ft_reasm_ack(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t ack, void *ctx
 }
 
 void
+ft_reasm_cut(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t captured_end, uint32_t end_seq,
+	     void *ctx)
+{
+	int32_t beyond;
+
+	if ((d->flags & (FT_REASM_D_SYNC | FT_REASM_D_DONE)) != FT_REASM_D_SYNC ||
+	    d->next_seq != captured_end)
+		return;
+	/* Each pass gives up a hole up to the next held byte or end_seq; held
+	 * data in between is delivered on the way. */
+	while (!(d->flags & FT_REASM_D_DONE) && (beyond = (int32_t)(end_seq - d->next_seq)) > 0) {
+		uint32_t len = (uint32_t)beyond;
+
+		if (d->head != 0)
+			len = RTE_MIN(len, slot_at(r, d->head)->seq - d->next_seq);
+		if (len == 0) /* held data never starts at next_seq; defensive */
+			break;
+		skip(r, d, len, &r->st.gaps_cut, ctx);
+	}
+}
+
+void
 ft_reasm_flush(struct ft_reasm *r, struct ft_reasm_dir *d, void *ctx)
 {
 	while (d->head != 0 && !(d->flags & FT_REASM_D_DONE))

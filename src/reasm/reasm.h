@@ -27,7 +27,11 @@
  *           skipped, as often as needed, then, if still needed, the hole
  *           before the new segment;
  *       (c) the direction ends (ft_reasm_flush()): what is held is delivered,
- *           holes as gaps.
+ *           holes as gaps;
+ *       (d) the capture cut the segment that ends where the stream stands
+ *           (ft_reasm_cut(): a capture file's snaplen): the bytes the segment
+ *           had beyond what was captured are given up at once, not held
+ *           against until an ack or the end.
  *   - Memory pressure where the receiver's acks are seen (ft_reasm_ack() was
  *     called for the direction): holes are not skipped for room, since the
  *     acks will say when the receiver has the bytes. Held data that lies wholly
@@ -109,11 +113,12 @@ struct ft_reasm_stats {
 	uint64_t retrans_bytes;	  /* seen again (delivered or held already): not delivered twice */
 	uint64_t held_segments;	  /* segments (or parts) copied into the pool */
 	uint64_t held_bytes;	  /* bytes copied into the pool */
-	uint64_t gaps;		  /* holes given up: gaps_acked + gaps_budget + gaps_end */
+	uint64_t gaps;		  /* holes given up: acked + budget + end + cut */
 	uint64_t gap_bytes;
 	uint64_t gaps_acked;	/* (a) the receiver acknowledged beyond them */
 	uint64_t gaps_budget;	/* (b) per-flow budget or pool exhausted */
 	uint64_t gaps_end;	/* (c) at the end of the direction */
+	uint64_t gaps_cut;	/* (d) bytes a capture cut from a segment */
 	uint64_t rst_bytes;	/* payload of RST segments (not stream data) */
 	uint64_t dropped_segments;   /* out-of-order segments dropped for want of room */
 	uint64_t dropped_bytes;	     /* their bytes, and held bytes dropped to make room */
@@ -181,6 +186,18 @@ void ft_reasm_advance(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t len);
  * segment while d holds data, and at least once for a direction.
  */
 void ft_reasm_ack(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t ack, void *ctx);
+
+/*
+ * A segment of d whose captured payload ends at sequence number captured_end
+ * had bytes up to end_seq that the capture cut (its IP length says so; call
+ * after ft_reasm_segment() or ft_reasm_advance() for it). When the stream
+ * stands at captured_end (the segment's captured bytes were in order), the
+ * bytes up to end_seq are given up at once (policy (d); held data among them
+ * is delivered) and what is then in order is delivered; otherwise nothing
+ * happens (the segment was held or seen before).
+ */
+void ft_reasm_cut(struct ft_reasm *r, struct ft_reasm_dir *d, uint32_t captured_end,
+		  uint32_t end_seq, void *ctx);
 
 /*
  * End of a direction: deliver what it holds, holes as gaps (policy (c)), and

@@ -4,8 +4,9 @@
  * operations on the two directions of a flow sharing a small hold pool:
  * segments (any flags, sequence numbers near or far from where the direction
  * is, payload up to 1,600 bytes), the in-place fast path (ft_reasm_is_next +
- * ft_reasm_advance), acks, flushes and releases. A payload byte's value is a
- * function of its sequence number, so a delivered byte can be checked.
+ * ft_reasm_advance), acks, capture cuts, flushes and releases. A payload
+ * byte's value is a function of its sequence number, so a delivered byte can
+ * be checked.
  *
  * Besides crashes and sanitizer reports, it aborts when:
  *   - a direction's deliveries and gaps are not one run of stream offsets from
@@ -131,10 +132,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			given += len;
 			break;
 		}
-		case 4:
-		case 5: /* the other side acknowledges */
+		case 4: /* the other side acknowledges */
 			ft_reasm_ack(r, &s->d, seq, s);
 			break;
+		case 5: { /* a segment the capture cut, ending where the stream is or anywhere */
+			uint32_t captured_end = (op & 0x40) ? s->d.next_seq : seq;
+
+			ft_reasm_cut(r, &s->d, captured_end, captured_end + take(&in, 2), s);
+			break;
+		}
 		case 6: /* the direction ends */
 			ft_reasm_flush(r, &s->d, s);
 			CHECK(s->d.head == 0 && s->d.held_bytes == 0);

@@ -368,6 +368,59 @@ test_gap_end(void **state)
 	assert_int_equal(f->d.offset, 0);
 }
 
+/* A segment the capture cut (policy (d)): in order, the rest is a gap at
+ * once, held data beyond it delivered; held or old, nothing happens. */
+static void
+test_gap_cut(void **state)
+{
+	struct fix *f = *state;
+	struct ft_reasm_stats st;
+
+	ft_reasm_segment(f->r, &f->d, 0, SYN, NULL, 0, f->s);
+	/* Out of order first: 300-400 held. */
+	seg(f->r, &f->d, 0, 300, 100, f->s);
+	/* Cut segments that are not where the stream stands change nothing. */
+	ft_reasm_cut(f->r, &f->d, 1 + 400, 1 + 500, f->s); /* the held one */
+	ft_reasm_cut(f->r, &f->d, 1 + 50, 1 + 100, f->s);  /* not delivered yet */
+	assert_int_equal(f->s->ngaps, 0);
+	/* 0-100 captured of a segment 0-250: 100-250 is a gap, then 250-300 is
+	 * still a hole (not this segment's), held 300-400 waits. */
+	seg(f->r, &f->d, 0, 0, 100, f->s);
+	ft_reasm_cut(f->r, &f->d, 1 + 100, 1 + 250, f->s);
+	assert_int_equal(f->s->ngaps, 1);
+	assert_int_equal(f->s->next, 250);
+	/* 250-280 captured of 250-350: the gap runs to the held data (280-300),
+	 * which is delivered; it covers the rest: the stream is at 400. */
+	seg(f->r, &f->d, 0, 250, 30, f->s);
+	ft_reasm_cut(f->r, &f->d, 1 + 280, 1 + 350, f->s);
+	assert_int_equal(f->s->ngaps, 2);
+	assert_int_equal(f->s->next, 400);
+	/* Cut past held data: 400-410 captured of 400-700, 500-600 held. */
+	seg(f->r, &f->d, 0, 500, 100, f->s);
+	seg(f->r, &f->d, 0, 400, 10, f->s);
+	ft_reasm_cut(f->r, &f->d, 1 + 410, 1 + 700, f->s);
+	assert_int_equal(f->s->next, 700);
+	assert_int_equal(f->s->ngaps, 4);
+	for (unsigned k = 0; k < 700; k++) {
+		bool gap = (k >= 100 && k < 250) || (k >= 280 && k < 300) ||
+			   (k >= 410 && k < 500) || k >= 600;
+
+		if (f->s->kind[k] != (gap ? 2 : 1) || (!gap && f->s->bytes[k] != ref(k)))
+			fail_msg("offset %u: kind %u", k, f->s->kind[k]);
+	}
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.gaps_cut, 4);
+	assert_int_equal(st.gaps, 4);
+	assert_int_equal(st.gap_bytes, 150 + 20 + 90 + 100);
+	assert_int_equal(st.slots_in_use, 0);
+	/* The cut bytes, if they come after all, are old. */
+	seg(f->r, &f->d, 0, 600, 100, f->s);
+	assert_int_equal(f->s->next, 700);
+	ft_reasm_get_stats(f->r, &st);
+	assert_int_equal(st.retrans_bytes, 100);
+	assert_int_equal(f->s->order_errors, 0);
+}
+
 /* Per-direction budget: holding more makes the earliest hole a gap. */
 static void
 test_gap_flow_budget(void **state)
@@ -914,6 +967,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_conflicting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_acked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_flow_budget, setup_budget, teardown),
 		cmocka_unit_test(test_pressure_acked),
 		cmocka_unit_test_setup_teardown(test_pressure_drop_farthest, setup_budget,
