@@ -28,7 +28,7 @@ struct dgram {
 	uint8_t have_last;
 	uint8_t npieces;
 	uint32_t total; /* bytes of the datagram (have_last) */
-	uint32_t hdr;	/* the first fragment's L4 header bytes (have_first) */
+	uint32_t hdr;	/* the first fragment's whole L4 header's bytes, or 0 */
 	uint32_t owner_index;
 	uint64_t created_ns; /* its first fragment's time, whichever came first */
 	uint64_t bytes;	     /* payload bytes of the fragments taken */
@@ -175,14 +175,12 @@ find(struct ft_defrag *d, const struct ft_pkt *p)
 }
 
 /*
- * Cover [lo, hi) of g: bytes not covered yet are copied from src, where src[0]
- * is the byte at src_lo (positions below src_lo are covered without a copy: the
- * first fragment's L4 header, which the parse already holds). First copy wins.
- * Returns -1, with nothing covered, if that would take more than
- * FT_DEFRAG_RANGES pieces.
+ * Cover [lo, hi) of g: bytes not covered yet are copied from src (src[0] is the
+ * byte at lo). First copy wins. Returns -1, with nothing covered, if that
+ * would take more than FT_DEFRAG_RANGES pieces.
  */
 static int
-cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *src, uint32_t src_lo)
+cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *src)
 {
 	struct piece merged[FT_DEFRAG_RANGES + 1];
 	unsigned n = 0, k = 0;
@@ -211,20 +209,12 @@ cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *sr
 			continue;
 		if (pc->lo >= hi)
 			break;
-		if (pc->lo > pos) {
-			uint32_t from = RTE_MAX(pos, src_lo);
-
-			if (from < pc->lo)
-				memcpy(buf + from, src + (from - src_lo), pc->lo - from);
-		}
+		if (pc->lo > pos)
+			memcpy(buf + pos, src + (pos - lo), pc->lo - pos);
 		pos = RTE_MAX(pos, pc->hi);
 	}
-	if (pos < hi) {
-		uint32_t from = RTE_MAX(pos, src_lo);
-
-		if (from < hi)
-			memcpy(buf + from, src + (from - src_lo), hi - from);
-	}
+	if (pos < hi)
+		memcpy(buf + pos, src + (pos - lo), hi - pos);
 	for (; k < g->npieces; k++)
 		merged[n++] = g->piece[k];
 	memcpy(g->piece, merged, n * sizeof(merged[0]));
@@ -232,14 +222,73 @@ cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *sr
 	return 0;
 }
 
+static inline uint32_t
+be16(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 8 | b[1];
+}
+
+static inline uint32_t
+be32(const uint8_t *b)
+{
+	return be16(b) << 16 | be16(b + 2);
+}
+
+/*
+ * The whole datagram's L4 header (its first bytes, whichever copy won), read
+ * as the parser reads one: its length, with the TCP fields (ICMP type and
+ * code) set in pkt. -1 when it does not fit in the datagram, or when the first
+ * fragment held a whole header of another length (a later fragment's copy of
+ * the data offset won: which bytes are payload is in doubt).
+ */
+static int
+l4_header(struct ft_pkt *pkt, const uint8_t *b, uint32_t total, uint32_t first_hdr)
+{
+	uint32_t hdr;
+
+	switch (pkt->key.proto) {
+	case 6: /* TCP */
+		if (total < 20 || (b[12] >> 4) < 5)
+			return -1;
+		hdr = (b[12] >> 4) * 4u;
+		pkt->tcp_seq = be32(b + 4);
+		pkt->tcp_ack = be32(b + 8);
+		pkt->tcp_flags = b[13];
+		pkt->tcp_window = (uint16_t)be16(b + 14);
+		break;
+	case 17:  /* UDP */
+	case 136: /* UDP-Lite */
+		hdr = 8;
+		break;
+	case 132: /* SCTP */
+		hdr = 12;
+		break;
+	case 1:	 /* ICMP */
+	case 58: /* ICMPv6 */
+		hdr = 4;
+		if (total >= 2) {
+			pkt->icmp_type = b[0];
+			pkt->icmp_code = b[1];
+		}
+		break;
+	default: /* the IP payload is the payload */
+		return 0;
+	}
+	if (hdr > total || (first_hdr != 0 && first_hdr != hdr))
+		return -1;
+	pkt->flags = (uint8_t)((pkt->flags & ~FT_PKT_F_L4_PARTIAL) | FT_PKT_F_L4_PAYLOAD);
+	return (int)hdr;
+}
+
 int
-ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *payload,
+ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *data,
 		   const void *owner, uint64_t owner_id, uint32_t owner_index,
 		   struct ft_defrag_datagram *out)
 {
 	struct dgram *g = find(d, p);
 	uint8_t *buf = d->data + (size_t)(g - d->g) * FT_DEFRAG_DATA_MAX;
-	uint32_t len = p->payload_len, lo, hi, src_lo;
+	uint32_t len = p->payload_len, lo, hi;
+	int hdr;
 
 	d->stats.fragments++;
 	if (g->dead) {
@@ -252,29 +301,28 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *p
 	if (len != p->payload_ip_len)
 		goto invalid;
 	if (p->flags & FT_PKT_F_LATER_FRAG) {
-		if (p->frag_offset == 0) /* a tiny first fragment: no L4 header */
+		/* At offset 0: a first fragment too short for its ports, which
+		 * went to another flow than its datagram's. */
+		if (p->frag_offset == 0)
 			goto invalid;
-		lo = src_lo = (uint32_t)p->frag_offset * 8;
+		lo = (uint32_t)p->frag_offset * 8;
 	} else {
-		/* The first fragment: its data starts at its L4 header. */
-		if (p->flags & (FT_PKT_F_L4_PARTIAL | FT_PKT_F_FRAG_EXT))
+		if (p->flags & FT_PKT_F_FRAG_EXT)
 			goto invalid;
 		lo = 0;
-		src_lo = p->payload_offset - p->l4_offset;
-		/* Another first fragment whose L4 header has another length: which
-		 * bytes are payload is in doubt. */
-		if (g->have_first && src_lo != g->hdr)
-			goto invalid;
 		if (!g->have_first) {
 			g->have_first = 1;
-			g->hdr = src_lo;
+			/* A whole header's length; 0 when partial (a tiny fragment)
+			 * or none (other protocols). */
+			g->hdr = (p->flags & FT_PKT_F_L4_PAYLOAD) ? p->payload_offset - p->l4_offset
+								  : 0;
 			g->first = *p;
 			g->owner = owner;
 			g->owner_id = owner_id;
 			g->owner_index = owner_index;
 		}
 	}
-	hi = src_lo + len;
+	hi = lo + ft_defrag_data_len(p);
 	if (hi > FT_DEFRAG_DATA_MAX)
 		goto invalid;
 	if (!(p->flags & FT_PKT_F_MORE_FRAGS)) {
@@ -286,20 +334,25 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *p
 	} else if (g->have_last && hi > g->total) {
 		goto invalid;
 	}
-	if (cover(g, buf, lo, hi, payload, src_lo) != 0)
+	if (cover(g, buf, lo, hi, data) != 0)
 		goto invalid;
 	if (!g->have_first || !g->have_last || g->npieces != 1 || g->piece[0].lo != 0 ||
 	    g->piece[0].hi != g->total)
 		return 0;
 
-	/* Whole. */
+	/* Whole: the first fragment's parse, its L4 header read again from the
+	 * datagram (a tiny first fragment had only part of it). */
 	out->pkt = g->first;
+	hdr = l4_header(&out->pkt, buf, g->total, g->hdr);
+	if (hdr < 0 || g->total - (uint32_t)hdr > g->bytes)
+		goto invalid;
 	out->pkt.flags &=
 		(uint8_t) ~(FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_MORE_FRAGS |
 			    FT_PKT_F_FRAG_EXT | FT_PKT_F_FRAG_ATTRIBUTED);
-	out->pkt.payload_len = out->pkt.payload_ip_len = g->total - g->hdr;
+	out->pkt.payload_offset = out->pkt.l4_offset + (uint32_t)hdr;
+	out->pkt.payload_len = out->pkt.payload_ip_len = g->total - (uint32_t)hdr;
 	out->pkt.ts_ns = p->ts_ns;
-	out->payload = buf + g->hdr;
+	out->payload = buf + hdr;
 	out->fragment_bytes = g->bytes;
 	out->owner = g->owner;
 	out->owner_id = g->owner_id;

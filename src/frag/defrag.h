@@ -10,25 +10,27 @@
  *   - A datagram is (addresses, protocol, identification, VLANs, direction).
  *     Its bytes are the IP payload after the IPv4 header or, for IPv6, after
  *     the fragment header, at the fragment's offset.
- *   - Overlaps: the first copy of a byte wins, as in TCP reassembly; later
- *     copies are counted (overlap_bytes), never scanned. The L4 header is the
- *     first fragment's (offset 0), as the flow table saw it.
+ *   - Overlaps: the first copy of a byte wins, as in TCP reassembly, the L4
+ *     header's bytes too; later copies are counted (overlap_bytes), never
+ *     scanned.
  *   - Whole: the first and the last fragment (no more-fragments flag) are in
  *     and every byte between is covered. The datagram comes back as its first
- *     fragment's parse with the fragment flags cleared and the whole L4
- *     payload, timed at the fragment that completed it.
+ *     fragment's parse (its flow key) with the fragment flags cleared, its L4
+ *     header read from the datagram's bytes (so a first fragment that held
+ *     only part of it, RFC 1858's tiny fragment, is no obstacle), and the
+ *     whole L4 payload, timed at the fragment that completed it.
  *   - Given up (counted by reason, with the payload bytes of its fragments):
  *       timeout   the first of its fragments to come came timeout_ns ago
  *                 (seen when a fragment comes to its set of the table, or
  *                 by ft_defrag_expire());
  *       evicted   its set of the table was full and it was the oldest;
  *       invalid   it can never be made whole or read right: a fragment cut
- *                 by the capture's snaplen, a first fragment without its
- *                 whole L4 header (RFC 1858's tiny fragments) or with IPv6
- *                 extension headers after its fragment header, two first
- *                 fragments with L4 headers of different lengths, bytes
- *                 beyond 64 KiB or beyond the last fragment's end, two
- *                 different ends, more than FT_DEFRAG_RANGES separate pieces. Later
+ *                 by the capture's snaplen, a first fragment too short for
+ *                 its ports (it joined another flow) or with IPv6 extension
+ *                 headers after its fragment header, an L4 header that does
+ *                 not fit or whose length differs from the first fragment's
+ *                 own, bytes beyond 64 KiB or beyond the last fragment's end,
+ *                 two different ends, more than FT_DEFRAG_RANGES pieces. Later
  *                 fragments of such a datagram are given up as they come,
  *                 until it times out;
  *       end       still incomplete at ft_defrag_flush() (end of input).
@@ -74,9 +76,11 @@ struct ft_defrag_stats {
 
 /* A whole datagram. Valid until the next call on the reassembler. */
 struct ft_defrag_datagram {
-	struct ft_pkt pkt;	 /* the first fragment's parse; fragment flags cleared,
-				    payload_len = payload_ip_len = the L4 payload,
-				    ts_ns the completing fragment's */
+	struct ft_pkt pkt;	 /* the first fragment's parse (its flow key); fragment
+				    flags cleared, L4 header fields and payload_offset
+				    read from the datagram, payload_len =
+				    payload_ip_len = the L4 payload, ts_ns the
+				    completing fragment's */
 	const uint8_t *payload;	 /* pkt.payload_len bytes */
 	uint64_t fragment_bytes; /* its fragments' payload bytes: pkt.payload_len
 				    + the overlap among them */
@@ -86,6 +90,22 @@ struct ft_defrag_datagram {
 };
 
 struct ft_defrag;
+
+/*
+ * Where a fragment's part of its datagram lies in its frame: a first
+ * fragment's from its L4 header (whole or not), a later fragment's payload.
+ */
+static inline uint32_t
+ft_defrag_data_offset(const struct ft_pkt *p)
+{
+	return (p->flags & FT_PKT_F_LATER_FRAG) ? p->payload_offset : p->l4_offset;
+}
+
+static inline uint32_t
+ft_defrag_data_len(const struct ft_pkt *p)
+{
+	return p->payload_offset + p->payload_len - ft_defrag_data_offset(p);
+}
 
 /* @return the reassembler, or NULL with rte_errno set: EINVAL, ENOMEM. */
 struct ft_defrag *ft_defrag_create(const struct ft_defrag_params *params);
@@ -97,14 +117,17 @@ void ft_defrag_free(struct ft_defrag *d);
 uint64_t ft_defrag_memory(const struct ft_defrag_params *params);
 
 /*
- * One fragment (pkt->flags has FT_PKT_F_FRAGMENT; ts_ns set) and its
- * pkt->payload_len payload bytes. owner, owner_id and owner_index are kept
- * from the first fragment (e.g. its flow) and come back with the datagram.
+ * One fragment (pkt->flags has FT_PKT_F_FRAGMENT; ts_ns set) and its data:
+ * ft_defrag_data_len(pkt) bytes from ft_defrag_data_offset(pkt) in its frame.
+ * owner, owner_id and owner_index are kept from the first fragment (e.g. its
+ * flow) and come back with the datagram. Byte counts (fragment_bytes, the
+ * stats) are in payload bytes, pkt->payload_len per fragment, as the matcher
+ * counts every packet's payload.
  *
  * @return 1 with *out filled when this fragment made its datagram whole,
  *         else 0 (held, or given up and counted)
  */
-int ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *pkt, const uint8_t *payload,
+int ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *pkt, const uint8_t *data,
 		       const void *owner, uint64_t owner_id, uint32_t owner_index,
 		       struct ft_defrag_datagram *out);
 

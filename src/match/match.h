@@ -244,7 +244,10 @@ void ft_match_free(struct ft_match *m);
  * @param flow     the packet's flow entry
  * @param index    its index
  * @param pkt      the parsed packet (ts_ns set)
- * @param payload  pkt->payload_len contiguous payload bytes (NULL if none)
+ * @param payload  pkt->payload_len contiguous payload bytes (NULL if none);
+ *                 for an IP fragment (FT_PKT_F_FRAGMENT), its data:
+ *                 ft_defrag_data_len(pkt) bytes from ft_defrag_data_offset(pkt)
+ *                 in the frame (a first fragment's L4 header included)
  */
 void ft_match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 		     const struct ft_pkt *pkt, const uint8_t *payload);

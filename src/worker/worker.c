@@ -74,15 +74,15 @@ pkt_of(struct rte_mbuf *m)
 	return rte_mbuf_to_priv(m);
 }
 
-/* Payload of a packet as contiguous bytes: in place, or copied out of a chain. */
+/* len bytes of a frame from off, contiguous: in place, or copied out of a chain. */
 static inline const uint8_t *
-payload_of(struct ft_worker *w, const struct rte_mbuf *mb, const struct ft_pkt *p)
+bytes_of(struct ft_worker *w, const struct rte_mbuf *mb, uint32_t off, uint32_t len)
 {
-	if (p->payload_len == 0)
+	if (len == 0)
 		return NULL;
-	if (likely(p->payload_offset + p->payload_len <= mb->data_len))
-		return rte_pktmbuf_mtod_offset(mb, const uint8_t *, p->payload_offset);
-	return rte_pktmbuf_read(mb, p->payload_offset, p->payload_len, w->linear);
+	if (likely(off + len <= mb->data_len))
+		return rte_pktmbuf_mtod_offset(mb, const uint8_t *, off);
+	return rte_pktmbuf_read(mb, off, len, w->linear);
 }
 
 /* Scan the burst's packets whose flow index is known, in packet order. */
@@ -94,12 +94,18 @@ match_pending(struct ft_worker *w)
 	for (k = w->burst_next; k < w->burst_n && w->burst_index[k] != INDEX_PENDING; k++) {
 		uint32_t idx = w->burst_index[k];
 		const struct ft_pkt *p = w->burst_pkt[k];
+		uint32_t off = p->payload_offset, len = p->payload_len;
 		const uint8_t *payload;
 
 		if (unlikely(idx == FT_FLOW_REFUSED))
 			continue;
-		payload = payload_of(w, w->burst_m[k], p);
-		if (unlikely(payload == NULL && p->payload_len != 0)) {
+		if (unlikely(p->flags & FT_PKT_F_FRAGMENT)) {
+			/* A first fragment's L4 header is datagram data too. */
+			off = ft_defrag_data_offset(p);
+			len = ft_defrag_data_len(p);
+		}
+		payload = bytes_of(w, w->burst_m[k], off, len);
+		if (unlikely(payload == NULL && len != 0)) {
 			/* A chain shorter than the parser saw: cannot happen. */
 			ft_match_unreadable(w->match, p->payload_len);
 			continue;

@@ -3,9 +3,10 @@
  * libFuzzer harness for IP defragmentation (src/frag/defrag): the input is a
  * program of fragments of eight datagrams (IPv4 or IPv6 identity) into a table
  * of 1 to 32 contexts: offsets anywhere up to and past 64 KiB, lengths up to
- * 1,600 bytes, first fragments with L4 headers of 8 to 68 bytes, more-fragments
- * set or not, and now and then a capture cut, a partial or tiny first fragment
- * or IPv6 headers after the fragment header; time steps forward, past the
+ * 1,600 bytes, first fragments that carry the UDP header (or whose parse says
+ * 12 bytes), more-fragments set or not, and now and then a capture cut, a
+ * tiny first fragment (part of the header), one too short for its ports, or
+ * IPv6 headers after the fragment header; time steps forward, past the
  * timeout, and back; the sweep of expired datagrams now and then. Every copy
  * of a byte carries the same value, a function of its datagram and offset, so
  * a whole datagram's payload can be checked.
@@ -34,7 +35,7 @@ byte_at(uint32_t id, uint32_t off)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t payload[1600];
+	static uint8_t payload[1700];
 	struct input in = {data, size};
 	uint32_t shape = take(&in, 1);
 	struct ft_defrag_params p = {
@@ -51,10 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.left > 0) {
 		uint32_t op = take(&in, 2);
 		uint32_t id = op & 7;
-		uint32_t len = take(&in, 2) % sizeof(payload);
+		uint32_t len = take(&in, 2) % 1600;
 		uint32_t off = 8 * take(&in, 2) % (70000 / 8 * 8);
 		struct ft_pkt pkt;
-		uint32_t src_lo;
+		uint32_t data_off;
 
 		memset(&pkt, 0, sizeof(pkt));
 		pkt.key.family = (op & 8) ? 6 : 4;
@@ -65,28 +66,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.flags = FT_PKT_F_FRAGMENT;
 		if (op & 0x10)
 			pkt.flags |= FT_PKT_F_MORE_FRAGS;
+		pkt.payload_len = len;
 		if ((op & 0x60) == 0) {
-			/* A first fragment: an L4 header of 8 to 68 bytes, then payload. */
-			uint32_t hdr = 8 + 4 * ((op >> 7) & 15);
+			/* A first fragment: its data is the UDP header (8 bytes; now
+			 * and then a parse that said 12), then payload. */
+			uint32_t hdr = ((op >> 7) & 15) == 0 ? 12 : 8;
 
 			pkt.flags |= FT_PKT_F_L4_PAYLOAD;
 			pkt.l4_offset = 34;
 			pkt.payload_offset = 34 + hdr;
-			src_lo = hdr;
 		} else {
 			pkt.flags |= FT_PKT_F_LATER_FRAG;
 			pkt.frag_offset = (uint16_t)(off / 8);
 			pkt.payload_offset = 34;
-			src_lo = off;
 		}
 		switch ((op >> 11) & 15) { /* now and then, something wrong */
 		case 0:
 			pkt.payload_ip_len = len + 1; /* cut by the capture */
 			break;
-		case 1:
-			if (!(pkt.flags & FT_PKT_F_LATER_FRAG))
+		case 1: /* a tiny first fragment: part of its header, no payload */
+			if (!(pkt.flags & FT_PKT_F_LATER_FRAG)) {
 				pkt.flags =
 					(pkt.flags & ~FT_PKT_F_L4_PAYLOAD) | FT_PKT_F_L4_PARTIAL;
+				pkt.payload_offset = 34 + 4 + (len & 3);
+				pkt.payload_len = 0;
+			}
 			break;
 		case 2:
 			pkt.flags |= FT_PKT_F_FRAG_EXT;
@@ -101,10 +105,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (pkt.payload_ip_len == 0)
-			pkt.payload_ip_len = len;
-		pkt.payload_len = len;
-		for (uint32_t i = 0; i < len; i++)
-			payload[i] = byte_at(id, src_lo + i);
+			pkt.payload_ip_len = pkt.payload_len;
+		/* The fragment's data, at its offset in the datagram. */
+		data_off = (pkt.flags & FT_PKT_F_LATER_FRAG) ? (uint32_t)pkt.frag_offset * 8 : 0;
+		for (uint32_t i = 0; i < ft_defrag_data_len(&pkt); i++)
+			payload[i] = byte_at(id, data_off + i);
 		/* Time: mostly small steps, sometimes past the timeout, or back. */
 		switch (op >> 15) {
 		case 0:
@@ -115,13 +120,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		pkt.ts_ns = now;
-		given += len;
+		given += pkt.payload_len;
 		if (ft_defrag_fragment(d, &pkt, payload, NULL, id, 0, &dg)) {
 			uint32_t hdr = dg.pkt.payload_offset - dg.pkt.l4_offset;
 
 			CHECK(dg.owner_id == id && dg.pkt.frag_id == id);
 			CHECK(dg.pkt.payload_len == dg.pkt.payload_ip_len);
-			CHECK(hdr + dg.pkt.payload_len <= FT_DEFRAG_DATA_MAX);
+			CHECK(hdr == 8 && hdr + dg.pkt.payload_len <= FT_DEFRAG_DATA_MAX);
 			CHECK(!(dg.pkt.flags & (FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS)));
 			for (uint32_t i = 0; i < dg.pkt.payload_len; i++)
 				CHECK(dg.payload[i] == byte_at(id, hdr + i));

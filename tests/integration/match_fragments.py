@@ -16,8 +16,10 @@ A generated capture, one flow per case, each with its own pattern (rule):
  7  UDP, the middle fragment never captured: the pattern across it is not
     found; the datagram is given up at the end of input
  8  TCP, a first fragment with only 8 bytes of TCP header (RFC 1858's tiny
-    fragment): not put together (documented), counted as invalid
+    fragment), the rest of the header in the next: found, at its offset
  9  UDP, not fragmented: the control
+10  UDP, two last fragments that end in different places (before the rest):
+    invalid, counted, its pattern not found
 
 Checked: the events (rule, offset), exactly; the summary's defrag counters;
 the payload categories (every payload byte captured once); and the same again
@@ -43,6 +45,7 @@ PATTERNS = {
     7: b"NEVER-WHOLE-PATTERN",
     8: b"TINY-FIRST-FRAGMENT",
     9: b"UNFRAGMENTED-CONTROL",
+    10: b"TWO-DIFFERENT-ENDS",
 }
 
 
@@ -166,10 +169,21 @@ def build():
     pay = b"POST / HTTP/1.1\r\n" + PATTERNS[8] + b"\r\n"
     seg = tcp_segment(s, d, 40008, 80, 2001, 7001, 0x18, pay)
     frames += ipv4_fragments(s, d, 6, 108, seg, [8])
+    want.add((8, pay.index(PATTERNS[8]) + len(PATTERNS[8])))
+    facts["datagrams"] += 1
+    # The tiny fragment is a partial header (no payload to the parser); the
+    # other's 12 header bytes count as payload, then are not scanned.
+    facts["overlap"] += 12
+
+    # 10: the last fragment twice, with different ends, before the others.
+    s, d = ip4(10)
+    pay = b"=" * 4 + PATTERNS[10] + b"=" * 26
+    f0, f1, f2 = ipv4_fragments(s, d, 17, 110, udp(s, d, 5010, 53, pay), [16, 32])
+    short = bytearray(f2[:-8])
+    struct.pack_into("!H", short, 16, len(short) - 14)  # its IP length says so too
+    frames += [f2, bytes(short), f0, f1]
     facts["invalid"] += 1
-    # The tiny fragment is a partial L4 header (no payload); the other's bytes
-    # are given up as they come.
-    facts["lost"] += len(seg) - 8
+    facts["lost"] += 24 + 16 + 8 + 16
 
     # 9: control.
     s, d = ip4(9)

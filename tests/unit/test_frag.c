@@ -157,24 +157,23 @@ dbyte(uint32_t id, uint32_t i)
 
 /* A fragment of UDP datagram `id` covering its bytes [off, off + len) (off a
  * multiple of 8; 0 is the first fragment, whose data starts with the 8-byte
- * UDP header), as the parser gives it, with its payload in buf. */
+ * UDP header), as the parser gives it, with its data in buf. */
 static struct ft_pkt
 dfrag(uint32_t id, uint32_t off, uint32_t len, int more, uint64_t ts, uint8_t *buf)
 {
 	struct ft_pkt p = frag(id, off == 0, ts, 0);
 
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = dbyte(id, off + i);
 	if (off == 0) {
+		/* Its data starts with the UDP header; the payload after it. */
 		p.l4_offset = 34;
 		p.payload_offset = 34 + UDP_HDR;
 		len -= UDP_HDR;
-		for (uint32_t i = 0; i < len; i++)
-			buf[i] = dbyte(id, UDP_HDR + i);
 	} else {
 		p.frag_offset = (uint16_t)(off / 8);
 		p.l4_offset = 0;
 		p.payload_offset = 34;
-		for (uint32_t i = 0; i < len; i++)
-			buf[i] = dbyte(id, off + i);
 	}
 	p.payload_len = p.payload_ip_len = len;
 	if (more)
@@ -350,16 +349,13 @@ test_defrag_give_up(void **state)
 	assert_int_equal(st.given_up_bytes, 8 + 100); /* the late fragment still waits */
 	assert_int_equal(st.held_bytes, 8);
 
-	/* Invalid: a tiny first fragment, IPv6 headers after the fragment header,
-	 * a partial L4 header, past 64 KiB, two ends, bytes past the end. */
+	/* Invalid: a first fragment too short for its ports, IPv6 headers after
+	 * the fragment header, past 64 KiB, two ends, bytes past the end. */
 	p = dfrag(3, 8, 8, 1, 32 * SEC, buf);
 	p.frag_offset = 0; /* LATER_FRAG at offset 0 */
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
 	p = dfrag(4, 0, 16, 1, 32 * SEC, buf);
 	p.flags |= FT_PKT_F_FRAG_EXT;
-	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
-	p = dfrag(5, 0, 16, 1, 32 * SEC, buf);
-	p.flags = (p.flags & ~FT_PKT_F_L4_PAYLOAD) | FT_PKT_F_L4_PARTIAL;
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
 	p = dfrag(6, 65528, 16, 0, 32 * SEC, buf);
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
@@ -371,22 +367,72 @@ test_defrag_give_up(void **state)
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
 	p = dfrag(8, 72, 8, 1, 32 * SEC, buf);
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
-	bytes += 8 + 8 + 8 + 16 + 16 + 16;
+	bytes += 8 + 8 + 16 + 16 + 16;
 	ft_defrag_get_stats(d, &st);
-	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 7);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 6);
 	/* The table holds 4: datagram 1's late fragment and 3-8 took turns; what
 	 * was crowded out was either given up already or counted as evicted. */
 	assert_int_equal(st.given_up_bytes + st.held_bytes, bytes);
 	assert_int_equal(st.datagrams, 0);
 
-	/* Two first fragments whose L4 headers differ in length. */
-	p = dfrag(9, 0, 48, 1, 32 * SEC, buf);
+	/* A first fragment whose own header length (12) is not the one the
+	 * datagram's bytes give (UDP: 8): whole, but which bytes are payload is
+	 * in doubt. */
+	p = dfrag(9, 0, 24, 1, 32 * SEC, buf);
+	p.payload_offset += 4;
+	p.payload_len = p.payload_ip_len = 12;
 	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
-	p.payload_offset += 12;
-	p.payload_len = p.payload_ip_len = 28;
+	p = dfrag(9, 24, 8, 0, 32 * SEC, buf);
 	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
 	ft_defrag_get_stats(d, &st);
-	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 8);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 7);
+	ft_defrag_free(d);
+}
+
+/* RFC 1858's tiny fragment: a TCP first fragment with 8 bytes of its header
+ * (ports and sequence number: a partial parse), the rest of the header and
+ * the payload in the next one. The datagram's header is read from its bytes. */
+static void
+test_defrag_tiny(void **state)
+{
+	struct ft_defrag *d = defrag(4, 30 * SEC);
+	uint8_t seg[60], buf[64];
+	struct ft_defrag_datagram dg;
+	struct ft_pkt p;
+
+	(void)state;
+	memset(seg, 0, sizeof(seg));
+	seg[0] = 0x04, seg[1] = 0x57, seg[2] = 0x00, seg[3] = 0x50; /* 1111 -> 80 */
+	seg[4] = 0x01, seg[7] = 0x02;				    /* seq 0x01000002 */
+	seg[11] = 0x09;						    /* ack 9 */
+	seg[12] = 6 << 4;					    /* 24-byte header */
+	seg[13] = 0x18;						    /* PSH ACK */
+	seg[14] = 0x10;						    /* window 4096 */
+	memcpy(seg + 24, "TINY-FIRST-FRAGMENT-PAYLOAD-36-BYTES", 36);
+	p = frag(3, 1, SEC, 0);
+	p.key.proto = 6;
+	p.flags = FT_PKT_F_FRAGMENT | FT_PKT_F_L4_PARTIAL | FT_PKT_F_MORE_FRAGS;
+	p.l4_offset = 34;
+	p.payload_offset = 34 + 8; /* the end of its data: no payload */
+	p.tcp_seq = 0x01000002;
+	assert_int_equal(ft_defrag_fragment(d, &p, seg, NULL, 0, 0, &dg), 0);
+	p = frag(3, 0, SEC, 0);
+	p.key.proto = 6;
+	p.frag_offset = 1;
+	p.payload_offset = 34;
+	p.payload_len = p.payload_ip_len = 52; /* header bytes 8-24 and the payload */
+	memcpy(buf, seg + 8, 52);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	assert_int_equal(dg.pkt.payload_len, 36);
+	assert_memory_equal(dg.payload, "TINY-FIRST-FRAGMENT-PAYLOAD-36-BYTES", 36);
+	assert_int_equal(dg.pkt.flags, FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(dg.pkt.tcp_seq, 0x01000002);
+	assert_int_equal(dg.pkt.tcp_ack, 9);
+	assert_int_equal(dg.pkt.tcp_flags, 0x18);
+	assert_int_equal(dg.pkt.tcp_window, 4096);
+	assert_int_equal(dg.pkt.payload_offset - dg.pkt.l4_offset, 24);
+	/* 52 payload bytes carried (as the parser counted them), 36 in it. */
+	assert_int_equal(dg.fragment_bytes, 52);
 	ft_defrag_free(d);
 }
 
@@ -600,7 +646,6 @@ test_defrag_model(void **state)
 			p.l4_offset = 34;
 			p.payload_offset = 34 + UDP_HDR;
 			p.payload_len = len - UDP_HDR;
-			memmove(buf, buf + UDP_HDR, len - UDP_HDR);
 		} else {
 			p.frag_offset = (uint16_t)(off / 8);
 			p.payload_offset = 34;
@@ -644,6 +689,7 @@ main(void)
 		cmocka_unit_test(test_defrag_orders),
 		cmocka_unit_test(test_defrag_overlap),
 		cmocka_unit_test(test_defrag_give_up),
+		cmocka_unit_test(test_defrag_tiny),
 		cmocka_unit_test(test_defrag_pieces),
 		cmocka_unit_test(test_defrag_evict_flush),
 		cmocka_unit_test(test_defrag_expire),

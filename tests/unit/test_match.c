@@ -1159,10 +1159,11 @@ test_more_rules_and_fragments(void **state)
 }
 
 /* A UDP fragment of the harness's flow: its datagram bytes [off, off + len),
- * the first fragment (off 0) starting with an 8-byte UDP header. */
+ * the first fragment (off 0) an 8-byte UDP header, then data. */
 static void
 udp_fragment(struct harness *h, uint32_t off, const char *data, bool more)
 {
+	uint8_t bytes[64] = {0x9c, 0x40, 0x00, 0x35}; /* 40000 -> 53 */
 	struct ft_pkt pkt;
 
 	memset(&pkt, 0, sizeof(pkt));
@@ -1181,7 +1182,8 @@ udp_fragment(struct harness *h, uint32_t off, const char *data, bool more)
 	}
 	pkt.payload_len = pkt.payload_ip_len = (uint32_t)strlen(data);
 	pkt.ts_ns = ++h->ts;
-	ft_match_packet(h->m, &h->flow, off == 0 ? 1 : 2, &pkt, (const uint8_t *)data);
+	memcpy(bytes + (off == 0 ? 8 : 0), data, pkt.payload_len);
+	ft_match_packet(h->m, &h->flow, off == 0 ? 1 : 2, &pkt, bytes);
 }
 
 /* With defragmentation, a pattern split across fragments is found once, in
