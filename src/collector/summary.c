@@ -91,7 +91,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 	for (i = 0; i < nworkers; i++) {
 		const uint64_t *from = &snap->workers[i].match_scanned_bytes;
 		uint64_t *to = &s->match.match_scanned_bytes;
-		size_t n = (offsetof(struct ft_worker_counters, reasm_gaps_cut) -
+		size_t n = (offsetof(struct ft_worker_counters, defrag_held_bytes) -
 			    offsetof(struct ft_worker_counters, match_scanned_bytes)) /
 				   sizeof(uint64_t) +
 			   1;

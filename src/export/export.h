@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 10
+#define FT_EXPORT_LAYOUT_VERSION 11
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -591,6 +591,7 @@ struct ft_worker_counters {
 	uint64_t reasm_gaps_acked;
 	uint64_t reasm_gaps_budget;
 	uint64_t reasm_gaps_end;
+	uint64_t reasm_gaps_cut; /* bytes a capture file's snaplen cut from a segment */
 	uint64_t reasm_gap_bytes;
 	uint64_t reasm_rst_bytes;     /* payload of RST segments (not stream data) */
 	uint64_t reasm_out_of_window; /* segments too far ahead: ignored */
@@ -619,7 +620,6 @@ struct ft_worker_counters {
 	uint64_t defrag_flow_ended;    /* whole, but the first fragment's flow had ended */
 	uint64_t defrag_in_use;	       /* gauge: datagrams held */
 	uint64_t defrag_held_bytes;    /* gauge: their payload bytes so far */
-	uint64_t reasm_gaps_cut;       /* holes given up: bytes a capture's snaplen cut */
 } __attribute__((aligned(FT_EXPORT_CACHE_LINE)));
 
 /* One loaded rule, in the segment's rule table (index = rule_index of events). */

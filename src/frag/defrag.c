@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A set-associative table of datagrams being put together, sets of four (or
- * one set of fewer), like src/frag's. Each context owns a FT_DEFRAG_DATA_MAX buffer in which a byte
- * sits at its offset in the datagram, and a sorted list of the pieces covered (merged when they
- * touch), so a datagram is whole when one piece runs from 0 to its end.
+ * one set of fewer), like src/frag's. Each context owns a buffer in which a
+ * byte sits at its offset in the datagram (HEADROOM bytes before it, for an IP
+ * header to parse the whole datagram with), and a sorted list of the pieces
+ * covered (merged when they touch), so a datagram is whole when one piece runs
+ * from 0 to its end.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,7 +17,9 @@
 #include "frag/defrag.h"
 #include "frag/frag.h"
 
-#define WAYS 4
+#define WAYS	 4
+#define HEADROOM 20 /* an IPv4 header, written before a whole datagram to parse it */
+#define SLOT	 (HEADROOM + FT_DEFRAG_DATA_MAX)
 
 struct piece {
 	uint32_t lo, hi;
@@ -40,7 +44,7 @@ struct dgram {
 
 struct ft_defrag {
 	struct dgram *g;
-	uint8_t *data; /* FT_DEFRAG_DATA_MAX bytes per context */
+	uint8_t *data; /* SLOT bytes per context */
 	uint32_t set_mask;
 	uint32_t ways;	 /* WAYS, or fewer in a table of fewer datagrams */
 	uint32_t cursor; /* ft_defrag_expire()'s next context */
@@ -60,8 +64,7 @@ ft_defrag_memory(const struct ft_defrag_params *p)
 {
 	if (!params_ok(p))
 		return 0;
-	return sizeof(struct ft_defrag) +
-	       (uint64_t)p->datagrams * (sizeof(struct dgram) + FT_DEFRAG_DATA_MAX);
+	return sizeof(struct ft_defrag) + (uint64_t)p->datagrams * (sizeof(struct dgram) + SLOT);
 }
 
 struct ft_defrag *
@@ -78,8 +81,8 @@ ft_defrag_create(const struct ft_defrag_params *p)
 		goto nomem;
 	d->g = rte_zmalloc_socket("ft_defrag_ctx", (size_t)p->datagrams * sizeof(struct dgram), 64,
 				  p->socket_id);
-	d->data = rte_zmalloc_socket("ft_defrag_data", (size_t)p->datagrams * FT_DEFRAG_DATA_MAX,
-				     64, p->socket_id);
+	d->data =
+		rte_zmalloc_socket("ft_defrag_data", (size_t)p->datagrams * SLOT, 64, p->socket_id);
 	if (d->g == NULL || d->data == NULL)
 		goto nomem;
 	d->ways = RTE_MIN(p->datagrams, (uint32_t)WAYS);
@@ -222,61 +225,41 @@ cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *sr
 	return 0;
 }
 
-static inline uint32_t
-be16(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 8 | b[1];
-}
-
-static inline uint32_t
-be32(const uint8_t *b)
-{
-	return be16(b) << 16 | be16(b + 2);
-}
-
 /*
  * The whole datagram's L4 header (its first bytes, whichever copy won), read
- * as the parser reads one: its length, with the TCP fields (ICMP type and
- * code) set in pkt. -1 when it does not fit in the datagram, or when the first
- * fragment held a whole header of another length (a later fragment's copy of
- * the data offset won: which bytes are payload is in doubt).
+ * by the parser itself: a minimal IPv4 header is written in the headroom
+ * before it (total length 0: up to the end), so the datagram is a raw IP
+ * packet. Sets the L4 fields in pkt and returns the header's length (0 for
+ * protocols whose payload is the IP payload); -1 when the parser finds it cut
+ * or malformed, or when the first fragment held a whole header of another
+ * length (a later fragment's copy of the data offset won: which bytes are
+ * payload is in doubt).
  */
 static int
-l4_header(struct ft_pkt *pkt, const uint8_t *b, uint32_t total, uint32_t first_hdr)
+l4_header(struct ft_pkt *pkt, uint8_t *buf, uint32_t total, uint32_t first_hdr)
 {
+	uint8_t *ip = buf - HEADROOM;
+	struct ft_pkt h;
 	uint32_t hdr;
 
-	switch (pkt->key.proto) {
-	case 6: /* TCP */
-		if (total < 20 || (b[12] >> 4) < 5)
-			return -1;
-		hdr = (b[12] >> 4) * 4u;
-		pkt->tcp_seq = be32(b + 4);
-		pkt->tcp_ack = be32(b + 8);
-		pkt->tcp_flags = b[13];
-		pkt->tcp_window = (uint16_t)be16(b + 14);
-		break;
-	case 17:  /* UDP */
-	case 136: /* UDP-Lite */
-		hdr = 8;
-		break;
-	case 132: /* SCTP */
-		hdr = 12;
-		break;
-	case 1:	 /* ICMP */
-	case 58: /* ICMPv6 */
-		hdr = 4;
-		if (total >= 2) {
-			pkt->icmp_type = b[0];
-			pkt->icmp_code = b[1];
-		}
-		break;
-	default: /* the IP payload is the payload */
-		return 0;
-	}
-	if (hdr > total || (first_hdr != 0 && first_hdr != hdr))
+	memset(ip, 0, HEADROOM);
+	ip[0] = 0x45; /* version 4, 20 bytes */
+	ip[8] = 64;
+	ip[9] = pkt->key.proto;
+	if (ft_parse(ip, HEADROOM + total, FT_LINK_IPV4, &h) != 0 ||
+	    (h.flags & FT_PKT_F_L4_PARTIAL))
 		return -1;
-	pkt->flags = (uint8_t)((pkt->flags & ~FT_PKT_F_L4_PARTIAL) | FT_PKT_F_L4_PAYLOAD);
+	hdr = h.payload_offset - h.l4_offset;
+	if (first_hdr != 0 && first_hdr != hdr)
+		return -1;
+	pkt->tcp_seq = h.tcp_seq;
+	pkt->tcp_ack = h.tcp_ack;
+	pkt->tcp_flags = h.tcp_flags;
+	pkt->tcp_window = h.tcp_window;
+	pkt->icmp_type = h.icmp_type;
+	pkt->icmp_code = h.icmp_code;
+	pkt->flags = (uint8_t)((pkt->flags & ~(FT_PKT_F_L4_PARTIAL | FT_PKT_F_L4_PAYLOAD)) |
+			       (h.flags & FT_PKT_F_L4_PAYLOAD));
 	return (int)hdr;
 }
 
@@ -286,7 +269,7 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 		   struct ft_defrag_datagram *out)
 {
 	struct dgram *g = find(d, p);
-	uint8_t *buf = d->data + (size_t)(g - d->g) * FT_DEFRAG_DATA_MAX;
+	uint8_t *buf = d->data + (size_t)(g - d->g) * SLOT + HEADROOM;
 	uint32_t len = p->payload_len, lo, hi;
 	int hdr;
 

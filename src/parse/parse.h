@@ -104,11 +104,11 @@ int ft_parse_link_supported(uint32_t linktype);
 #define FT_PKT_F_L4_PARTIAL   0x10 /* L4 header incomplete, partial fields (see above) */
 #define FT_PKT_F_FRAG_ATTRIBUTED 0x20 /* a later fragment given its datagram's ports by
 					 src/frag (never set by the parser) */
-#define FT_PKT_F_MORE_FRAGS 0x40      /* a fragment with more after it (IPv4 MF, IPv6 M) */
-#define FT_PKT_F_FRAG_EXT                                                                          \
-	0x80 /* an IPv6 first fragment with extension headers                                      \
-		after its fragment header (they are part of the                                    \
-		fragmentable data, before l4_offset) */
+/* A fragment with more after it (IPv4 MF, IPv6 M). */
+#define FT_PKT_F_MORE_FRAGS 0x40
+/* An IPv6 first fragment with extension headers after its fragment header
+ * (they are part of the fragmentable data, before l4_offset). */
+#define FT_PKT_F_FRAG_EXT 0x80
 
 /*
  * The parse result. Lives in the mbuf's private area between rx and the flow

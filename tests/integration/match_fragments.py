@@ -58,7 +58,7 @@ def udp(src, dst, sport, dport, payload):
     if len(src) == 4:
         pseudo = src + dst + struct.pack("!BBH", 0, 17, len(u))
     else:
-        pseudo = src + dst + struct.pack("!IxxxB", len(u), 17)
+        pseudo = src + dst + struct.pack("!I3xB", len(u), 17)  # length, 3 zero bytes, next header
     return u[:6] + struct.pack("!H", checksum(pseudo + u) or 0xFFFF) + u[8:]
 
 
