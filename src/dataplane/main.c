@@ -286,11 +286,12 @@ memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned wo
 		cfg->mbuf_size + sizeof(struct rte_mbuf) + FT_PORT_MBUF_PRIV_SIZE + 64;
 
 	for (unsigned i = 0; i < cfg->port_count; i++) {
-		uint16_t saved = ports[i].rx_queues;
+		struct ft_port most = ports[i];
 
-		ports[i].rx_queues = (uint16_t)RTE_MAX(cfg->ports[i].rx_queues, workers);
-		bytes += (uint64_t)ft_port_pool_size(cfg, &ports[i], workers) * per_mbuf;
-		ports[i].rx_queues = saved;
+		/* Before the device says how many queues it has: the most. */
+		most.rx_queues = (uint16_t)RTE_MAX(cfg->ports[i].rx_queues, workers);
+		most.dispatch = true;
+		bytes += (uint64_t)ft_port_pool_size(cfg, &most, workers) * per_mbuf;
 	}
 	bytes += (uint64_t)workers * (ft_flow_table_memory(cfg->flow_capacity) + 512 * 1024);
 	if (cfg->stats_enable) {

@@ -3,7 +3,15 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <pcap/pcap.h>
 
@@ -206,17 +214,20 @@ ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv
 uint32_t
 ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *p, unsigned workers)
 {
+	const uint64_t queues = p->rx_queues > 0 ? p->rx_queues : 1;
+	const uint64_t owners = RTE_MIN(queues, (uint64_t)workers);
 	uint64_t n;
 
 	if (cfg->mbufs != 0)
 		return cfg->mbufs;
-	/* Descriptors, plus what workers hold in flight (a burst each, dispatch rings
-	 * towards every worker), plus per-lcore caches, plus chains for the largest
-	 * frame a capture holds. */
-	n = (uint64_t)RTE_MAX(p->rx_queues, 1) * p->cfg->rx_descriptors +
-	    (uint64_t)workers * (cfg->burst_size * 4 + cfg->dispatch_ring_size) +
+	/* Descriptors, plus what workers hold in flight (a burst each, and the
+	 * dispatch rings from each queue's owner to every other worker, full),
+	 * plus per-lcore caches, plus chains for the largest frame a capture holds. */
+	n = queues * p->cfg->rx_descriptors + (uint64_t)workers * cfg->burst_size * 4 +
+	    (p->dispatch ? owners * (workers - 1) * cfg->dispatch_ring_size : 0) +
 	    (uint64_t)(workers + 1) * cfg->mbuf_cache + 1024 +
-	    (uint64_t)cfg->burst_size * (p->file.max_caplen / (cfg->mbuf_size - RTE_PKTMBUF_HEADROOM) + 1);
+	    (uint64_t)cfg->burst_size *
+		    (p->file.max_caplen / (cfg->mbuf_size - RTE_PKTMBUF_HEADROOM) + 1);
 	if (p->cfg->kind == FT_PORT_PCAP && p->cfg->pcap_loop)
 		n += p->file.packets; /* infinite_rx keeps the whole file in mbufs */
 	return (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
@@ -249,6 +260,147 @@ ft_rss_key_symmetric(const uint8_t *key, unsigned len)
 			return 0;
 	}
 	return 1;
+}
+
+/* The kernel's ETH_RSS_HASH_TOP (bit 0 of ethtool_rxfh.hfunc), which its uapi
+ * header does not define. */
+#define RSS_HASH_TOEPLITZ 0x1u
+
+static const uint32_t rss_kernel_flow_types[FT_RSS_KERNEL_FLOW_TYPES] = {TCP_V4_FLOW, UDP_V4_FLOW,
+									 TCP_V6_FLOW, UDP_V6_FLOW};
+static const char *const rss_kernel_flow_names[FT_RSS_KERNEL_FLOW_TYPES] = {"tcp4", "udp4", "tcp6",
+									    "udp6"};
+
+/* "6d:5a:6d:5a:...": the symmetric key as ethtool -X hkey takes it. */
+static void
+symmetric_hkey(unsigned len, char *out, size_t out_len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < len && off + 4 < out_len; i++)
+		off += (size_t)snprintf(out + off, out_len - off, "%s%02x", i ? ":" : "",
+					symmetric_rss_byte[i & 1]);
+}
+
+int
+ft_rss_kernel_symmetric(const struct ft_rss_kernel *k, const char *iface, char *why, size_t why_len)
+{
+	char hkey[256 * 3 + 1];
+
+	if (!(k->hfunc & RSS_HASH_TOEPLITZ)) {
+		snprintf(why, why_len,
+			 "%s hashes with RSS function 0x%x, not Toeplitz (ethtool -X %s hfunc "
+			 "toeplitz)",
+			 iface, k->hfunc, iface);
+		return 0;
+	}
+	if (!ft_rss_key_symmetric(k->key, k->key_len)) {
+		symmetric_hkey(k->key_len >= 40 ? k->key_len : 40, hkey, sizeof(hkey));
+		snprintf(why, why_len, "the RSS key of %s is not symmetric (ethtool -X %s hkey %s)",
+			 iface, iface, hkey);
+		return 0;
+	}
+	for (unsigned t = 0; t < FT_RSS_KERNEL_FLOW_TYPES; t++) {
+		uint64_t f = k->fields[t];
+
+		if (!(f & RXH_IP_SRC) != !(f & RXH_IP_DST) ||
+		    !(f & RXH_L4_B_0_1) != !(f & RXH_L4_B_2_3) || (f & RXH_L2DA)) {
+			snprintf(why, why_len,
+				 "%s hashes %s on fields 0x%" PRIx64 ", not in pairs (ethtool -N "
+				 "%s rx-flow-hash %s sdfn)",
+				 iface, rss_kernel_flow_names[t], f, iface,
+				 rss_kernel_flow_names[t]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+ft_rss_kernel_read(const char *iface, struct ft_rss_kernel *k, char *why, size_t why_len)
+{
+	struct ethtool_rxfh head = {.cmd = ETHTOOL_GRSSH};
+	struct ethtool_rxfh *rxfh = NULL;
+	struct ifreq ifr;
+	int fd, rc = -1;
+
+	memset(k, 0, sizeof(*k));
+	if (strlen(iface) >= sizeof(ifr.ifr_name)) {
+		snprintf(why, why_len, "interface name '%s' is too long", iface);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0) {
+		snprintf(why, why_len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	ifr.ifr_data = (void *)&head;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) != 0) {
+		snprintf(why, why_len, "cannot read the RSS key of %s (%s)", iface,
+			 strerror(errno));
+		goto out;
+	}
+	if (head.key_size == 0 || head.key_size > sizeof(k->key)) {
+		snprintf(why, why_len, "%s reports an RSS key of %u bytes", iface, head.key_size);
+		goto out;
+	}
+	rxfh = calloc(1, sizeof(*rxfh) + head.indir_size * sizeof(uint32_t) + head.key_size);
+	if (rxfh == NULL) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	rxfh->cmd = ETHTOOL_GRSSH;
+	rxfh->indir_size = head.indir_size;
+	rxfh->key_size = head.key_size;
+	ifr.ifr_data = (void *)rxfh;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) != 0) {
+		snprintf(why, why_len, "cannot read the RSS key of %s (%s)", iface,
+			 strerror(errno));
+		goto out;
+	}
+	k->hfunc = rxfh->hfunc;
+	k->key_len = rxfh->key_size;
+	memcpy(k->key, (const uint8_t *)rxfh->rss_config + rxfh->indir_size * sizeof(uint32_t),
+	       k->key_len);
+	for (unsigned t = 0; t < FT_RSS_KERNEL_FLOW_TYPES; t++) {
+		struct ethtool_rxnfc nfc = {.cmd = ETHTOOL_GRXFH,
+					    .flow_type = rss_kernel_flow_types[t]};
+
+		ifr.ifr_data = (void *)&nfc;
+		if (ioctl(fd, SIOCETHTOOL, &ifr) != 0) {
+			snprintf(why, why_len, "cannot read the RSS fields of %s for %s (%s)",
+				 iface, rss_kernel_flow_names[t], strerror(errno));
+			goto out;
+		}
+		k->fields[t] = nfc.data;
+	}
+	rc = 0;
+out:
+	free(rxfh);
+	close(fd);
+	return rc;
+}
+
+/*
+ * The kernel interface named by a device's iface= argument, if the device is
+ * an AF_XDP port (its queues are the interface's queues).
+ */
+static bool
+af_xdp_iface(const struct ft_port *p, char *iface, size_t len)
+{
+	const char *a;
+
+	if (p->cfg->kind != FT_PORT_DEVICE || strncmp(p->dev_name, "net_af_xdp", 10) != 0)
+		return false;
+	a = strstr(p->cfg->device, ",iface=");
+	if (a == NULL)
+		return false;
+	a += strlen(",iface=");
+	snprintf(iface, len, "%.*s", (int)strcspn(a, ","), a);
+	return true;
 }
 
 /* RSS with the symmetric key, on the flow (L3 and L4) or, for dispatch_hash =
@@ -289,6 +441,7 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 		struct rte_eth_dev_info info;
 		uint8_t rss_key[64];
 		char pool_name[RTE_MEMPOOL_NAMESIZE];
+		char why[1024], kernel_rss[64] = "";
 		uint16_t port_id, tx_queues, rx_desc, tx_desc;
 		uint32_t nb_mbufs;
 		int rc, socket;
@@ -319,6 +472,23 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 						 "the device hashes none of IP/TCP/UDP for RSS");
 		}
 		p->dispatch = p->rx_queues < workers;
+		why[0] = '\0';
+		if (!p->dispatch && workers > 1 && conf.rxmode.mq_mode != RTE_ETH_MQ_RX_RSS) {
+			/* Several queues filled by a rule flowtap did not set: trust it
+			 * only when it is known to keep a flow's directions together. */
+			char iface[IF_NAMESIZE];
+			struct ft_rss_kernel k;
+
+			if (!af_xdp_iface(p, iface, sizeof(iface)))
+				snprintf(why, sizeof(why),
+					 "%s has no RSS that flowtap can set or check",
+					 p->dev_name);
+			else if (ft_rss_kernel_read(iface, &k, why, sizeof(why)) == 0 &&
+				 ft_rss_kernel_symmetric(&k, iface, why, sizeof(why)))
+				snprintf(kernel_rss, sizeof(kernel_rss), " (symmetric RSS of %s)",
+					 iface);
+			p->dispatch = kernel_rss[0] == '\0';
+		}
 
 		socket = rte_eth_dev_socket_id(port_id);
 		if (socket < 0)
@@ -387,14 +557,19 @@ ft_port_start(const struct ft_config *cfg, struct ft_port *ports, unsigned worke
 				       pc->name, strerror(-rc));
 		}
 		any_packet_clock |= p->packet_clock;
-		FT_LOG(ft_logtype_port, INFO,
-		       "port %s: %s, %u rx queue(s)%s, %u mbufs, %s time%s", pc->name, p->dev_name,
-		       p->rx_queues,
+		FT_LOG(ft_logtype_port, INFO, "port %s: %s, %u rx queue(s)%s, %u mbufs, %s time%s",
+		       pc->name, p->dev_name, p->rx_queues,
 		       p->dispatch ? " (software dispatch to workers)"
-				   : (conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " (symmetric RSS)"
-									       : ""),
+		       : conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " (symmetric RSS)"
+								  : kernel_rss,
 		       nb_mbufs, p->packet_clock ? "packet" : "arrival",
 		       p->is_file ? "; replaying a capture" : "");
+		if (p->dispatch && p->rx_queues >= workers)
+			FT_LOG(ft_logtype_port, NOTICE,
+			       "port %s: %u queues for %u workers, spread over them in "
+			       "software, as nothing keeps a flow's two directions in one "
+			       "queue: %s",
+			       pc->name, p->rx_queues, workers, why);
 	}
 	if (any_packet_clock) {
 		*ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);

@@ -10,9 +10,14 @@
  * mempool per port, timestamps) and decides how its queues map to workers.
  *
  * Distribution: a port with at least as many queues as workers gives each
- * worker its own queues. A port with fewer (capture files, single-queue vdevs)
- * is read by the worker owning each queue, which spreads packets to all workers
- * by the symmetric flow hash (software dispatch).
+ * worker its own queues, when the queues keep both directions of a flow
+ * together: RSS flowtap set with its symmetric key and read back, or, for
+ * AF_XDP, the kernel interface's RSS found symmetric through ethtool. Otherwise
+ * (fewer queues than workers: capture files, single-queue vdevs; or queues
+ * filled by some other rule: AF_PACKET's fanout, which rolls packets over to
+ * another queue when one is full, or an AF_XDP interface with an asymmetric or
+ * unknown RSS) the worker owning each queue spreads packets to all workers by
+ * the symmetric flow hash (software dispatch).
  */
 #ifndef FT_PORT_H
 #define FT_PORT_H
@@ -54,7 +59,8 @@ struct ft_port {
 	char dev_name[64]; /* ethdev name EAL gives the device */
 	uint16_t port_id;
 	uint16_t rx_queues;
-	bool dispatch;	   /* fewer queues than workers: software dispatch */
+	bool dispatch;	   /* software dispatch: fewer queues than workers, or
+			      queues filled by no hash known to be symmetric */
 	bool packet_clock; /* flow time from the mbuf timestamp */
 	bool is_file;	   /* finite capture file (not looping) */
 	enum ft_link_type link;
@@ -115,6 +121,36 @@ uint64_t ft_port_consumed(const struct ft_port *port);
  *         ports needs 40 bytes of key)
  */
 int ft_rss_key_symmetric(const uint8_t *key, unsigned len);
+
+/*
+ * The RSS a kernel interface's driver applies (ethtool -x and -n): for AF_XDP
+ * ports, whose queues are the interface's, filled by the NIC's RSS.
+ */
+#define FT_RSS_KERNEL_FLOW_TYPES 4 /* TCP and UDP over IPv4 and IPv6 */
+struct ft_rss_kernel {
+	uint32_t hfunc; /* hash function bits (ETHTOOL_GRSSH): 1 = Toeplitz */
+	uint32_t key_len;
+	uint8_t key[256];
+	uint64_t fields[FT_RSS_KERNEL_FLOW_TYPES]; /* RXH_* bits per flow type (ETHTOOL_GRXFH) */
+};
+
+/*
+ * Does this kernel RSS keep both directions of a flow on one queue? Yes for a
+ * Toeplitz hash with a symmetric key over fields that come in pairs (both
+ * addresses or neither, both ports or neither, no destination MAC).
+ *
+ * @return 1 yes, 0 no (why says what is wrong and how to fix it)
+ */
+int ft_rss_kernel_symmetric(const struct ft_rss_kernel *k, const char *iface, char *why,
+			    size_t why_len);
+
+/*
+ * Read an interface's RSS through the ethtool ioctls.
+ *
+ * @return 0, or -1 with why filled (no such interface, or its driver does not
+ *         report RSS: veth, for one)
+ */
+int ft_rss_kernel_read(const char *iface, struct ft_rss_kernel *k, char *why, size_t why_len);
 
 /* Stop and close every started port (detaches XDP programs, closes files). */
 void ft_port_close_all(struct ft_port *ports, unsigned count);

@@ -4,8 +4,11 @@
 # network namespace). Every packet tcpreplay sent must be in a flow or a named
 # discard, and the flows must match flowtap-pktgen's ground truth (packets,
 # bytes, flags per direction; times and end reasons are the live ones).
+# af_packet_2q reads two AF_PACKET queues with two workers: the queues are a
+# kernel fanout that rolls packets over to the other queue when one is full,
+# so flowtap must spread them over the workers in software (no flow split).
 #
-#   live.sh af_packet|af_xdp FLOWTAP COLLECTOR PKTGEN SCENARIO
+#   live.sh af_packet|af_packet_2q|af_xdp FLOWTAP COLLECTOR PKTGEN SCENARIO
 set -uo pipefail
 mode=$1 flowtap=$2 collector=$3 pktgen=$4 scenario=$5
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (veth, netns)"; exit 77; }
@@ -33,8 +36,13 @@ ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$b.disable_ipv6=1"
 ip link set "$a" up
 ip -n "$ns" link set "$b" up  # MTU 1500: XDP on veth refuses large ones
 
+lcores=(-l 0-1)
 case $mode in
 af_packet) dev="net_af_packet0,iface=$a" ;;
+af_packet_2q) dev="net_af_packet0,iface=$a,qpairs=2"
+	# Two workers on whatever cores there are (the main lcore floats).
+	last=$(( $(nproc) - 1 ))
+	lcores=("--lcores=0@(0-$last),1@0,2@$last") ;;
 af_xdp) dev="net_af_xdp0,iface=$a,start_queue=0,queue_count=1" ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
@@ -42,7 +50,7 @@ esac
 "$collector" -i "$inst" --once -q -o "$tmp/out.jsonl" --summary "$tmp/summary.json" \
 	--wait-timeout 30 &
 col=$!; pids+=($col)
-"$flowtap" -l 0-1 --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
+"$flowtap" "${lcores[@]}" --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
 	--log-level='flowtap.*:notice' -- -i "$inst" --set port.veth.device="$dev" \
 	--set export.linger=30s 2>"$tmp/flowtap.log" &
 dp=$!; pids+=($dp)
@@ -70,6 +78,11 @@ if [ "$rx" != "$sent" ] || [ $((flowp + disc)) != "$sent" ] || [ "$acc" != true 
 	fail=1
 else
 	echo "ok   $mode: tcpreplay sent $sent, flowtap: $flowp in flows + $disc discarded"
+fi
+if [ "$mode" = af_packet_2q ] &&
+	! grep -q "port veth: 2 queues for 2 workers, spread over them in software" "$tmp/flowtap.log"; then
+	echo "FAIL: two AF_PACKET queues for two workers are not spread in software:"
+	cat "$tmp/flowtap.log"; fail=1
 fi
 python3 "$here/../integration/truth_compare.py" --live "$tmp/out.jsonl" "$tmp/truth.json" || fail=1
 # The XDP program must be gone from the interface once flowtap exits.
