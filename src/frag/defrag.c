@@ -34,6 +34,7 @@ struct dgram {
 	uint32_t total; /* bytes of the datagram (have_last) */
 	uint32_t hdr;	/* the first fragment's whole L4 header's bytes, or 0 */
 	uint32_t owner_index;
+	uint32_t ext;	     /* IPv6: extension headers' bytes before the L4 header */
 	uint64_t created_ns; /* its first fragment's time, whichever came first */
 	uint64_t bytes;	     /* payload bytes of the fragments taken */
 	uint64_t owner_id;
@@ -263,6 +264,45 @@ l4_header(struct ft_pkt *pkt, uint8_t *buf, uint32_t total, uint32_t first_hdr)
 	return (int)hdr;
 }
 
+/*
+ * Where an IPv6 first fragment's fragmentable part starts: just past its
+ * fragment header, found by walking the headers from the IPv6 header at ip
+ * (len bytes, up to the L4 header). 0 if no fragment header is there.
+ */
+static uint32_t
+frag_header_end(const uint8_t *ip, uint32_t len)
+{
+	uint32_t pos = 40;
+	uint8_t nh;
+
+	if (len < pos)
+		return 0;
+	nh = ip[6];
+	for (unsigned n = 0; n < FT_PARSE_MAX_IPV6_EXT && pos + 8 <= len; n++) {
+		uint8_t next = ip[pos];
+
+		switch (nh) {
+		case 44: /* fragment */
+			return pos + 8;
+		case 0:	  /* hop-by-hop options */
+		case 43:  /* routing */
+		case 60:  /* destination options */
+		case 135: /* mobility */
+		case 139: /* HIP */
+		case 140: /* shim6 */
+			pos += (ip[pos + 1] + 1u) * 8;
+			break;
+		case 51: /* AH */
+			pos += (ip[pos + 1] + 2u) * 4;
+			break;
+		default:
+			return 0;
+		}
+		nh = next;
+	}
+	return 0;
+}
+
 int
 ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *data,
 		   const void *owner, uint64_t owner_id, uint32_t owner_index,
@@ -270,7 +310,7 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 {
 	struct dgram *g = find(d, p);
 	uint8_t *buf = d->data + (size_t)(g - d->g) * SLOT + HEADROOM;
-	uint32_t len = p->payload_len, lo, hi;
+	uint32_t len = p->payload_len, skip = 0, lo, hi;
 	int hdr;
 
 	d->stats.fragments++;
@@ -290,8 +330,16 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 			goto invalid;
 		lo = (uint32_t)p->frag_offset * 8;
 	} else {
-		if (p->flags & FT_PKT_F_FRAG_EXT)
-			goto invalid;
+		if (p->flags & FT_PKT_F_FRAG_EXT) {
+			/* Its data starts at the IPv6 header: skip to the
+			 * fragmentable part. */
+			if (p->l4_offset <= p->l3_offset)
+				goto invalid;
+			skip = frag_header_end(data, (uint32_t)(p->l4_offset - p->l3_offset));
+			if (skip == 0)
+				goto invalid;
+			data += skip;
+		}
 		lo = 0;
 		if (!g->have_first) {
 			g->have_first = 1;
@@ -299,13 +347,16 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 			 * or none (other protocols). */
 			g->hdr = (p->flags & FT_PKT_F_L4_PAYLOAD) ? p->payload_offset - p->l4_offset
 								  : 0;
+			g->ext = (p->flags & FT_PKT_F_FRAG_EXT)
+					 ? (uint32_t)(p->l4_offset - p->l3_offset) - skip
+					 : 0;
 			g->first = *p;
 			g->owner = owner;
 			g->owner_id = owner_id;
 			g->owner_index = owner_index;
 		}
 	}
-	hi = lo + ft_defrag_data_len(p);
+	hi = lo + ft_defrag_data_len(p) - skip;
 	if (hi > FT_DEFRAG_DATA_MAX)
 		goto invalid;
 	if (!(p->flags & FT_PKT_F_MORE_FRAGS)) {
@@ -324,18 +375,21 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 		return 0;
 
 	/* Whole: the first fragment's parse, its L4 header read again from the
-	 * datagram (a tiny first fragment had only part of it). */
+	 * datagram (a tiny first fragment had only part of it), after IPv6
+	 * extension headers there may be before it. */
 	out->pkt = g->first;
-	hdr = l4_header(&out->pkt, buf, g->total, g->hdr);
-	if (hdr < 0 || g->total - (uint32_t)hdr > g->bytes)
+	if (g->total < g->ext)
+		goto invalid;
+	hdr = l4_header(&out->pkt, buf + g->ext, g->total - g->ext, g->hdr);
+	if (hdr < 0 || g->total - g->ext - (uint32_t)hdr > g->bytes)
 		goto invalid;
 	out->pkt.flags &=
 		(uint8_t) ~(FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG | FT_PKT_F_MORE_FRAGS |
 			    FT_PKT_F_FRAG_EXT | FT_PKT_F_FRAG_ATTRIBUTED);
 	out->pkt.payload_offset = out->pkt.l4_offset + (uint32_t)hdr;
-	out->pkt.payload_len = out->pkt.payload_ip_len = g->total - (uint32_t)hdr;
+	out->pkt.payload_len = out->pkt.payload_ip_len = g->total - g->ext - (uint32_t)hdr;
 	out->pkt.ts_ns = p->ts_ns;
-	out->payload = buf + hdr;
+	out->payload = buf + g->ext + hdr;
 	out->fragment_bytes = g->bytes;
 	out->owner = g->owner;
 	out->owner_id = g->owner_id;

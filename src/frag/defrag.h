@@ -17,8 +17,10 @@
  *     and every byte between is covered. The datagram comes back as its first
  *     fragment's parse (its flow key) with the fragment flags cleared, its L4
  *     header read from the datagram's bytes (so a first fragment that held
- *     only part of it, RFC 1858's tiny fragment, is no obstacle), and the
- *     whole L4 payload, timed at the fragment that completed it.
+ *     only part of it, RFC 1858's tiny fragment, is no obstacle; nor are IPv6
+ *     extension headers between the fragment header and the L4 header,
+ *     which are datagram data), and the whole L4 payload, timed at the
+ *     fragment that completed it.
  *   - Given up (counted by reason, with the payload bytes of its fragments):
  *       timeout   the first of its fragments to come came timeout_ns ago
  *                 (seen when a fragment comes to its set of the table, or
@@ -26,8 +28,7 @@
  *       evicted   its set of the table was full and it was the oldest;
  *       invalid   it can never be made whole or read right: a fragment cut
  *                 by the capture's snaplen, a first fragment too short for
- *                 its ports (it joined another flow) or with IPv6 extension
- *                 headers after its fragment header, an L4 header that does
+ *                 its ports (it joined another flow), an L4 header that does
  *                 not fit or whose length differs from the first fragment's
  *                 own, bytes beyond 64 KiB or beyond the last fragment's end,
  *                 two different ends, more than FT_DEFRAG_RANGES pieces. Later
@@ -93,12 +94,18 @@ struct ft_defrag;
 
 /*
  * Where a fragment's part of its datagram lies in its frame: a first
- * fragment's from its L4 header (whole or not), a later fragment's payload.
+ * fragment's from its L4 header (whole or not), or from its IPv6 header when
+ * extension headers follow the fragment header; a later fragment's payload.
  */
 static inline uint32_t
 ft_defrag_data_offset(const struct ft_pkt *p)
 {
-	return (p->flags & FT_PKT_F_LATER_FRAG) ? p->payload_offset : p->l4_offset;
+	if (p->flags & FT_PKT_F_LATER_FRAG)
+		return p->payload_offset;
+	/* Extension headers after the fragment header are datagram data too:
+	 * from the IPv6 header, which ft_defrag_fragment() walks to the end of
+	 * the fragment header. */
+	return (p->flags & FT_PKT_F_FRAG_EXT) ? p->l3_offset : p->l4_offset;
 }
 
 static inline uint32_t

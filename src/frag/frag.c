@@ -19,6 +19,7 @@ struct entry {
 	struct ft_frag_dgram id;
 	uint16_t port[2]; /* the first fragment's key ports */
 	uint32_t hash;	  /* the first fragment's flow hash */
+	uint8_t proto;	  /* the first fragment's L4 protocol */
 	uint64_t seen_ns;
 };
 static_assert(sizeof(struct entry) == 64, "one entry per cache line");
@@ -94,6 +95,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 		victim->port[0] = p->key.port[0];
 		victim->port[1] = p->key.port[1];
 		victim->hash = p->hash;
+		victim->proto = p->key.proto;
 		victim->seen_ns = now;
 		return FT_FRAG_NONE;
 	}
@@ -103,6 +105,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 		if (ft_frag_dgram_is(&e->id, p) && now - e->seen_ns <= t->timeout_ns) {
 			p->key.port[0] = e->port[0];
 			p->key.port[1] = e->port[1];
+			p->key.proto = e->proto; /* IPv6: not always the fragment header's */
 			p->hash = e->hash;
 			p->flags |= FT_PKT_F_FRAG_ATTRIBUTED;
 			e->seen_ns = now; /* a datagram's fragments keep it alive */

@@ -3,9 +3,9 @@
  * Fragment attribution: later IPv4/IPv6 fragments carry no ports, so on their
  * own they can only join a flow of (addresses, protocol). This table remembers,
  * for a bounded time, the ports each datagram's first fragment carried, keyed by
- * (addresses, direction, protocol, IP identification, VLANs), and gives them to
- * the datagram's later fragments: they then join the datagram's 5-tuple flow, and
- * software dispatch sends them to the same worker.
+ * (addresses, direction, protocol for IPv4, IP identification, VLANs), and gives
+ * them (and its protocol) to the datagram's later fragments: they then join the
+ * datagram's 5-tuple flow, and software dispatch sends them to the same worker.
  *
  * It runs on the worker that reads a queue, before dispatch, on parsed packets.
  * A later fragment seen before its first fragment (reordering), or after the
@@ -27,9 +27,9 @@
 #include "parse/parse.h"
 
 /*
- * What identifies a datagram among fragments (RFC 791, RFC 8200: addresses,
- * protocol, identification), with the VLANs and the direction against the
- * key's sorted endpoints. Shared with src/frag/defrag.
+ * What identifies a datagram among fragments (RFC 791: addresses, protocol,
+ * identification; RFC 8200: addresses and identification), with the VLANs and
+ * the direction against the key's sorted endpoints. Shared with src/frag/defrag.
  */
 struct ft_frag_dgram {
 	uint8_t addr[2][16]; /* as in struct ft_flow_key: sorted endpoints */
@@ -41,6 +41,17 @@ struct ft_frag_dgram {
 	uint8_t used;
 };
 
+/*
+ * The protocol in a fragment's datagram identity: IPv4's; none for IPv6, whose
+ * later fragments name the header after the fragment header, which is not the
+ * first fragment's L4 protocol when extension headers come between them.
+ */
+static inline uint8_t
+ft_frag_dgram_proto(const struct ft_pkt *p)
+{
+	return p->key.family == 6 ? 0 : p->key.proto;
+}
+
 /* Hash of a fragment's datagram identity. */
 static inline uint32_t
 ft_frag_dgram_hash(const struct ft_pkt *p)
@@ -51,15 +62,15 @@ ft_frag_dgram_hash(const struct ft_pkt *p)
 	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 1), h);
 	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 2), h);
 	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 3), h);
-	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 | (uint32_t)p->key.proto << 8 | p->dir,
-				  h);
+	return rte_hash_crc_8byte(
+		(uint64_t)p->frag_id << 32 | (uint32_t)ft_frag_dgram_proto(p) << 8 | p->dir, h);
 }
 
 /* Is d (in use) the datagram of fragment p? */
 static inline bool
 ft_frag_dgram_is(const struct ft_frag_dgram *d, const struct ft_pkt *p)
 {
-	return d->used && d->frag_id == p->frag_id && d->proto == p->key.proto &&
+	return d->used && d->frag_id == p->frag_id && d->proto == ft_frag_dgram_proto(p) &&
 	       d->family == p->key.family && d->dir == p->dir && d->vlan[0] == p->key.vlan[0] &&
 	       d->vlan[1] == p->key.vlan[1] && memcmp(d->addr, p->key.addr, sizeof(d->addr)) == 0;
 }
@@ -72,7 +83,7 @@ ft_frag_dgram_set(struct ft_frag_dgram *d, const struct ft_pkt *p)
 	d->frag_id = p->frag_id;
 	d->vlan[0] = p->key.vlan[0];
 	d->vlan[1] = p->key.vlan[1];
-	d->proto = p->key.proto;
+	d->proto = ft_frag_dgram_proto(p);
 	d->family = p->key.family;
 	d->dir = p->dir;
 	d->used = 1;

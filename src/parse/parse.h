@@ -102,8 +102,9 @@ int ft_parse_link_supported(uint32_t linktype);
 #define FT_PKT_F_IPV4_OPTIONS 0x04 /* IPv4 header longer than 20 bytes */
 #define FT_PKT_F_L4_PAYLOAD   0x08 /* payload_offset/payload_len describe L4 payload */
 #define FT_PKT_F_L4_PARTIAL   0x10 /* L4 header incomplete, partial fields (see above) */
-#define FT_PKT_F_FRAG_ATTRIBUTED 0x20 /* a later fragment given its datagram's ports by
-					 src/frag (never set by the parser) */
+/* A later fragment given its datagram's ports and protocol by src/frag (never
+ * set by the parser). */
+#define FT_PKT_F_FRAG_ATTRIBUTED 0x20
 /* A fragment with more after it (IPv4 MF, IPv6 M). */
 #define FT_PKT_F_MORE_FRAGS 0x40
 /* An IPv6 first fragment with extension headers after its fragment header

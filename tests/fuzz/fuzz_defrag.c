@@ -6,7 +6,10 @@
  * 1,600 bytes, first fragments that carry the UDP header (or whose parse says
  * 12 bytes), more-fragments set or not, and now and then a capture cut, a
  * tiny first fragment (part of the header), one too short for its ports, or
- * IPv6 headers after the fragment header; time steps forward, past the
+ * one flagged with IPv6 headers after its fragment header that its frame does
+ * not hold. IPv6 datagrams 4-7 do hold 8 bytes of destination options there
+ * (their first fragments' frames start at the IPv6 header, with a hop-by-hop
+ * header before the fragment header); time steps forward, past the
  * timeout, and back; the sweep of expired datagrams now and then. Every copy
  * of a byte carries the same value, a function of its datagram and offset, so
  * a whole datagram's payload can be checked.
@@ -18,6 +21,7 @@
  *     whole payloads + overlap + given up + held, after every fragment;
  *   - after ft_defrag_flush(), anything is still held.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "frag/defrag.h"
@@ -55,10 +59,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len = take(&in, 2) % 1600;
 		uint32_t off = 8 * take(&in, 2) % (70000 / 8 * 8);
 		struct ft_pkt pkt;
-		uint32_t data_off;
+		uint32_t data_off, ext, l4, pre = 0;
+		bool no_chain = false;
 
 		memset(&pkt, 0, sizeof(pkt));
 		pkt.key.family = (op & 8) ? 6 : 4;
+		ext = (pkt.key.family == 6 && (id & 4)) ? 8 : 0;
+		l4 = ext ? 14 + 40 + 8 + 8 + ext : 34;
 		pkt.key.proto = 17;
 		pkt.key.addr[0][0] = 10;
 		pkt.key.addr[1][0] = 11;
@@ -73,8 +80,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t hdr = ((op >> 7) & 15) == 0 ? 12 : 8;
 
 			pkt.flags |= FT_PKT_F_L4_PAYLOAD;
-			pkt.l4_offset = 34;
-			pkt.payload_offset = 34 + hdr;
+			pkt.l4_offset = (uint16_t)l4;
+			pkt.payload_offset = l4 + hdr;
+			if (ext) {
+				pkt.flags |= FT_PKT_F_FRAG_EXT;
+				pkt.l3_offset = 14;
+				pre = 40 + 8 + 8; /* IPv6, hop-by-hop, fragment headers */
+			}
 		} else {
 			pkt.flags |= FT_PKT_F_LATER_FRAG;
 			pkt.frag_offset = (uint16_t)(off / 8);
@@ -88,12 +100,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!(pkt.flags & FT_PKT_F_LATER_FRAG)) {
 				pkt.flags =
 					(pkt.flags & ~FT_PKT_F_L4_PAYLOAD) | FT_PKT_F_L4_PARTIAL;
-				pkt.payload_offset = 34 + 4 + (len & 3);
+				pkt.payload_offset = l4 + 4 + (len & 3);
 				pkt.payload_len = 0;
 			}
 			break;
-		case 2:
+		case 2: /* flagged, but no fragment header in the chain */
 			pkt.flags |= FT_PKT_F_FRAG_EXT;
+			no_chain = !(pkt.flags & FT_PKT_F_LATER_FRAG);
+			pre = 0;
 			break;
 		case 3:
 			pkt.frag_offset = 0; /* a tiny first fragment, or a first one */
@@ -109,7 +123,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The fragment's data, at its offset in the datagram. */
 		data_off = (pkt.flags & FT_PKT_F_LATER_FRAG) ? (uint32_t)pkt.frag_offset * 8 : 0;
 		for (uint32_t i = 0; i < ft_defrag_data_len(&pkt); i++)
-			payload[i] = byte_at(id, data_off + i);
+			payload[i] = i < pre ? 0 : byte_at(id, data_off + i - pre);
+		if (pre != 0) {
+			payload[0] = 0x60;
+			payload[40] = 44; /* hop-by-hop, then the fragment header */
+			payload[48] = 60; /* then destination options */
+		}
+		if (no_chain)
+			payload[6] = 17; /* IPv6 next header: UDP at once */
 		/* Time: mostly small steps, sometimes past the timeout, or back. */
 		switch (op >> 15) {
 		case 0:
@@ -126,10 +147,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			CHECK(dg.owner_id == id && dg.pkt.frag_id == id);
 			CHECK(dg.pkt.payload_len == dg.pkt.payload_ip_len);
-			CHECK(hdr == 8 && hdr + dg.pkt.payload_len <= FT_DEFRAG_DATA_MAX);
+			CHECK(hdr == 8 && ext + hdr + dg.pkt.payload_len <= FT_DEFRAG_DATA_MAX);
 			CHECK(!(dg.pkt.flags & (FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS)));
 			for (uint32_t i = 0; i < dg.pkt.payload_len; i++)
-				CHECK(dg.payload[i] == byte_at(id, hdr + i));
+				CHECK(dg.payload[i] == byte_at(id, ext + hdr + i));
 			CHECK(dg.fragment_bytes >= dg.pkt.payload_len);
 			whole += dg.pkt.payload_len;
 		}

@@ -20,6 +20,10 @@ A generated capture, one flow per case, each with its own pattern (rule):
  9  UDP, not fragmented: the control
 10  UDP, two last fragments that end in different places (before the rest):
     invalid, counted, its pattern not found
+11  IPv6 UDP with a hop-by-hop header before the fragment header and a
+    destination options header after it (fragmentable data, so the later
+    fragments' header names the options, not UDP), three fragments, the
+    pattern across all three
 
 Checked: the events (rule, offset), exactly; the summary's defrag counters;
 the payload categories (every payload byte captured once); and the same again
@@ -46,6 +50,7 @@ PATTERNS = {
     8: b"TINY-FIRST-FRAGMENT",
     9: b"UNFRAGMENTED-CONTROL",
     10: b"TWO-DIFFERENT-ENDS",
+    11: b"IPV6-OPTIONS-AFTER-FRAGMENT-HEADER",
 }
 
 
@@ -89,6 +94,22 @@ def ipv6_fragments(src, dst, proto, ident, data, cuts):
         fh = struct.pack("!BBHI", proto, 0, lo | (1 if more else 0), ident)
         ip = struct.pack("!IHBB16s16s", 6 << 28, 8 + hi - lo, 44, 64, src, dst)
         out.append(ETH6 + ip + fh + data[lo:hi])
+    return out
+
+
+def ipv6_fragments_ext(src, dst, proto, ident, data, cuts):
+    """Hop-by-hop options, then the fragment header, then (fragmentable)
+    destination options before the L4 header."""
+    pad = b"\x01\x04\0\0\0\0"  # PadN: the 6 bytes after next header and length
+    fragmentable = bytes([proto, 0]) + pad + data
+    bounds = [0] + cuts + [len(fragmentable)]
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        more = hi != len(fragmentable)
+        hbh = bytes([44, 0]) + pad
+        fh = struct.pack("!BBHI", 60, 0, lo | (1 if more else 0), ident)
+        ip = struct.pack("!IHBB16s16s", 6 << 28, 16 + hi - lo, 0, 64, src, dst)
+        out.append(ETH6 + ip + hbh + fh + fragmentable[lo:hi])
     return out
 
 
@@ -153,6 +174,17 @@ def build():
     want.add((6, pay.index(PATTERNS[6]) + len(PATTERNS[6])))
     facts["datagrams"] += 1
 
+    # 11: IPv6 extension headers around the fragment header; the first
+    # fragment comes first (with several workers dispatching by flow, later
+    # fragments that came first could go elsewhere: see case 2).
+    s6 = bytes.fromhex("20010db8000000000000000000000111")
+    d6 = bytes.fromhex("20010db8000000000000000000000112")
+    pay = b"+" * 20 + PATTERNS[11] + b"+" * 18
+    f0, f1, f2 = ipv6_fragments_ext(s6, d6, 17, 0x1111, udp(s6, d6, 5011, 53, pay), [40, 56])
+    frames += [f0, f2, f1]
+    want.add((11, pay.index(PATTERNS[11]) + len(PATTERNS[11])))
+    facts["datagrams"] += 1
+
     # 7: the middle fragment is missing.
     s, d = ip4(7)
     pay = b"-" * 12 + PATTERNS[7] + b"-" * 17
@@ -210,16 +242,22 @@ def run(replay, tmp, workers, defrag, sets):
     lines = replay_lines(cmd, out)
     events = [(e["rule"], e["offset"]) for e in lines if e["type"] == "match"]
     summary = [l for l in lines if l["type"] == "summary"][-1]
-    return events, want, facts, summary["match"]
+    flows11 = [(l["proto"], l["src_port"], l["packets_fwd"] + l["packets_rev"], l["fragments"])
+               for l in lines if l["type"] == "flow" and "2001:db8::111" in (l["src_ip"], l["dst_ip"])]
+    return events, want, facts, summary["match"], flows11
 
 
 def main():
     replay, workers, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        events, want, facts, m = run(replay, tmp, workers, 64, sets)
+        events, want, facts, m, flows11 = run(replay, tmp, workers, 64, sets)
         if sorted(events) != sorted(want):
             problems.append("events %s, want %s" % (sorted(events), sorted(want)))
+        # Case 11's later fragments join its first fragment's UDP flow.
+        if flows11 != [(17, 5011, 3, 3)]:
+            problems.append("case 11 flows (proto, port, packets, fragments) %s, want "
+                            "[(17, 5011, 3, 3)]" % flows11)
         df, pay = m["defrag"], m["payload"]
         got = {"datagrams": df["datagrams"], "invalid": df["given_up"]["invalid"],
                "end": df["given_up"]["end"], "overlap": pay["fragment_overlap_bytes"],
@@ -233,7 +271,7 @@ def main():
 
         # Without: only the control and nothing inside fragments; the same
         # payload bytes, placed in fragment_bytes instead.
-        events0, _, _, m0 = run(replay, tmp, workers, 0, sets)
+        events0, _, _, m0, _ = run(replay, tmp, workers, 0, sets)
         if sorted(events0) != [(9, len(b"ctl:" + PATTERNS[9]))]:
             problems.append("defrag_datagrams 0: events %s, want only rule 9" % sorted(events0))
         placed = sum(v for k, v in pay.items() if k != "gap_bytes")

@@ -98,6 +98,41 @@ test_attribution(void **state)
 	ft_frag_table_free(t);
 }
 
+/* The protocol is part of an IPv4 datagram's identity, not of an IPv6 one's
+ * (RFC 8200): an IPv6 first fragment with a destination options header after
+ * its fragment header is UDP, while its later fragments' header names the
+ * options; they still join its flow, protocol included. */
+static void
+test_attribution_protocol(void **state)
+{
+	struct ft_frag_table *t = table(64, 30 * SEC);
+	struct ft_pkt first = frag(9, 1, SEC, 0), p;
+
+	(void)state;
+	first.key.family = 6;
+	first.flags |= FT_PKT_F_FRAG_EXT;
+	first.hash = ft_flow_key_hash(&first.key);
+	assert_int_equal(ft_frag_table_packet(t, &first), FT_FRAG_NONE);
+	p = frag(9, 0, 2 * SEC, 0);
+	p.key.family = 6;
+	p.key.proto = 60; /* destination options */
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
+	assert_memory_equal(&p.key, &first.key, sizeof(p.key));
+	assert_int_equal(p.key.proto, 17);
+	assert_int_equal(p.hash, first.hash);
+
+	/* IPv4: another protocol is another datagram. */
+	first = frag(10, 1, SEC, 0);
+	assert_int_equal(ft_frag_table_packet(t, &first), FT_FRAG_NONE);
+	p = frag(10, 0, 2 * SEC, 0);
+	p.key.proto = 6;
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_UNATTRIBUTED);
+	assert_int_equal(p.key.proto, 6);
+	p = frag(10, 0, 2 * SEC, 0);
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
+	ft_frag_table_free(t);
+}
+
 /* Bounded memory: more live datagrams than entries crowds the oldest out,
  * never a wrong attribution. */
 static void
@@ -349,8 +384,9 @@ test_defrag_give_up(void **state)
 	assert_int_equal(st.given_up_bytes, 8 + 100); /* the late fragment still waits */
 	assert_int_equal(st.held_bytes, 8);
 
-	/* Invalid: a first fragment too short for its ports, IPv6 headers after
-	 * the fragment header, past 64 KiB, two ends, bytes past the end. */
+	/* Invalid: a first fragment too short for its ports, one said to have
+	 * IPv6 headers after its fragment header with no such header in its
+	 * frame, past 64 KiB, two ends, bytes past the end. */
 	p = dfrag(3, 8, 8, 1, 32 * SEC, buf);
 	p.frag_offset = 0; /* LATER_FRAG at offset 0 */
 	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
@@ -433,6 +469,89 @@ test_defrag_tiny(void **state)
 	assert_int_equal(dg.pkt.payload_offset - dg.pkt.l4_offset, 24);
 	/* 52 payload bytes carried (as the parser counted them), 36 in it. */
 	assert_int_equal(dg.fragment_bytes, 52);
+	ft_defrag_free(d);
+}
+
+/* An IPv6 datagram with a hop-by-hop header before its fragment header and
+ * 16 bytes of destination options after it, which are datagram data: the UDP
+ * header and payload come after them, whatever the fragments' order. A frame
+ * whose chain holds no fragment header is invalid. */
+/* The first fragment of IPv6 datagram `id` above: ext bytes of options
+ * after its fragment header, then the UDP header and its part of the payload,
+ * in 40 bytes of fragmentable data. */
+static struct ft_pkt
+frag6_ext_first(uint32_t id, uint32_t ext)
+{
+	struct ft_pkt p = frag(id, 1, SEC, 0);
+
+	p.key.family = 6;
+	p.flags |= FT_PKT_F_FRAG_EXT | FT_PKT_F_MORE_FRAGS;
+	p.l3_offset = 14;
+	p.l4_offset = (uint16_t)(14 + 40 + 8 + 8 + ext);
+	p.payload_offset = p.l4_offset + UDP_HDR;
+	p.payload_len = p.payload_ip_len = 40 - ext - UDP_HDR;
+	return p;
+}
+
+static void
+test_defrag_ipv6_ext(void **state)
+{
+	struct ft_defrag *d = defrag(4, 30 * SEC);
+	static const char text[] = "PAYLOAD-AFTER-IPV6-DESTINATION-OPTIONS!!";
+	const uint32_t ext = 16, dlen = ext + UDP_HDR + sizeof(text) - 1; /* 64 */
+	uint8_t dgram[64], first[40 + 8 + 8 + 40], buf[64];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+
+	(void)state;
+	assert_int_equal(dlen, sizeof(dgram));
+	memset(dgram, 0, sizeof(dgram));
+	dgram[0] = 17, dgram[1] = 1; /* destination options, 16 bytes: then UDP */
+	dgram[ext + 0] = 0x04, dgram[ext + 1] = 0x57, dgram[ext + 3] = 53;
+	dgram[ext + 5] = (uint8_t)(UDP_HDR + sizeof(text) - 1);
+	memcpy(dgram + ext + UDP_HDR, text, sizeof(text) - 1);
+	/* The first fragment's frame from its IPv6 header: next header 0, the
+	 * hop-by-hop header (next 44), the fragment header, then 40 bytes. */
+	memset(first, 0, sizeof(first));
+	first[0] = 0x60, first[6] = 0;
+	first[40] = 44;
+	first[48] = 60;
+	memcpy(first + 56, dgram, 40);
+
+	for (int order = 0; order < 2; order++) {
+		struct ft_pkt a = frag6_ext_first(20 + (uint32_t)order, ext), b;
+
+		assert_int_equal(ft_defrag_data_offset(&a), 14);
+		assert_int_equal(ft_defrag_data_len(&a), sizeof(first));
+		b = frag(20 + (uint32_t)order, 0, SEC, 0);
+		b.key.family = 6;
+		b.key.proto = 60; /* what its fragment header names */
+		b.frag_offset = 5;
+		b.payload_len = b.payload_ip_len = dlen - 40;
+		memcpy(buf, dgram + 40, dlen - 40);
+		if (order == 0) {
+			assert_int_equal(ft_defrag_fragment(d, &a, first, NULL, 0, 0, &dg), 0);
+			assert_int_equal(ft_defrag_fragment(d, &b, buf, NULL, 0, 0, &dg), 1);
+		} else {
+			assert_int_equal(ft_defrag_fragment(d, &b, buf, NULL, 0, 0, &dg), 0);
+			assert_int_equal(ft_defrag_fragment(d, &a, first, NULL, 0, 0, &dg), 1);
+		}
+		assert_int_equal(dg.pkt.payload_len, sizeof(text) - 1);
+		assert_memory_equal(dg.payload, text, sizeof(text) - 1);
+		assert_int_equal(dg.pkt.payload_offset, a.l4_offset + UDP_HDR);
+		assert_int_equal(dg.pkt.key.proto, 17);
+		assert_int_equal(dg.pkt.flags, FT_PKT_F_L4_PAYLOAD);
+		assert_int_equal(dg.fragment_bytes, sizeof(text) - 1);
+	}
+
+	/* No fragment header in the chain (the hop-by-hop header names UDP). */
+	p = frag6_ext_first(30, ext);
+	first[40] = 17;
+	assert_int_equal(ft_defrag_fragment(d, &p, first, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.datagrams, 2);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 1);
 	ft_defrag_free(d);
 }
 
@@ -684,12 +803,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attribution),
+		cmocka_unit_test(test_attribution_protocol),
 		cmocka_unit_test(test_crowding),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_defrag_orders),
 		cmocka_unit_test(test_defrag_overlap),
 		cmocka_unit_test(test_defrag_give_up),
 		cmocka_unit_test(test_defrag_tiny),
+		cmocka_unit_test(test_defrag_ipv6_ext),
 		cmocka_unit_test(test_defrag_pieces),
 		cmocka_unit_test(test_defrag_evict_flush),
 		cmocka_unit_test(test_defrag_expire),
