@@ -601,11 +601,11 @@ main(int argc, char **argv)
 	}
 	all_finite = ft_config_all_finite(&cfg);
 	/* Capture files with records cut at a snaplen (the scan read them): a
-	 * segment whose IP length runs past its bytes was cut there. */
+	 * segment as long as a cut record whose IP length runs past its bytes
+	 * was cut there. */
 	for (unsigned i = 0; i < cfg.port_count; i++)
-		if (cfg.ports[i].kind == FT_PORT_PCAP &&
-		    ports[i].file.bytes > ports[i].file.captured_bytes)
-			mp.cut_ports |= 1u << i;
+		if (cfg.ports[i].kind == FT_PORT_PCAP)
+			mp.cut_len[i] = ports[i].file.cut_caplen;
 	exit_code = stopped_starting("EAL initialisation");
 	if (exit_code != 0)
 		goto out_config;

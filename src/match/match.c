@@ -494,8 +494,9 @@ match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 			}
 			/* Capture files cut at a snaplen: bytes the IP length has
 			 * beyond those captured are a gap now. */
-			bool cut = pkt->payload_ip_len > len && pkt->port < 32 &&
-				   ((m->p.cut_ports >> pkt->port) & 1) &&
+			bool cut = pkt->payload_ip_len > len && pkt->port < FT_EXPORT_MAX_PORTS &&
+				   m->p.cut_len[pkt->port] != 0 &&
+				   pkt->wire_len >= m->p.cut_len[pkt->port] &&
 				   !(pkt->tcp_flags & FT_TCP_RST);
 
 			if (len == 0 && !(pkt->tcp_flags & FT_TCP_SYN) && !cut)

@@ -12,8 +12,10 @@ offset); another spans a cut (never found: its middle was never captured).
 The connection then idles 20 s before its FIN: a pattern held behind a hole
 until the flow's end would be reported 20 s late.
 
-And a file without cut records where one segment's IP length claims more than
-its frame holds: malformed, not cut; the next segment's pattern is found.
+And a segment whose IP length claims more than its frame holds, in a file
+without cut records, and in a file with some but in a frame shorter than the
+snaplen (which no cut made): malformed, not cut; the next segment's pattern
+is found.
 """
 import os
 import struct
@@ -21,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from match_evasion import frame, replay_lines, write_pcap  # noqa: E402
+from match_evasion import frame, replay_lines  # noqa: E402
 
 CLIENT, SERVER = bytes([10, 8, 0, 1]), bytes([10, 8, 0, 2])
 FOUND, CUT = b"FOUND-INSIDE-CAPTURED-PART", b"SPANS-THE-CUT-NEVER-SEEN"
@@ -29,20 +31,38 @@ SEG, SNAP_PAYLOAD = 300, 150
 HDRS = 14 + 20 + 20
 
 
-def malformed_length(replay):
-    """A file with no record cut: a segment whose IP length claims 300 bytes
-    more than its frame holds is malformed, not cut, and must not make the
-    stream skip the next segment's bytes, which carry a pattern."""
-    isn = 7000
-    bogus = bytearray(frame(CLIENT, SERVER, 40001, 80, isn + 1, 9001, 0x18, b"a" * SEG))
-    struct.pack_into("!H", bogus, 16, 20 + 20 + SEG + 300)
-    frames = [frame(CLIENT, SERVER, 40001, 80, isn, 0, 0x02), bytes(bogus),
-              frame(CLIENT, SERVER, 40001, 80, isn + 1 + SEG, 9001, 0x18,
+def write_cut_pcap(path, recs):
+    """recs: (time in seconds, frame, bytes captured or None for all); the
+    snaplen is that of the cut records."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, HDRS + SNAP_PAYLOAD, 1))
+        for t, fr, cap in recs:
+            cap = len(fr) if cap is None else min(cap, len(fr))
+            f.write(struct.pack("<IIII", 1700000000 + int(t), int(t * 1e6) % 1000000,
+                                cap, len(fr)) + fr[:cap])
+
+
+def malformed_length(replay, cut_records):
+    """A segment whose IP length claims 300 bytes more than its frame holds
+    is malformed, not cut, and must not make the stream skip the next
+    segment's bytes, which carry a pattern: in a file with no record cut, and
+    in a file with cut records where the frame is shorter than the snaplen."""
+    isn, head = 7000, []
+    if cut_records:  # a first segment the snaplen cut: a real cut, one gap
+        head = [frame(CLIENT, SERVER, 40001, 80, isn + 1, 9001, 0x18, b"c" * SEG)]
+    at = isn + 1 + len(head) * SEG
+    short = SNAP_PAYLOAD - 50
+    bogus = bytearray(frame(CLIENT, SERVER, 40001, 80, at, 9001, 0x18, b"a" * short))
+    struct.pack_into("!H", bogus, 16, 20 + 20 + short + 300)
+    frames = [frame(CLIENT, SERVER, 40001, 80, isn, 0, 0x02)] + head + [bytes(bogus),
+              frame(CLIENT, SERVER, 40001, 80, at + short, 9001, 0x18,
                     b"b" * 10 + FOUND + b"b" * 10),
-              frame(CLIENT, SERVER, 40001, 80, isn + 1 + 2 * SEG, 9001, 0x11)]
+              frame(CLIENT, SERVER, 40001, 80, at + short + 30 + len(FOUND), 9001, 0x11)]
+    want = [(1, len(head) * SEG + short + 10 + len(FOUND))]
     with tempfile.TemporaryDirectory() as tmp:
         pcap = os.path.join(tmp, "bogus.pcap")
-        write_pcap(pcap, frames)
+        write_cut_pcap(pcap, [(0.01 * i, fr, HDRS + SNAP_PAYLOAD if cut_records and i == 1
+                               else None) for i, fr in enumerate(frames)])
         rules = os.path.join(tmp, "r.rules")
         with open(rules, "w") as f:
             f.write("1:/%s/\n" % FOUND.decode())
@@ -51,10 +71,11 @@ def malformed_length(replay):
                               "--set", "match.cache_dir=" + os.path.join(tmp, "cache")], out)
     events = [(e["rule"], e["offset"]) for e in lines if e["type"] == "match"]
     cut = [l for l in lines if l["type"] == "summary"][-1]["match"]["reassembly"]["gaps_cut"]
-    print("malformed IP length, no cut record: events %s, gaps_cut %d" % (events, cut))
-    if events != [(1, SEG + 10 + len(FOUND))] or cut != 0:
-        return ["malformed IP length in a file without cut records: events %s, gaps_cut %d; "
-                "want [(1, %d)] and 0" % (events, cut, SEG + 10 + len(FOUND))]
+    which = "with cut records, in a short frame" if cut_records else "without cut records"
+    print("malformed IP length, file %s: events %s, gaps_cut %d" % (which, events, cut))
+    if events != want or cut != len(head):
+        return ["malformed IP length in a file %s: events %s, gaps_cut %d; want %s and %d"
+                % (which, events, cut, want, len(head))]
     return []
 
 
@@ -80,12 +101,7 @@ def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         pcap = os.path.join(tmp, "cut.pcap")
-        with open(pcap, "wb") as f:
-            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, HDRS + SNAP_PAYLOAD, 1))
-            for t, fr, cap in recs:
-                cap = len(fr) if cap is None else min(cap, len(fr))
-                f.write(struct.pack("<IIII", 1700000000 + int(t), int(t * 1e6) % 1000000,
-                                    cap, len(fr)) + fr[:cap])
+        write_cut_pcap(pcap, recs)
         rules = os.path.join(tmp, "cut.rules")
         with open(rules, "w") as f:
             f.write("1:/%s/\n2:/%s/\n" % (FOUND.decode(), CUT.decode()))
@@ -110,7 +126,8 @@ def main():
     if r["held_segments"] != 0:
         problems.append("%d segments held: each should continue the stream" % r["held_segments"])
     print("events %s; reassembly %s" % (events, r))
-    problems += malformed_length(replay)
+    problems += malformed_length(replay, False)
+    problems += malformed_length(replay, True)
     for p in problems:
         print("FAIL: " + p)
     sys.exit(1 if problems else 0)
