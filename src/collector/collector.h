@@ -347,6 +347,7 @@ struct ft_summary {
 	uint64_t input_bytes;
 	uint64_t input_captured_bytes;
 	uint64_t beyond_snaplen_bytes;
+	uint64_t uncut_bytes;	    /* of those, the bytes flows count anyway (IP lengths) */
 	uint64_t port_loss_packets; /* imissed + ierrors + rx_nombuf, all ports */
 	uint64_t port_ibytes;
 	uint64_t port_ipackets;
@@ -389,7 +390,10 @@ struct ft_summary {
  *                + sum(imissed + ierrors + rx_nombuf)
  *   bytes_in   = sum(file_bytes) if any port is a file, else sum(ibytes)
  *   accounted  = flows.bytes + ring_drop_bytes + sum(discard bytes)
- *                + beyond_snaplen_bytes
+ *                + beyond_snaplen_bytes - uncut_bytes
+ *                (flows count a cut frame's bytes as its IP length gives
+ *                them: uncut_bytes, the workers' flow_uncut_bytes, of the
+ *                beyond_snaplen_bytes are in flows.bytes)
  * Bytes are only claimed accounted when no port lost packets (losses carry no
  * byte count).
  *

@@ -76,6 +76,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		s->fragments_attributed += wc->fragments_attributed;
 		s->fragments_unattributed += wc->fragments_unattributed;
 		s->flows_ended += wc->flows_ended;
+		s->uncut_bytes += wc->flow_uncut_bytes;
 		s->fragments += wc->fragments;
 		for (d = 0; d < FT_DISCARD_MAX; d++) {
 			s->discard_packets[d] += wc->discard_packets[d];
@@ -114,8 +115,8 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 	}
 	s->accounted_packets =
 		flows->packets + s->ring_drop_packets + discard_packets + s->port_loss_packets;
-	s->accounted_bytes =
-		flows->bytes + s->ring_drop_bytes + discard_bytes + s->beyond_snaplen_bytes;
+	s->accounted_bytes = flows->bytes + s->ring_drop_bytes + discard_bytes +
+			     s->beyond_snaplen_bytes - s->uncut_bytes;
 	s->unaccounted_packets = (int64_t)(s->packets_in - s->accounted_packets);
 	s->unaccounted_bytes = (int64_t)(s->bytes_in - s->accounted_bytes);
 	s->packets_accounted = s->unaccounted_packets == 0;
@@ -266,9 +267,10 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 	sb_time(&b, end_ns);
 	sb_printf(&b,
 		  ",\"input\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-		  ",\"captured_bytes\":%" PRIu64 ",\"beyond_snaplen_bytes\":%" PRIu64 "}",
+		  ",\"captured_bytes\":%" PRIu64 ",\"beyond_snaplen_bytes\":%" PRIu64
+		  ",\"uncut_bytes\":%" PRIu64 "}",
 		  s->input_packets, s->input_bytes, s->input_captured_bytes,
-		  s->beyond_snaplen_bytes);
+		  s->beyond_snaplen_bytes, s->uncut_bytes);
 	sb_printf(&b, ",\"ports\":[");
 	for (i = 0; i < nports; i++) {
 		const struct ft_port_counters *pc = &snap->ports[i];

@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 11
+#define FT_EXPORT_LAYOUT_VERSION 12
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -542,6 +542,10 @@ struct ft_worker_counters {
 	uint64_t bytes;
 	uint64_t flow_packets; /* counted into a flow */
 	uint64_t flow_bytes;
+	/* Of flow_bytes, those beyond the captured frames: capture files cut at
+	 * a snaplen, where a flow counts a cut frame's length as its IP length
+	 * gives it. */
+	uint64_t flow_uncut_bytes;
 	uint64_t discard_packets[FT_DISCARD_MAX];
 	uint64_t discard_bytes[FT_DISCARD_MAX];
 	uint64_t fragments; /* IP fragments seen (also in flow_packets) */

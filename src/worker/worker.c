@@ -208,14 +208,15 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 {
 	struct ft_pkt *pkts[FT_WORKER_MAX_BURST];
 	uint32_t flow_index[FT_WORKER_MAX_BURST];
-	uint64_t latest = w->now_ns, bytes = 0, flow_packets = 0, flow_bytes = 0, frags = 0;
+	uint64_t latest = w->now_ns, bytes = 0, flow_packets = 0, flow_bytes = 0, uncut = 0,
+		 frags = 0;
 	unsigned nrefused;
 
 	if (n == 0)
 		return;
 	for (unsigned k = 0; k < n; k++) {
 		pkts[k] = pkt_of(m[k]);
-		bytes += pkts[k]->wire_len;
+		bytes += m[k]->pkt_len;
 		if (pkts[k]->ts_ns > latest)
 			latest = pkts[k]->ts_ns;
 	}
@@ -240,15 +241,17 @@ process(struct ft_worker *w, struct rte_mbuf **m, unsigned n)
 	/* Sums in registers, one store per counter per burst. */
 	for (unsigned k = 0; k < n; k++) {
 		if (unlikely(nrefused != 0 && flow_index[k] == FT_FLOW_REFUSED))
-			count_discard(w, FT_DISCARD_FLOW_TABLE_FULL, pkts[k]->wire_len);
+			count_discard(w, FT_DISCARD_FLOW_TABLE_FULL, m[k]->pkt_len);
 		else
-			flow_packets++, flow_bytes += pkts[k]->wire_len;
+			flow_packets++, flow_bytes += pkts[k]->wire_len,
+				uncut += pkts[k]->wire_len - m[k]->pkt_len;
 		frags += (pkts[k]->flags & FT_PKT_F_FRAGMENT) != 0;
 	}
 	w->c.packets += n;
 	w->c.bytes += bytes;
 	w->c.flow_packets += flow_packets;
 	w->c.flow_bytes += flow_bytes;
+	w->c.flow_uncut_bytes += uncut;
 	w->c.fragments += frags;
 	w->now_ns = latest;
 	free_burst(m, n);
@@ -388,6 +391,20 @@ pacers_hold(const struct ft_worker *w)
 	return false;
 }
 
+/*
+ * A frame of a capture file cut at a snaplen: its length as its IP length
+ * gives it (the link-layer header and the whole datagram), when that is more
+ * than was captured. A frame whose L4 header the cut reached keeps its
+ * captured length: the parser gives no IP end for it.
+ */
+static inline uint32_t
+uncut_len(const struct ft_pkt *p, uint32_t captured)
+{
+	uint32_t end = p->payload_offset + p->payload_ip_len;
+
+	return p->payload_ip_len > p->payload_len && end > captured ? end : captured;
+}
+
 /* Read one burst from a source (or its pacer), parse it, dispatch or process it. */
 static unsigned
 poll_source(struct ft_worker *w, unsigned si, bool release_all)
@@ -401,6 +418,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const uint16_t port_index = s->port_index;
 	const bool dispatch = s->dispatch, packet_clock = s->packet_clock;
 	const bool ippair = w->p.dispatch_ippair;
+	const uint32_t cut_len = s->cut_len;
 	unsigned n, nl = 0;
 	uint64_t arrival_ns = 0, rx_bytes = 0;
 
@@ -440,6 +458,8 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		}
 		pkt->port = port_index;
 		pkt->wire_len = mb->pkt_len;
+		if (unlikely(cut_len != 0) && mb->pkt_len >= cut_len)
+			pkt->wire_len = uncut_len(pkt, mb->pkt_len);
 		pkt->ts_ns = packet_clock ? capture_ns(w, mb) : arrival_ns;
 		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
 			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);

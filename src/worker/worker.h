@@ -56,6 +56,10 @@ struct ft_worker_source {
 	enum ft_link_type link;
 	double speed;	     /* paced replay (packet clock only): 0 off, 1 capture pace */
 	uint64_t max_gap_ns; /* paced replay: gaps between packets longer than this shrink */
+	/* Capture file cut at a snaplen: its shortest cut record's length (0:
+	 * none). Frames at least that long count, in flows, the length their IP
+	 * length gives them. */
+	uint32_t cut_len;
 };
 
 struct ft_worker_params {

@@ -27,11 +27,11 @@ summary=$(grep '"type":"summary"' "$tmp/out.jsonl" | tail -1)
 
 # Recompute the identity from the summary's parts, independently of the
 # collector's own "accounted" verdict.
-read -r in_p in_b flow_p flow_b drop_p drop_b disc_p disc_b snap loss_p loss_b < <(
+read -r in_p in_b flow_p flow_b drop_p drop_b disc_p disc_b snap uncut loss_p loss_b < <(
 	jq -r '[.input.packets, .input.bytes, .flows.packets, .flows.bytes,
 		.ring_drops.packets, .ring_drops.bytes,
 		([.discards[].packets] | add), ([.discards[].bytes] | add),
-		.input.beyond_snaplen_bytes,
+		.input.beyond_snaplen_bytes, .input.uncut_bytes,
 		([.ports[] | (.file_packets - .ipackets)] | add),
 		([.ports[] | (.file_bytes - .ibytes)] | add)] | @tsv' <<<"$summary")
 fail=0
@@ -42,12 +42,13 @@ check "packets in the file" "$in_p" "$cap_packets"
 check "bytes in the file" "$in_b" "$cap_bytes"
 check "packets accounted (flows + ring drops + discards + not delivered)" \
 	$((flow_p + drop_p + disc_p + loss_p)) "$cap_packets"
-# Bytes the capture never held (snaplen) are named too.
+# Bytes the capture never held (snaplen) are named too; flows count those of
+# cut frames their IP lengths give (uncut), so they are not named twice.
 if [ "$loss_p" -eq 0 ]; then
-	check "bytes accounted (flows + ring drops + discards + beyond snaplen)" \
-		$((flow_b + drop_b + disc_b + snap)) "$cap_bytes"
+	check "bytes accounted (flows + ring drops + discards + beyond snaplen - counted in flows)" \
+		$((flow_b + drop_b + disc_b + snap - uncut)) "$cap_bytes"
 fi
 echo "$(basename "$pcap"): $cap_packets packets, $cap_bytes bytes; flows $flow_p/$flow_b," \
-	"discards $disc_p/$disc_b, ring drops $drop_p, beyond snaplen $snap B," \
+	"discards $disc_p/$disc_b, ring drops $drop_p, beyond snaplen $snap B ($uncut in flows)," \
 	"$(jq -c '[.discards | to_entries[] | select(.value.packets > 0) | "\(.key)=\(.value.packets)"]' <<<"$summary")"
 exit $fail

@@ -18,5 +18,5 @@ for f in "$dir"/*.pcap "$dir"/*.pcapng; do
 		"| \($n) | \($cp) | \($cb) | \(.flows.packets) in \(.flows.records) flows | " +
 		([.discards | to_entries[] | select(.value.packets > 0) | "\(.value.packets) (\(.key))"]
 			| join(", ") | if . == "" then "0" else . end) +
-		" | \(.input.beyond_snaplen_bytes) |"'
+		" | \(.input.beyond_snaplen_bytes) (\(.input.uncut_bytes)) |"'
 done

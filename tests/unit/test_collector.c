@@ -673,6 +673,20 @@ test_accounting_file_port_snaplen(void **state)
 	assert_int_equal(s.bytes_in, 100000);
 	assert_int_equal(s.accounted_bytes, 88000 + 2000 + 10000);
 	assert_true(s.bytes_accounted);
+
+	/* Flows that count 6,000 of the cut bytes (from IP lengths) hold them
+	 * once: in flows.bytes, no longer in what is beyond the snaplen. */
+	flows.bytes += 6000;
+	snap.workers[0].flow_uncut_bytes = 6000;
+	ft_summary_compute(&s, &snap, &flows, 0);
+	assert_int_equal(s.uncut_bytes, 6000);
+	assert_int_equal(s.accounted_bytes, 100000);
+	assert_true(s.bytes_accounted);
+	/* ... and a flow record lost on the way shows. */
+	flows.bytes -= 1500;
+	ft_summary_compute(&s, &snap, &flows, 0);
+	assert_int_equal(s.unaccounted_bytes, 1500);
+	assert_false(s.bytes_accounted);
 }
 
 static void
@@ -706,13 +720,14 @@ test_summary_json(void **state)
 	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 1000000000ULL);
 	assert_int_equal(n, strlen(buf));
 	assert_int_equal(buf[n - 1], '\n');
-	assert_non_null(strstr(buf, "{\"type\":\"summary\",\"instance\":\"unit\",\"dataplane_pid\":"
-				    "4242,\"version\":\"0.1.0\",\"workers\":1,\"complete\":true,"
-				    "\"start\":\"1970-01-01T00:00:00.000000000Z\","
-				    "\"end\":\"1970-01-01T00:00:01.000000000Z\","
-				    "\"input\":{\"packets\":0,\"bytes\":0,\"captured_bytes\":0,"
-				    "\"beyond_snaplen_bytes\":0},\"ports\":[{\"name\":"
-				    "\"net_\\\"pcap\\\"0\",\"ipackets\":8,\"ibytes\":800,"));
+	assert_non_null(strstr(buf,
+			       "{\"type\":\"summary\",\"instance\":\"unit\",\"dataplane_pid\":"
+			       "4242,\"version\":\"0.1.0\",\"workers\":1,\"complete\":true,"
+			       "\"start\":\"1970-01-01T00:00:00.000000000Z\","
+			       "\"end\":\"1970-01-01T00:00:01.000000000Z\","
+			       "\"input\":{\"packets\":0,\"bytes\":0,\"captured_bytes\":0,"
+			       "\"beyond_snaplen_bytes\":0,\"uncut_bytes\":0},\"ports\":[{\"name\":"
+			       "\"net_\\\"pcap\\\"0\",\"ipackets\":8,\"ibytes\":800,"));
 	assert_non_null(strstr(buf, "\"rx\":{\"packets\":8,\"bytes\":800},\"flows\":{\"records\":2,"
 				    "\"packets\":7,\"bytes\":700,\"created\":3,\"ended\":2,"
 				    "\"evicted\":1,\"segments\":5,\"emergency_entered\":0},"
