@@ -20,6 +20,7 @@ RTE_LOG_REGISTER_SUFFIX(ft_logtype_worker, worker, INFO);
 #define PUBLISH_EVERY_NS 1000000 /* counters to the export header every millisecond */
 #define PACE_HOLD     64	 /* packets a paced source reads ahead */
 #define RX_PREFETCH   4	 /* packets whose headers are prefetched ahead of parsing */
+#define DRAIN_MAX	 65536 /* packets read from a live source after a stop */
 
 /* A paced source (replay at the capture's pace or a multiple): packets are read
  * ahead and released when the wall clock reaches their capture time. */
@@ -490,6 +491,27 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	return n;
 }
 
+/*
+ * On stop, read what live devices already hold (a socket's ring, a NIC's
+ * descriptors), so that packets a device took before the stop are counted:
+ * each source until it comes back empty, at most DRAIN_MAX packets (a busy
+ * link is never empty).
+ */
+static void
+drain_live(struct ft_worker *w)
+{
+	for (unsigned i = 0; i < w->nsrc; i++) {
+		unsigned got = 0, n;
+
+		if (!w->src[i].live)
+			continue;
+		while (got < DRAIN_MAX && (n = poll_source(w, i, false)) != 0) {
+			got += n;
+			flush_all_out(w);
+		}
+	}
+}
+
 /* CPU time of the calling thread: a syscall, so only at publish time. */
 static uint64_t
 thread_cpu_ns(void)
@@ -600,6 +622,8 @@ ft_worker_main(void *arg)
 		}
 		if (!reading) {
 			if (!rx_done) {
+				if (ctl->stop)
+					drain_live(w);
 				__atomic_store_n(&ctl->rx_done[w->p.id], 1, __ATOMIC_RELEASE);
 				rx_done = true;
 			}

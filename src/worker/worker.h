@@ -53,6 +53,7 @@ struct ft_worker_source {
 	uint16_t port_index; /* index in the configuration, goes in struct ft_pkt.port */
 	uint8_t dispatch;    /* spread packets over all workers by flow hash */
 	uint8_t packet_clock;
+	uint8_t live; /* a device, not a capture file: on stop, what it holds is read */
 	enum ft_link_type link;
 	double speed;	     /* paced replay (packet clock only): 0 off, 1 capture pace */
 	uint64_t max_gap_ns; /* paced replay: gaps between packets longer than this shrink */

@@ -36,13 +36,13 @@ ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$b.disable_ipv6=1"
 ip link set "$a" up
 ip -n "$ns" link set "$b" up  # MTU 1500: XDP on veth refuses large ones
 
-lcores=(-l 0-1)
+lcores=(-l 0-1) workers=1
 case $mode in
 af_packet) dev="net_af_packet0,iface=$a" ;;
 af_packet_2q) dev="net_af_packet0,iface=$a,qpairs=2"
 	# Two workers on whatever cores there are (the main lcore floats).
 	last=$(( $(nproc) - 1 ))
-	lcores=("--lcores=0@(0-$last),1@0,2@$last") ;;
+	lcores=("--lcores=0@(0-$last),1@0,2@$last") workers=2 ;;
 af_xdp) dev="net_af_xdp0,iface=$a,start_queue=0,queue_count=1" ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
@@ -55,7 +55,7 @@ col=$!; pids+=($col)
 	--set export.linger=30s 2>"$tmp/flowtap.log" &
 dp=$!; pids+=($dp)
 for _ in $(seq 100); do
-	grep -q "worker 0: lcore" "$tmp/flowtap.log" && break
+	[ "$(grep -c "worker [0-9]*: lcore" "$tmp/flowtap.log")" -ge "$workers" ] && break
 	sleep 0.1
 done
 sleep 0.5
