@@ -15,7 +15,7 @@ for f in "$dir"/*.pcap "$dir"/*.pcapng; do
 		continue
 	fi
 	grep '"type":"summary"' "$tmp/o.jsonl" | jq -r --arg n "$n" --arg cp "$cp" --arg cb "$cb" '
-		"| \($n) | \($cp) | \($cb) | \(.flows.packets) in \(.flows.records) flows | " +
+		"| \($n) | \($cp) | \($cb) | \(.flows.packets) in \(.flows.created) flows | " +
 		([.discards | to_entries[] | select(.value.packets > 0) | "\(.value.packets) (\(.key))"]
 			| join(", ") | if . == "" then "0" else . end) +
 		" | \(.input.beyond_snaplen_bytes) (\(.input.uncut_bytes)) |"'
