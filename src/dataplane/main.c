@@ -758,6 +758,7 @@ main(int argc, char **argv)
 				.speed = p->is_file ? cfg.replay_speed : 0,
 				.max_gap_ns = cfg.replay_max_gap_ns,
 				.cut_len = p->cfg->kind == FT_PORT_PCAP ? p->file.cut_caplen : 0,
+				.uncut_max = p->file.max_len,
 				.live = p->cfg->kind == FT_PORT_DEVICE,
 			};
 

@@ -67,6 +67,8 @@ ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t err_
 		info->captured_bytes += h->caplen;
 		if (h->caplen > info->max_caplen)
 			info->max_caplen = h->caplen;
+		if (h->len > info->max_len)
+			info->max_len = h->len;
 		if (h->len > h->caplen && (info->cut_caplen == 0 || h->caplen < info->cut_caplen))
 			info->cut_caplen = h->caplen;
 		if (ns < info->first_ns)

@@ -50,6 +50,7 @@ struct ft_pcap_info {
 	uint64_t first_ns;
 	uint64_t last_ns;	 /* latest timestamp in the file (files need not be sorted) */
 	uint32_t max_caplen;
+	uint32_t max_len;    /* the longest record's original length */
 	uint32_t cut_caplen; /* the shortest record the snaplen cut (captured
 				less than its length): 0 if none was cut */
 	uint32_t linktype; /* LINKTYPE_* */

@@ -59,8 +59,10 @@ struct ft_worker_source {
 	uint64_t max_gap_ns; /* paced replay: gaps between packets longer than this shrink */
 	/* Capture file cut at a snaplen: its shortest cut record's length (0:
 	 * none). Frames at least that long count, in flows, the length their IP
-	 * length gives them. */
+	 * length gives them, at most uncut_max (the file's longest original
+	 * frame: a crafted IP length does not count past it). */
 	uint32_t cut_len;
+	uint32_t uncut_max;
 };
 
 struct ft_worker_params {

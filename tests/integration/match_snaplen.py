@@ -12,6 +12,10 @@ offset); another spans a cut (never found: its middle was never captured).
 The connection then idles 20 s before its FIN: a pattern held behind a hole
 until the flow's end would be reported 20 s late.
 
+Flows count a cut frame's bytes as its IP length gives them, but never past
+the file's longest original frame (a crafted IP length claims 5,000 bytes
+more in a cut record).
+
 And a segment whose IP length claims more than its frame holds, in a file
 without cut records, and in a file with some but in a frame shorter than the
 snaplen (which no cut made): malformed, not cut; the next segment's pattern
@@ -79,6 +83,36 @@ def malformed_length(replay, cut_records):
     return []
 
 
+def uncut_bound(replay):
+    """A cut file: a 300-byte segment cut to 150 (354 bytes on the wire), and
+    a 200-byte one cut to 150 whose IP length claims 5,000 bytes more. The
+    first counts its 354 bytes; the second no more than 354, the file's
+    longest original frame."""
+    isn = 9000
+    real = frame(CLIENT, SERVER, 40002, 80, isn + 1, 9001, 0x18, b"r" * SEG)
+    crafted = bytearray(frame(CLIENT, SERVER, 40002, 80, isn + 1 + SEG, 9001, 0x18, b"x" * 200))
+    struct.pack_into("!H", crafted, 16, 20 + 20 + 200 + 5000)
+    syn = frame(CLIENT, SERVER, 40002, 80, isn, 0, 0x02)
+    fin = frame(CLIENT, SERVER, 40002, 80, isn + 1 + SEG + 200, 9001, 0x11)
+    recs = [(0.0, syn, None), (0.01, real, HDRS + SNAP_PAYLOAD),
+            (0.02, bytes(crafted), HDRS + SNAP_PAYLOAD), (0.03, fin, None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        pcap = os.path.join(tmp, "crafted.pcap")
+        write_cut_pcap(pcap, recs)
+        out = os.path.join(tmp, "out.jsonl")
+        lines = replay_lines([replay, pcap, "-q", "-o", out], out)
+    flows = [l["bytes_fwd"] for l in lines if l["type"] == "flow"]
+    summary = [l for l in lines if l["type"] == "summary"][-1]
+    want = len(syn) + len(real) + len(real) + len(fin)
+    print("uncut bytes bounded: flow bytes %s (want [%d]); input %s; accounted %s"
+          % (flows, want, summary["input"], summary["accounted"]["bytes"]))
+    if flows != [want] or not summary["accounted"]["bytes"]:
+        return ["a crafted IP length in a cut record: flow bytes %s, want [%d] (the file's "
+                "longest frame bounds it); bytes accounted %s"
+                % (flows, want, summary["accounted"]["bytes"])]
+    return []
+
+
 def main():
     replay = sys.argv[1]
     isn = 5000
@@ -128,6 +162,7 @@ def main():
     print("events %s; reassembly %s" % (events, r))
     problems += malformed_length(replay, False)
     problems += malformed_length(replay, True)
+    problems += uncut_bound(replay)
     for p in problems:
         print("FAIL: " + p)
     sys.exit(1 if problems else 0)
