@@ -394,17 +394,20 @@ pacers_hold(const struct ft_worker *w)
 
 /*
  * A frame of a capture file cut at a snaplen: its length as its IP length
- * gives it (the link-layer header and the whole datagram), when that is more
- * than was captured, but no more than the file's longest original frame. A
- * frame whose L4 header the cut reached keeps its captured length: the parser
- * gives no IP end for it.
+ * gives it (the link-layer header and the whole datagram, read from the IP
+ * header the parser found at l3_offset), when that is more than was captured,
+ * but no more than the file's longest original frame. An IP length of 0
+ * (segmentation offload, jumbograms) gives nothing more.
  */
 static inline uint32_t
-uncut_len(const struct ft_pkt *p, uint32_t captured, uint32_t max)
+uncut_len(const uint8_t *frame, const struct ft_pkt *p, uint32_t captured, uint32_t max)
 {
-	uint32_t end = RTE_MIN(p->payload_offset + p->payload_ip_len, max);
+	const uint8_t *ip = frame + p->l3_offset;
+	uint32_t end = p->l3_offset + (p->key.family == 4 ? (uint32_t)(ip[2] << 8 | ip[3])
+							  : 40u + (uint32_t)(ip[4] << 8 | ip[5]));
 
-	return p->payload_ip_len > p->payload_len && end > captured ? end : captured;
+	end = RTE_MIN(end, max);
+	return end > captured ? end : captured;
 }
 
 /* Read one burst from a source (or its pacer), parse it, dispatch or process it. */
@@ -461,7 +464,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		pkt->port = port_index;
 		pkt->wire_len = mb->pkt_len;
 		if (unlikely(cut_len != 0) && mb->pkt_len >= cut_len)
-			pkt->wire_len = uncut_len(pkt, mb->pkt_len, s->uncut_max);
+			pkt->wire_len = uncut_len(data, pkt, mb->pkt_len, s->uncut_max);
 		pkt->ts_ns = packet_clock ? capture_ns(w, mb) : arrival_ns;
 		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
 			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
