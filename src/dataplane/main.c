@@ -600,12 +600,6 @@ main(int argc, char **argv)
 		goto out_config;
 	}
 	all_finite = ft_config_all_finite(&cfg);
-	/* Capture files with records cut at a snaplen (the scan read them): a
-	 * segment as long as a cut record whose IP length runs past its bytes
-	 * was cut there. */
-	for (unsigned i = 0; i < cfg.port_count; i++)
-		if (cfg.ports[i].kind == FT_PORT_PCAP)
-			mp.cut_len[i] = ports[i].file.cut_caplen;
 	exit_code = stopped_starting("EAL initialisation");
 	if (exit_code != 0)
 		goto out_config;

@@ -492,11 +492,16 @@ match_packet(struct ft_match *m, const struct ft_flow *flow, uint32_t index,
 				set_current(m, flow, f, dir ^ 1, pkt->ts_ns);
 				ft_reasm_ack(m->reasm, &o->r, pkt->tcp_ack, m);
 			}
-			/* Capture files cut at a snaplen: bytes the IP length has
-			 * beyond those captured are a gap now. */
-			bool cut = pkt->payload_ip_len > len && pkt->port < FT_EXPORT_MAX_PORTS &&
-				   m->p.cut_len[pkt->port] != 0 &&
-				   pkt->wire_len >= m->p.cut_len[pkt->port] &&
+			/* A frame a capture file's snaplen cut (the worker counts
+			 * it at its IP length, past the captured payload's end):
+			 * the bytes the cut took are a gap now (src/reasm policy
+			 * (d)). Elsewhere (live ports, files without cut records,
+			 * frames shorter than a cut record) a segment whose IP
+			 * length runs past its frame is malformed, and taking it
+			 * for cut would let a sender make the stream skip bytes
+			 * it sends next. */
+			bool cut = pkt->payload_ip_len > len &&
+				   pkt->wire_len > pkt->payload_offset + len &&
 				   !(pkt->tcp_flags & FT_TCP_RST);
 
 			if (len == 0 && !(pkt->tcp_flags & FT_TCP_SYN) && !cut)

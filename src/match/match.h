@@ -201,15 +201,6 @@ struct ft_match_params {
 	uint32_t chunks;	      /* chunk buffers (0: none, every piece scanned at once) */
 	uint64_t chunk_delay_ns;      /* most packet time a chunk waits to be scanned */
 	struct ft_reasm_params reasm;
-	/* Per input port (struct ft_pkt.port), the captured length of the
-	 * shortest record its capture file's snaplen cut (0: a live port, or a
-	 * file without cut records). A TCP segment in a frame at least that long
-	 * whose IP length runs past its captured payload was cut, and the rest is
-	 * a gap at once (src/reasm policy (d)). Elsewhere (live ports, files
-	 * without cut records, shorter frames, which no snaplen cut) such a
-	 * segment is malformed, and taking it for cut would let a sender make the
-	 * stream skip bytes it sends next. */
-	uint32_t cut_len[FT_EXPORT_MAX_PORTS];
 	/* IP defragmentation before matching (src/frag/defrag.h); datagrams 0:
 	 * none, fragments are not scanned (counted in match_fragment_bytes). */
 	struct ft_defrag_params defrag;

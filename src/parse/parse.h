@@ -135,7 +135,9 @@ int ft_parse_link_supported(uint32_t linktype);
  *  85  icmp_code       1 B
  *  86  port            2 B  input port (worker)
  *  88  ts_ns           8 B  packet time, ns since the epoch (worker)
- *  96  wire_len        4 B  frame length in bytes (worker: the mbuf's pkt_len)
+ *  96  wire_len        4 B  frame length in bytes (worker: the mbuf's pkt_len, or
+ *                           for a frame a capture file's snaplen cut, the
+ *                           length its IP length gives: src/worker)
  *  100 payload_ip_len  4 B  payload_len's bytes as the IP length gives them,
  *                           captured or not: more than payload_len when the
  *                           capture cut the packet (snaplen); 0 without payload
