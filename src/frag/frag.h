@@ -52,18 +52,14 @@ ft_frag_dgram_proto(const struct ft_pkt *p)
 	return p->key.family == 6 ? 0 : p->key.proto;
 }
 
-/* Hash of a fragment's datagram identity. */
+/* Hash of a fragment's datagram identity: its address pair's (with VLANs and
+ * family), then identification, protocol and direction. */
 static inline uint32_t
 ft_frag_dgram_hash(const struct ft_pkt *p)
 {
-	/* Words 0-3 of the key: its two addresses. */
-	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 0), 0x9e3779b9);
-
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 1), h);
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 2), h);
-	h = rte_hash_crc_8byte(ft_flow_key_word(&p->key, 3), h);
-	return rte_hash_crc_8byte(
-		(uint64_t)p->frag_id << 32 | (uint32_t)ft_frag_dgram_proto(p) << 8 | p->dir, h);
+	return rte_hash_crc_8byte((uint64_t)p->frag_id << 32 |
+					  (uint32_t)ft_frag_dgram_proto(p) << 8 | p->dir,
+				  ft_flow_key_pair_hash(&p->key));
 }
 
 /* Is d (in use) the datagram of fragment p? */
