@@ -125,6 +125,7 @@ static const struct key_spec match_keys[] = {
 	{"chunk_memory", T_SIZE, CFG(match_chunk_memory), 0, 1ULL << 36, NULL},
 	{"chunk_delay", T_DURATION, CFG(match_chunk_delay_ns), 0, 3600 * SEC, NULL},
 	{"defrag_datagrams", T_POW2, CFG(match_defrag_datagrams), 0, 1U << 16, NULL},
+	{"defrag_memory", T_SIZE, CFG(match_defrag_memory), 2 << 10, 1ULL << 36, NULL},
 	{NULL},
 };
 
@@ -224,7 +225,8 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->match_chunk_size = 4 << 10;
 	cfg->match_chunk_memory = 8 << 20;
 	cfg->match_chunk_delay_ns = SEC / 10;
-	cfg->match_defrag_datagrams = 64;
+	cfg->match_defrag_datagrams = 4096;
+	cfg->match_defrag_memory = 4 << 20;
 }
 
 static void

@@ -138,6 +138,7 @@ struct ft_config {
 	uint64_t match_chunk_memory;   /* chunk buffers per worker, bytes */
 	uint64_t match_chunk_delay_ns; /* most a chunk waits to be scanned */
 	uint32_t match_defrag_datagrams; /* IP datagrams put together at once; 0: none */
+	uint64_t match_defrag_memory;	 /* bytes of their blocks, per worker */
 
 	unsigned port_count;
 	struct ft_port_config ports[FT_CFG_MAX_PORTS];

@@ -222,11 +222,11 @@ sb_match(struct sbuf *b, const struct ft_export_header *snap, const struct ft_fl
 	sb_printf(b,
 		  ",\"defrag\":{\"fragments\":%" PRIu64 ",\"datagrams\":%" PRIu64
 		  ",\"given_up\":{\"timeout\":%" PRIu64 ",\"evicted\":%" PRIu64
-		  ",\"invalid\":%" PRIu64 ",\"end\":%" PRIu64 ",\"flow_ended\":%" PRIu64
-		  "},\"in_use\":%" PRIu64 ",\"held_bytes\":%" PRIu64 "}",
+		  ",\"invalid\":%" PRIu64 ",\"end\":%" PRIu64 ",\"memory\":%" PRIu64
+		  ",\"flow_ended\":%" PRIu64 "},\"in_use\":%" PRIu64 ",\"held_bytes\":%" PRIu64 "}",
 		  m->defrag_fragments, m->defrag_datagrams, m->defrag_timeout, m->defrag_evicted,
-		  m->defrag_invalid, m->defrag_end, m->defrag_flow_ended, m->defrag_in_use,
-		  m->defrag_held_bytes);
+		  m->defrag_invalid, m->defrag_end, m->defrag_memory, m->defrag_flow_ended,
+		  m->defrag_in_use, m->defrag_held_bytes);
 	sb_printf(b, ",\"hits\":[");
 	for (uint32_t i = 0; hits != NULL && i < hits->count; i++) {
 		const struct ft_rule_info *r = &hits->rules[i];

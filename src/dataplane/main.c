@@ -215,6 +215,7 @@ match_params(const struct ft_config *cfg, const struct ft_match_db *db, struct f
 	mp->reasm.flow_bytes = cfg->match_reorder_flow_bytes;
 	mp->reasm.socket_id = SOCKET_ID_ANY;
 	mp->defrag.datagrams = cfg->match_defrag_datagrams;
+	mp->defrag.memory = cfg->match_defrag_memory;
 	mp->defrag.timeout_ns = cfg->fragment_timeout_ns;
 	mp->defrag.socket_id = SOCKET_ID_ANY;
 }
@@ -729,7 +730,7 @@ main(int argc, char **argv)
 		FT_LOG(ft_logtype_main, NOTICE,
 		       "matching per worker: %.1f MiB (%zu bytes per flow, %u stream states of "
 		       "%zu bytes, %.1f MiB reorder pool, %u chunk buffers of %u bytes, "
-		       "%.1f MiB for %u IP datagrams being put together)",
+		       "%.1f MiB for up to %u IP datagrams being put together)",
 		       ft_match_memory(&mp) / 1048576.0, ft_match_flow_state_bytes(),
 		       cfg.match_streams, mdb->stream_state_bytes,
 		       cfg.match_reorder_memory / 1048576.0, mp.chunks, mp.chunk_size,

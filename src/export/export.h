@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 12
+#define FT_EXPORT_LAYOUT_VERSION 13
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -621,6 +621,7 @@ struct ft_worker_counters {
 	uint64_t defrag_evicted;       /* ... the table's set was full */
 	uint64_t defrag_invalid;       /* ... can never be whole or read right */
 	uint64_t defrag_end;	       /* ... incomplete at the end of input */
+	uint64_t defrag_memory;	       /* ... the block pool had no room for its bytes */
 	uint64_t defrag_flow_ended;    /* whole, but the first fragment's flow had ended */
 	uint64_t defrag_in_use;	       /* gauge: datagrams held */
 	uint64_t defrag_held_bytes;    /* gauge: their payload bytes so far */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A set-associative table of datagrams being put together, sets of four (or
- * one set of fewer), like src/frag's. Each context owns a buffer in which a
- * byte sits at its offset in the datagram (HEADROOM bytes before it, for an IP
- * header to parse the whole datagram with), and a sorted list of the pieces
- * covered (merged when they touch), so a datagram is whole when one piece runs
- * from 0 to its end.
+ * one set of fewer), like src/frag's. A context holds a sorted list of the
+ * pieces of its datagram covered (merged when they touch), so a datagram is
+ * whole when one piece runs from 0 to its end, and a table of the blocks its
+ * bytes sit in: byte i at offset i % FT_DEFRAG_BLOCK of block i /
+ * FT_DEFRAG_BLOCK, taken from the table's pool when first written, given
+ * back when the datagram is whole or given up. A whole datagram is copied
+ * into the one output buffer (HEADROOM bytes before it, for an IP header to
+ * parse it with) and read from there.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #define WAYS	 4
 #define HEADROOM 20 /* an IPv4 header, written before a whole datagram to parse it */
 #define SLOT	 (HEADROOM + FT_DEFRAG_DATA_MAX)
+#define BLOCKS	 (FT_DEFRAG_DATA_MAX / FT_DEFRAG_BLOCK) /* of one datagram at most */
 
 struct piece {
 	uint32_t lo, hi;
@@ -39,13 +43,19 @@ struct dgram {
 	uint64_t bytes;	     /* payload bytes of the fragments taken */
 	uint64_t owner_id;
 	const void *owner;
+	uint32_t block[BLOCKS]; /* pool index + 1 of the block of bytes [i, i + 1) *
+				   FT_DEFRAG_BLOCK; 0: none written yet */
 	struct piece piece[FT_DEFRAG_RANGES];
 	struct ft_pkt first;
 };
 
 struct ft_defrag {
 	struct dgram *g;
-	uint8_t *data; /* SLOT bytes per context */
+	uint8_t *pool;	      /* blocks of FT_DEFRAG_BLOCK bytes */
+	uint32_t *free_stack; /* free blocks' pool indexes */
+	uint32_t free_top;
+	uint32_t blocks;
+	uint8_t *out; /* SLOT bytes: the last whole datagram, after HEADROOM */
 	uint32_t set_mask;
 	uint32_t ways;	 /* WAYS, or fewer in a table of fewer datagrams */
 	uint32_t cursor; /* ft_defrag_expire()'s next context */
@@ -57,7 +67,14 @@ static bool
 params_ok(const struct ft_defrag_params *p)
 {
 	return p != NULL && p->datagrams >= 1 && (p->datagrams & (p->datagrams - 1)) == 0 &&
-	       p->datagrams <= (1u << 20);
+	       p->datagrams <= (1u << 20) && (p->memory == 0 || p->memory >= FT_DEFRAG_BLOCK) &&
+	       p->memory <= (uint64_t)FT_DEFRAG_BLOCK * UINT32_MAX;
+}
+
+static uint32_t
+block_count(const struct ft_defrag_params *p)
+{
+	return p->memory != 0 ? (uint32_t)(p->memory / FT_DEFRAG_BLOCK) : p->datagrams * BLOCKS;
 }
 
 uint64_t
@@ -65,7 +82,8 @@ ft_defrag_memory(const struct ft_defrag_params *p)
 {
 	if (!params_ok(p))
 		return 0;
-	return sizeof(struct ft_defrag) + (uint64_t)p->datagrams * (sizeof(struct dgram) + SLOT);
+	return sizeof(struct ft_defrag) + (uint64_t)p->datagrams * sizeof(struct dgram) +
+	       (uint64_t)block_count(p) * (FT_DEFRAG_BLOCK + sizeof(uint32_t)) + SLOT;
 }
 
 struct ft_defrag *
@@ -82,10 +100,17 @@ ft_defrag_create(const struct ft_defrag_params *p)
 		goto nomem;
 	d->g = rte_zmalloc_socket("ft_defrag_ctx", (size_t)p->datagrams * sizeof(struct dgram), 64,
 				  p->socket_id);
-	d->data =
-		rte_zmalloc_socket("ft_defrag_data", (size_t)p->datagrams * SLOT, 64, p->socket_id);
-	if (d->g == NULL || d->data == NULL)
+	d->blocks = block_count(p);
+	d->pool = rte_zmalloc_socket("ft_defrag_pool", (size_t)d->blocks * FT_DEFRAG_BLOCK, 64,
+				     p->socket_id);
+	d->free_stack = rte_zmalloc_socket("ft_defrag_free", (size_t)d->blocks * sizeof(uint32_t),
+					   64, p->socket_id);
+	d->out = rte_zmalloc_socket("ft_defrag_out", SLOT, 64, p->socket_id);
+	if (d->g == NULL || d->pool == NULL || d->free_stack == NULL || d->out == NULL)
 		goto nomem;
+	for (uint32_t i = 0; i < d->blocks; i++)
+		d->free_stack[i] = d->blocks - 1 - i;
+	d->free_top = d->blocks;
 	d->ways = RTE_MIN(p->datagrams, (uint32_t)WAYS);
 	d->set_mask = p->datagrams / d->ways - 1;
 	d->timeout_ns = p->timeout_ns;
@@ -103,7 +128,9 @@ ft_defrag_free(struct ft_defrag *d)
 	if (d == NULL)
 		return;
 	rte_free(d->g);
-	rte_free(d->data);
+	rte_free(d->pool);
+	rte_free(d->free_stack);
+	rte_free(d->out);
 	rte_free(d);
 }
 
@@ -111,12 +138,26 @@ void
 ft_defrag_get_stats(const struct ft_defrag *d, struct ft_defrag_stats *stats)
 {
 	*stats = d->stats;
+	stats->blocks_used = d->blocks - d->free_top;
+}
+
+/* Give g's blocks back to the pool. */
+static void
+release(struct ft_defrag *d, struct dgram *g)
+{
+	for (unsigned b = 0; b < BLOCKS; b++) {
+		if (g->block[b] != 0) {
+			d->free_stack[d->free_top++] = g->block[b] - 1;
+			g->block[b] = 0;
+		}
+	}
 }
 
 /* Free a context; counted as given up for `reason` unless it already was. */
 static void
 drop(struct ft_defrag *d, struct dgram *g, enum ft_defrag_reason reason)
 {
+	release(d, g);
 	if (!g->dead) {
 		d->stats.given_up[reason]++;
 		d->stats.given_up_bytes += g->bytes;
@@ -126,11 +167,13 @@ drop(struct ft_defrag *d, struct dgram *g, enum ft_defrag_reason reason)
 	g->id.used = 0;
 }
 
-/* Give a datagram up as invalid; the context stays to take its later fragments. */
+/* Give a datagram up (invalid, or no memory); the context stays to take its
+ * later fragments. */
 static void
-kill(struct ft_defrag *d, struct dgram *g)
+kill(struct ft_defrag *d, struct dgram *g, enum ft_defrag_reason reason)
 {
-	d->stats.given_up[FT_DEFRAG_INVALID]++;
+	release(d, g);
+	d->stats.given_up[reason]++;
 	d->stats.given_up_bytes += g->bytes;
 	d->stats.held_bytes -= g->bytes;
 	g->bytes = 0;
@@ -178,20 +221,40 @@ find(struct ft_defrag *d, const struct ft_pkt *p)
 	return victim;
 }
 
+/* Write n bytes from src at offset pos of g, taking blocks as they are first
+ * written (the caller made sure the pool has them). */
+static void
+put_bytes(struct ft_defrag *d, struct dgram *g, uint32_t pos, const uint8_t *src, uint32_t n)
+{
+	while (n > 0) {
+		uint32_t b = pos / FT_DEFRAG_BLOCK, off = pos % FT_DEFRAG_BLOCK;
+		uint32_t k = RTE_MIN(n, FT_DEFRAG_BLOCK - off);
+
+		if (g->block[b] == 0)
+			g->block[b] = d->free_stack[--d->free_top] + 1;
+		memcpy(d->pool + (size_t)(g->block[b] - 1) * FT_DEFRAG_BLOCK + off, src, k);
+		pos += k;
+		src += k;
+		n -= k;
+	}
+}
+
 /*
- * Cover [lo, hi) of g: bytes not covered yet are copied from src (src[0] is the
- * byte at lo). First copy wins. Returns -1, with nothing covered, if that
- * would take more than FT_DEFRAG_RANGES pieces.
+ * Cover [lo, hi) of g (hi <= FT_DEFRAG_DATA_MAX): bytes not covered yet are
+ * copied from src (src[0] is the byte at lo). First copy wins. Returns, with
+ * nothing covered: FT_DEFRAG_INVALID if that would take more than
+ * FT_DEFRAG_RANGES pieces, FT_DEFRAG_MEMORY if the pool lacks the blocks the
+ * new bytes need; else -1.
  */
 static int
-cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *src)
+cover(struct ft_defrag *d, struct dgram *g, uint32_t lo, uint32_t hi, const uint8_t *src)
 {
 	struct piece merged[FT_DEFRAG_RANGES + 1];
 	unsigned n = 0, k = 0;
-	uint32_t pos = lo;
+	uint32_t pos = lo, need = 0;
 
 	if (lo >= hi)
-		return 0;
+		return -1;
 	/* The merged list first: pieces before [lo, hi), [lo, hi) joined with
 	 * every piece it touches, pieces after. */
 	while (k < g->npieces && g->piece[k].hi < lo)
@@ -204,7 +267,12 @@ cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *sr
 	}
 	n++;
 	if (n + (g->npieces - k) > FT_DEFRAG_RANGES)
-		return -1;
+		return FT_DEFRAG_INVALID;
+	/* A block none of whose bytes is held has new bytes in [lo, hi). */
+	for (uint32_t b = lo / FT_DEFRAG_BLOCK; b <= (hi - 1) / FT_DEFRAG_BLOCK; b++)
+		need += g->block[b] == 0;
+	if (need > d->free_top)
+		return FT_DEFRAG_MEMORY;
 	/* The bytes no piece held. */
 	for (unsigned j = 0; j < g->npieces && pos < hi; j++) {
 		const struct piece *pc = &g->piece[j];
@@ -214,16 +282,29 @@ cover(struct dgram *g, uint8_t *buf, uint32_t lo, uint32_t hi, const uint8_t *sr
 		if (pc->lo >= hi)
 			break;
 		if (pc->lo > pos)
-			memcpy(buf + pos, src + (pos - lo), pc->lo - pos);
+			put_bytes(d, g, pos, src + (pos - lo), pc->lo - pos);
 		pos = RTE_MAX(pos, pc->hi);
 	}
 	if (pos < hi)
-		memcpy(buf + pos, src + (pos - lo), hi - pos);
+		put_bytes(d, g, pos, src + (pos - lo), hi - pos);
 	for (; k < g->npieces; k++)
 		merged[n++] = g->piece[k];
 	memcpy(g->piece, merged, n * sizeof(merged[0]));
 	g->npieces = (uint8_t)n;
-	return 0;
+	return -1;
+}
+
+/* Copy whole g's total bytes to the output buffer (after HEADROOM); return it. */
+static uint8_t *
+gather(struct ft_defrag *d, const struct dgram *g)
+{
+	uint8_t *buf = d->out + HEADROOM;
+
+	for (uint32_t pos = 0; pos < g->total; pos += FT_DEFRAG_BLOCK)
+		memcpy(buf + pos,
+		       d->pool + (size_t)(g->block[pos / FT_DEFRAG_BLOCK] - 1) * FT_DEFRAG_BLOCK,
+		       RTE_MIN((uint32_t)FT_DEFRAG_BLOCK, g->total - pos));
+	return buf;
 }
 
 /*
@@ -309,9 +390,10 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 		   struct ft_defrag_datagram *out)
 {
 	struct dgram *g = find(d, p);
-	uint8_t *buf = d->data + (size_t)(g - d->g) * SLOT + HEADROOM;
+	enum ft_defrag_reason why = FT_DEFRAG_INVALID;
 	uint32_t len = p->payload_len, skip = 0, lo, hi;
-	int hdr;
+	uint8_t *buf;
+	int hdr, rc;
 
 	d->stats.fragments++;
 	if (g->dead) {
@@ -368,8 +450,11 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 	} else if (g->have_last && hi > g->total) {
 		goto invalid;
 	}
-	if (cover(g, buf, lo, hi, data) != 0)
+	rc = cover(d, g, lo, hi, data);
+	if (rc >= 0) {
+		why = (enum ft_defrag_reason)rc;
 		goto invalid;
+	}
 	if (!g->have_first || !g->have_last || g->npieces != 1 || g->piece[0].lo != 0 ||
 	    g->piece[0].hi != g->total)
 		return 0;
@@ -380,6 +465,8 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 	out->pkt = g->first;
 	if (g->total < g->ext)
 		goto invalid;
+	buf = gather(d, g);
+	release(d, g);
 	hdr = l4_header(&out->pkt, buf + g->ext, g->total - g->ext, g->hdr);
 	if (hdr < 0 || g->total - g->ext - (uint32_t)hdr > g->bytes)
 		goto invalid;
@@ -402,7 +489,7 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 	return 1;
 
 invalid:
-	kill(d, g);
+	kill(d, g, why);
 	return 0;
 }
 

@@ -34,10 +34,17 @@
  *                 two different ends, more than FT_DEFRAG_RANGES pieces. Later
  *                 fragments of such a datagram are given up as they come,
  *                 until it times out;
- *       end       still incomplete at ft_defrag_flush() (end of input).
+ *       end       still incomplete at ft_defrag_flush() (end of input);
+ *       memory    its new bytes needed more blocks than the pool had free.
+ *                 Later fragments are given up as they come, as above.
  *
- * Memory: datagrams * (FT_DEFRAG_DATA_MAX + a context of about 330 bytes),
- * allocated at creation (ft_defrag_memory() gives the figure). Per packet: nothing unless it is a
+ * Memory, allocated at creation (ft_defrag_memory() gives the figure): a
+ * context of about 460 bytes per datagram, the pool of blocks
+ * (params.memory), and one buffer of FT_DEFRAG_DATA_MAX bytes that a whole
+ * datagram is copied to. A datagram's bytes take blocks of FT_DEFRAG_BLOCK
+ * bytes as they come (a datagram of 3,000 bytes, two), so the pool, not the
+ * largest datagram, sets how many can be held: the default 4 MiB holds 1,024
+ * such datagrams or 64 of 64 KiB. Per packet: nothing unless it is a
  * fragment. Threading: one per worker; not thread-safe.
  */
 #ifndef FT_DEFRAG_H
@@ -48,10 +55,14 @@
 #include "parse/parse.h"
 
 #define FT_DEFRAG_DATA_MAX 65536 /* bytes of one datagram's fragmentable part */
+#define FT_DEFRAG_BLOCK	   2048	 /* bytes of one block of the pool */
 #define FT_DEFRAG_RANGES   16	 /* separate pieces one datagram may hold */
 
 struct ft_defrag_params {
 	uint32_t datagrams;  /* incomplete datagrams held at once: a power of two */
+	uint64_t memory;     /* bytes of the block pool their bytes are held in
+				(at least FT_DEFRAG_BLOCK); 0: enough for all of
+				them at FT_DEFRAG_DATA_MAX */
 	uint64_t timeout_ns; /* how long after its first fragment a datagram is held */
 	int socket_id;
 };
@@ -61,6 +72,7 @@ enum ft_defrag_reason {
 	FT_DEFRAG_EVICTED,
 	FT_DEFRAG_INVALID,
 	FT_DEFRAG_END,
+	FT_DEFRAG_MEMORY,
 	FT_DEFRAG_REASONS,
 };
 
@@ -73,6 +85,7 @@ struct ft_defrag_stats {
 	uint64_t given_up_bytes;	      /* their fragments' payload bytes */
 	uint64_t in_use;		      /* gauge: datagrams held */
 	uint64_t held_bytes;		      /* gauge: their fragments' payload bytes so far */
+	uint64_t blocks_used;		      /* gauge: blocks of the pool they take */
 };
 
 /* A whole datagram. Valid until the next call on the reassembler. */

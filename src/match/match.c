@@ -687,6 +687,7 @@ ft_match_counters(const struct ft_match *m, struct ft_worker_counters *c)
 		c->defrag_evicted = ds.given_up[FT_DEFRAG_EVICTED];
 		c->defrag_invalid = ds.given_up[FT_DEFRAG_INVALID];
 		c->defrag_end = ds.given_up[FT_DEFRAG_END];
+		c->defrag_memory = ds.given_up[FT_DEFRAG_MEMORY];
 		c->defrag_in_use = ds.in_use;
 		c->defrag_held_bytes = ds.held_bytes;
 	}

@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for IP defragmentation (src/frag/defrag): the input is a
  * program of fragments of eight datagrams (IPv4 or IPv6 identity) into a table
- * of 1 to 32 contexts: offsets anywhere up to and past 64 KiB, lengths up to
+ * of 1 to 32 contexts, whose bytes share a pool of 1 to 128 blocks or one of
+ * 32 blocks per context: offsets anywhere up to and past 64 KiB, lengths up to
  * 1,600 bytes, first fragments that carry the UDP header (or whose parse says
  * 12 bytes), more-fragments set or not, and now and then a capture cut, a
  * tiny first fragment (part of the header), one too short for its ports, or
@@ -19,7 +20,8 @@
  *     the fragment's datagram;
  *   - the counters do not account for every payload byte given exactly once:
  *     whole payloads + overlap + given up + held, after every fragment;
- *   - after ft_defrag_flush(), anything is still held.
+ *   - more blocks are in use than the pool has, or none while bytes are held;
+ *   - after ft_defrag_flush(), anything is still held, or a block in use.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -44,6 +46,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t shape = take(&in, 1);
 	struct ft_defrag_params p = {
 		.datagrams = 1u << (shape & 3) << ((shape >> 2) & 1 ? 2 : 0),
+		/* A pool of 1 to 128 blocks, or enough for every datagram. */
+		.memory = ((shape >> 3) & 7) == 7
+				  ? 0
+				  : (uint64_t)FT_DEFRAG_BLOCK << ((shape >> 3) & 7) * 6 / 5,
 		.timeout_ns = 1000,
 		.socket_id = -1,
 	};
@@ -157,10 +163,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ft_defrag_get_stats(d, &st);
 		CHECK(given == whole + st.overlap_bytes + st.given_up_bytes + st.held_bytes);
 		CHECK(st.in_use <= p.datagrams);
+		CHECK(st.blocks_used * FT_DEFRAG_BLOCK <=
+		      (p.memory ? p.memory : p.datagrams * FT_DEFRAG_DATA_MAX));
+		CHECK(st.held_bytes == 0 || st.blocks_used > 0);
 	}
 	ft_defrag_flush(d);
 	ft_defrag_get_stats(d, &st);
-	CHECK(st.in_use == 0 && st.held_bytes == 0);
+	CHECK(st.in_use == 0 && st.held_bytes == 0 && st.blocks_used == 0);
 	CHECK(given == whole + st.overlap_bytes + st.given_up_bytes);
 	ft_defrag_free(d);
 	return 0;

@@ -28,6 +28,13 @@ A generated capture, one flow per case, each with its own pattern (rule):
 Checked: the events (rule, offset), exactly; the summary's defrag counters;
 the payload categories (every payload byte captured once); and the same again
 with [match] defrag_datagrams = 0, where no pattern inside fragments is found.
+
+Then a crowd: CROWD UDP datagrams of two fragments (2,008 bytes, one block of
+the defragmenter's pool each), every first fragment before any second one,
+each with the pattern across its fragments. At the defaults all are put
+together and found; with [match] defrag_memory = 64k (32 blocks) the first 32
+are, and the others are given up for memory, counted, their bytes in
+fragment_bytes.
 """
 import os
 import struct
@@ -49,6 +56,7 @@ PATTERNS = {
     7: b"NEVER-WHOLE-PATTERN",
     8: b"TINY-FIRST-FRAGMENT",
     9: b"UNFRAGMENTED-CONTROL",
+    12: b"CROWDED-DATAGRAM-PATTERN",
     10: b"TWO-DIFFERENT-ENDS",
     11: b"IPV6-OPTIONS-AFTER-FRAGMENT-HEADER",
 }
@@ -225,18 +233,34 @@ def build():
     return frames, want, facts
 
 
-def run(replay, tmp, workers, defrag, sets):
-    frames, want, facts = build()
+CROWD = 200
+
+
+def build_crowd():
+    """Frames of the crowd; the pattern's end offset in each datagram."""
+    s, d = ip4(12)
+    firsts, seconds = [], []
+    pay = b"c" * 1460 + PATTERNS[12] + b"c" * (2000 - 1460 - len(PATTERNS[12]))
+    for i in range(CROWD):
+        f0, f1 = ipv4_fragments(s, d, 17, 1000 + i, udp(s, d, 20000 + i, 53, pay), [1480])
+        firsts.append(f0)
+        seconds.append(f1)
+    return firsts + seconds, pay.index(PATTERNS[12]) + len(PATTERNS[12])
+
+
+def run(replay, tmp, workers, defrag, sets, crowd=False):
+    frames, want, facts = build_crowd() + (None,) if crowd else build()
     pcap = os.path.join(tmp, "fragments.pcap")
     write_pcap(pcap, frames)
     rules = os.path.join(tmp, "fragments.rules")
     with open(rules, "w") as f:
         for rid, pat in PATTERNS.items():
             f.write("%d:/%s/ name=case%d\n" % (rid, pat.decode().replace("/", "\\/"), rid))
-    out = os.path.join(tmp, "out-%d.jsonl" % defrag)
+    out = os.path.join(tmp, "out-%d.jsonl" % len(os.listdir(tmp)))  # -o appends
     cmd = [replay, pcap, "-q", "-w", str(workers), "-r", rules, "-o", out,
-           "--set", "match.cache_dir=" + os.path.join(tmp, "cache"),
-           "--set", "match.defrag_datagrams=%d" % defrag]
+           "--set", "match.cache_dir=" + os.path.join(tmp, "cache")]
+    if defrag is not None:
+        cmd += ["--set", "match.defrag_datagrams=%d" % defrag]
     for s in sets:
         cmd += ["--set", s]
     lines = replay_lines(cmd, out)
@@ -265,7 +289,8 @@ def main():
         if got != facts:
             problems.append("defrag counters %s, want %s" % (got, facts))
         if df["in_use"] or pay["fragment_held_bytes"] or df["given_up"]["timeout"] or \
-                df["given_up"]["evicted"] or df["given_up"]["flow_ended"]:
+                df["given_up"]["evicted"] or df["given_up"]["memory"] or \
+                df["given_up"]["flow_ended"]:
             problems.append("defrag: %s" % df)
         print("with defragmentation: events %s; defrag %s; payload %s" % (sorted(events), df, pay))
 
@@ -280,6 +305,25 @@ def main():
             problems.append("payload bytes placed %d with defragmentation, %d without "
                             "(defrag %s)" % (placed, placed0, m0["defrag"]))
         print("without: events %s; payload %s" % (sorted(events0), m0["payload"]))
+
+        # The crowd, at the defaults, then with a pool of 32 blocks.
+        for memory, whole in ((None, CROWD), ("64k", 32)):
+            extra = ["match.defrag_memory=" + memory] if memory else []
+            events, offset, _, m, _ = run(replay, tmp, workers, None, sets + extra, crowd=True)
+            df, pay = m["defrag"], m["payload"]
+            given_up = CROWD - whole
+            got = (events.count((12, offset)), len(events), df["datagrams"],
+                   df["given_up"], pay["fragment_bytes"])
+            want = (whole, whole, whole,
+                    {"timeout": 0, "evicted": 0, "invalid": 0, "end": 0,
+                     "memory": given_up, "flow_ended": 0},
+                    given_up * 2000)
+            if got != want:
+                problems.append("crowd, defrag_memory %s: (events of the pattern, events, "
+                                "datagrams, given up, fragment_bytes) %s, want %s"
+                                % (memory or "default", got, want))
+            print("crowd, defrag_memory %s: %d events; defrag %s" % (memory or "default",
+                                                                     len(events), df))
     for p in problems:
         print("FAIL: " + p)
     sys.exit(1 if problems else 0)

@@ -812,6 +812,8 @@ test_summary_match(void **state)
 	snap.workers[1].reasm_dropped_held_bytes = 40;
 	snap.workers[0].reasm_dropped_held_bytes = 2;
 	snap.workers[0].defrag_datagrams = 3;
+	snap.workers[1].defrag_memory = 4;
+	snap.workers[0].defrag_memory = 1;
 	snap.workers[1].defrag_overlap_bytes = 8;
 	snap.workers[0].defrag_held_bytes = 5; /* the last counter of the run */
 	snap.workers[1].defrag_held_bytes = 6;
@@ -833,6 +835,7 @@ test_summary_match(void **state)
 				    "\"fragment_held_bytes\":11}"));
 	assert_non_null(strstr(buf, "\"defrag\":{\"fragments\":0,\"datagrams\":3,"
 				    "\"given_up\":{\"timeout\":0,"));
+	assert_non_null(strstr(buf, "\"end\":0,\"memory\":5,\"flow_ended\":0}"));
 	assert_non_null(strstr(
 		buf, "\"dropped_segments\":2,\"dropped_held_bytes\":42,"
 		     "\"slots\":0,\"slots_in_use\":11},\"chunks\":{\"pool\":2048,\"in_use\":0,"

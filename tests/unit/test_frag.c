@@ -216,14 +216,22 @@ dfrag(uint32_t id, uint32_t off, uint32_t len, int more, uint64_t ts, uint8_t *b
 	return p;
 }
 
+/* memory 0: enough blocks for every datagram at its largest. */
 static struct ft_defrag *
-defrag(uint32_t datagrams, uint64_t timeout)
+defrag_mem(uint32_t datagrams, uint64_t timeout, uint64_t memory)
 {
-	struct ft_defrag_params dp = {.datagrams = datagrams, .timeout_ns = timeout};
+	struct ft_defrag_params dp = {
+		.datagrams = datagrams, .timeout_ns = timeout, .memory = memory};
 	struct ft_defrag *d = ft_defrag_create(&dp);
 
 	assert_non_null(d);
 	return d;
+}
+
+static struct ft_defrag *
+defrag(uint32_t datagrams, uint64_t timeout)
+{
+	return defrag_mem(datagrams, timeout, 0);
 }
 
 /* Check a whole datagram `id` of total bytes against what was sent. */
@@ -673,7 +681,10 @@ static void
 test_defrag_model(void **state)
 {
 	enum { NDG = 2000, LIVE = 8, MAXF = 12 };
-	struct ft_defrag *d = defrag(64, 30 * SEC);
+	/* Blocks for the LIVE datagrams at their largest (4,808 bytes: three
+	 * blocks) and no more: a block not given back would, in time, leave a
+	 * datagram without room, given up for memory. */
+	struct ft_defrag *d = defrag_mem(64, 30 * SEC, LIVE * 3 * FT_DEFRAG_BLOCK);
 	static uint8_t model[LIVE][FT_DEFRAG_DATA_MAX];
 	static uint8_t covered[LIVE][FT_DEFRAG_DATA_MAX];
 	struct {
@@ -699,8 +710,17 @@ test_defrag_model(void **state)
 			/* Slot free: a new datagram, its pieces chosen now. */
 			uint32_t total, n, last = 0;
 
-			if (started == NDG)
+			if (started == NDG) {
+				/* All sent: stop when no slot has more to send
+				 * (one given up never comes back whole). */
+				bool idle = true;
+
+				for (unsigned k = 0; k < LIVE; k++)
+					idle &= live[k].nf == live[k].next;
+				if (idle)
+					break;
 				continue;
+			}
 			total = 16 + 8 * (RND() % 600);
 			n = 1 + RND() % (MAXF - 2);
 			live[s].id = ++started;
@@ -791,8 +811,145 @@ test_defrag_model(void **state)
 	ft_defrag_flush(d);
 	ft_defrag_get_stats(d, &st);
 	assert_int_equal(st.datagrams, NDG);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 0);
 	assert_int_equal(st.held_bytes, 0);
 	assert_int_equal(carried, whole_bytes + st.overlap_bytes + st.given_up_bytes);
+	ft_defrag_free(d);
+}
+
+/* Send datagram id of total bytes in two fragments at time ts; it must come
+ * back whole with its bytes. */
+static void
+whole_in_two(struct ft_defrag *d, uint32_t id, uint32_t total, uint64_t ts)
+{
+	static uint8_t buf[FT_DEFRAG_DATA_MAX];
+	struct ft_defrag_datagram dg;
+	uint32_t half = total / 16 * 8;
+	struct ft_pkt p;
+
+	p = dfrag(id, 0, half, 1, ts, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	p = dfrag(id, half, total - half, 0, ts, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	expect_whole(&dg, id, total);
+}
+
+/*
+ * The block pool: a datagram takes blocks as its bytes come (one per
+ * FT_DEFRAG_BLOCK of offsets written), is given up for memory when the pool
+ * lacks them (its later fragments then given up as they come), and gives
+ * them back however it leaves the table.
+ */
+static void
+test_defrag_memory(void **state)
+{
+	struct ft_defrag_params bad = {.datagrams = 4, .memory = FT_DEFRAG_BLOCK - 1};
+	struct ft_defrag *d = defrag_mem(8, 30 * SEC, 3 * FT_DEFRAG_BLOCK);
+	static uint8_t buf[FT_DEFRAG_DATA_MAX];
+	struct ft_defrag_datagram dg;
+	struct ft_defrag_stats st;
+	struct ft_pkt p;
+
+	(void)state;
+	assert_null(ft_defrag_create(&bad));
+	assert_int_equal(rte_errno, EINVAL);
+	bad.memory = FT_DEFRAG_BLOCK;
+	assert_int_equal(ft_defrag_memory(&bad) - ft_defrag_memory(&(struct ft_defrag_params){
+							  .datagrams = 4, .memory = 0}),
+			 -(int64_t)(4 * 32 - 1) * (FT_DEFRAG_BLOCK + 4));
+
+	/* Datagram 1 takes block 0 of its own, datagram 2 its block 1: one left. */
+	p = dfrag(1, 0, 1480, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	p = dfrag(2, 2048, 1480, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	/* Datagram 3's [1480, 2960) needs two. */
+	p = dfrag(3, 1480, 1480, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 1);
+	assert_int_equal(st.given_up_bytes, 1480);
+	assert_int_equal(st.held_bytes, 1472 + 1480);
+	assert_int_equal(st.blocks_used, 2);
+	/* Its first fragment is given up as it comes, and takes no block. */
+	p = dfrag(3, 0, 1480, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 1);
+	assert_int_equal(st.given_up_bytes, 1480 + 1472);
+	/* Datagram 1's last fragment lies in the block it has: whole, and its
+	 * block goes back. */
+	p = dfrag(1, 1480, 520, 0, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	expect_whole(&dg, 1, 2000);
+	/* Two free: a datagram across a block boundary, one fragment in the
+	 * first block, the next in both. */
+	p = dfrag(4, 0, 1000, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	p = dfrag(4, 1000, 3000, 0, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 1);
+	expect_whole(&dg, 4, 4000);
+	/* Three blocks' worth while datagram 2 holds one: given up. */
+	p = dfrag(5, 0, 6000, 1, SEC, buf);
+	assert_int_equal(ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg), 0);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 2);
+	assert_int_equal(st.datagrams, 2);
+	ft_defrag_flush(d);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.blocks_used, 0);
+	ft_defrag_free(d);
+
+	/* Every way out gives the blocks back: with blocks for one datagram of
+	 * 64 KiB, one still goes through after each. */
+	d = defrag_mem(4, 30 * SEC, FT_DEFRAG_DATA_MAX);
+	whole_in_two(d, 10, FT_DEFRAG_DATA_MAX, SEC);
+	/* Timeout, by the sweep. */
+	p = dfrag(11, 0, 30000, 1, SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	assert_int_equal(ft_defrag_expire(d, 40 * SEC, 4), 1);
+	whole_in_two(d, 12, FT_DEFRAG_DATA_MAX, 40 * SEC);
+	/* Timeout, seen by a fragment of its set (one set of four). */
+	p = dfrag(13, 0, 30000, 1, 40 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	whole_in_two(d, 14, FT_DEFRAG_DATA_MAX, 80 * SEC);
+	/* Evicted: five datagrams in a set of four, then the fifth given up
+	 * for memory, which must free its own few blocks. */
+	for (uint32_t id = 15; id < 20; id++) {
+		p = dfrag(id, 0, 4000, 1, 80 * SEC + id, buf);
+		ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	}
+	ft_defrag_flush(d); /* end */
+	whole_in_two(d, 20, FT_DEFRAG_DATA_MAX, 80 * SEC);
+	/* Invalid: held bytes, then a fragment cut by the capture. */
+	p = dfrag(21, 0, 30000, 1, 80 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(21, 30000, 100, 0, 80 * SEC, buf);
+	p.payload_ip_len = 200;
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	whole_in_two(d, 22, FT_DEFRAG_DATA_MAX, 80 * SEC);
+	/* Memory: a datagram that takes none (datagram 24), and one that holds
+	 * 15 blocks when the pool cannot take its next fragment (23). */
+	p = dfrag(23, 0, 30000, 1, 80 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(24, 0, 40000, 1, 80 * SEC, buf);
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 1);
+	p = dfrag(26, 0, 30000, 1, 80 * SEC, buf); /* 15 more: 2 left */
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	p = dfrag(23, 40000, 6000, 1, 80 * SEC, buf); /* needs 4 */
+	ft_defrag_fragment(d, &p, buf, NULL, 0, 0, &dg);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_MEMORY], 2);
+	ft_defrag_flush(d); /* datagram 26: end */
+	whole_in_two(d, 25, FT_DEFRAG_DATA_MAX, 80 * SEC);
+	ft_defrag_get_stats(d, &st);
+	assert_int_equal(st.given_up[FT_DEFRAG_TIMEOUT], 2);
+	assert_int_equal(st.given_up[FT_DEFRAG_EVICTED], 1);
+	assert_int_equal(st.given_up[FT_DEFRAG_END], 5);
+	assert_int_equal(st.given_up[FT_DEFRAG_INVALID], 1);
+	assert_int_equal(st.datagrams, 6);
 	ft_defrag_free(d);
 }
 
@@ -815,6 +972,7 @@ main(void)
 		cmocka_unit_test(test_defrag_evict_flush),
 		cmocka_unit_test(test_defrag_expire),
 		cmocka_unit_test(test_defrag_model),
+		cmocka_unit_test(test_defrag_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
