@@ -96,6 +96,7 @@ static const struct key_spec flow_keys[] = {
 	{"emergency_factor", T_RATIO, CFG(emergency_factor), 0, 1, NULL},
 	{"fragment_table_size", T_POW2, CFG(fragment_table_size), 4, 1U << 24, NULL},
 	{"fragment_timeout", T_DURATION, CFG(fragment_timeout_ns), SEC / 1000, 3600 * SEC, NULL},
+	{"fragment_wait", T_DURATION, CFG(fragment_wait_ns), 0, 60 * SEC, NULL},
 	{NULL},
 };
 
@@ -204,6 +205,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->emergency_factor = 0.1;
 	cfg->fragment_table_size = 4096;
 	cfg->fragment_timeout_ns = 30 * SEC;
+	cfg->fragment_wait_ns = SEC / 10;
 
 	cfg->stats_enable = false;
 	cfg->stats_bucket_ns = 1 * SEC;

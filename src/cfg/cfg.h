@@ -116,6 +116,7 @@ struct ft_config {
 	double emergency_factor;
 	uint32_t fragment_table_size;
 	uint64_t fragment_timeout_ns;
+	uint64_t fragment_wait_ns; /* a later fragment waits for its first; 0: not */
 
 	/* [stats] */
 	bool stats_enable;

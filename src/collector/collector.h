@@ -361,6 +361,7 @@ struct ft_summary {
 	uint64_t fragments;
 	uint64_t fragments_attributed;
 	uint64_t fragments_unattributed;
+	uint64_t fragments_waited;
 	uint64_t discard_packets[FT_DISCARD_MAX];
 	uint64_t discard_bytes[FT_DISCARD_MAX];
 	uint64_t ring_drop_records;

@@ -75,6 +75,7 @@ ft_summary_compute(struct ft_summary *s, const struct ft_export_header *snap,
 		s->emergency_entered += wc->emergency_entered;
 		s->fragments_attributed += wc->fragments_attributed;
 		s->fragments_unattributed += wc->fragments_unattributed;
+		s->fragments_waited += wc->fragments_waited;
 		s->flows_ended += wc->flows_ended;
 		s->uncut_bytes += wc->flow_uncut_bytes;
 		s->fragments += wc->fragments;
@@ -294,8 +295,10 @@ ft_json_summary(char *buf, const struct ft_export_header *snap, const struct ft_
 		  s->flows_evicted, s->flow_segments, s->emergency_entered);
 	sb_printf(&b,
 		  ",\"fragments\":%" PRIu64 ",\"fragments_attributed\":%" PRIu64
-		  ",\"fragments_unattributed\":%" PRIu64 ",\"discards\":{",
-		  s->fragments, s->fragments_attributed, s->fragments_unattributed);
+		  ",\"fragments_unattributed\":%" PRIu64 ",\"fragments_waited\":%" PRIu64
+		  ",\"discards\":{",
+		  s->fragments, s->fragments_attributed, s->fragments_unattributed,
+		  s->fragments_waited);
 	for (i = 0; i < FT_DISCARD_MAX; i++)
 		sb_printf(&b, "%s\"%s\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
 			  i ? "," : "", ft_discard_names[i], s->discard_packets[i],

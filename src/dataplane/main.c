@@ -686,6 +686,7 @@ main(int argc, char **argv)
 				.dispatch_ippair = cfg.dispatch_hash == FT_DISPATCH_CFG_IPPAIR,
 				.frag_entries = cfg.fragment_table_size,
 				.frag_timeout_ns = cfg.fragment_timeout_ns,
+				.frag_wait_ns = cfg.fragment_wait_ns,
 				.ts_offset = ts_offset,
 				.ts_flag = ts_flag,
 				.match = mdb != NULL ? &mp : NULL,

@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 13
+#define FT_EXPORT_LAYOUT_VERSION 14
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -559,6 +559,7 @@ struct ft_worker_counters {
 	uint64_t emergency;	   /* gauge: 1 while in emergency mode */
 	uint64_t fragments_attributed; /* later fragments given their first fragment's ports */
 	uint64_t fragments_unattributed; /* later fragments with no first fragment known */
+	uint64_t fragments_waited;	 /* of the attributed: came before their first fragment */
 	uint64_t records; /* records put on the ring */
 	uint64_t ring_drop_records;
 	uint64_t ring_drop_packets; /* packets carried by the dropped flow records */

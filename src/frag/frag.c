@@ -84,7 +84,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 			struct entry *e = &set[w];
 
 			if (ft_frag_dgram_is(&e->id, p) || !e->id.used ||
-			    now - e->seen_ns > t->timeout_ns) {
+			    (int64_t)(now - e->seen_ns) > (int64_t)t->timeout_ns) {
 				victim = e;
 				break;
 			}
@@ -102,13 +102,17 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 	for (unsigned w = 0; w < WAYS; w++) {
 		struct entry *e = &set[w];
 
-		if (ft_frag_dgram_is(&e->id, p) && now - e->seen_ns <= t->timeout_ns) {
+		/* Signed: a later fragment that waited for its first fragment
+		 * (src/worker) is older than it. */
+		if (ft_frag_dgram_is(&e->id, p) &&
+		    (int64_t)(now - e->seen_ns) <= (int64_t)t->timeout_ns) {
 			p->key.port[0] = e->port[0];
 			p->key.port[1] = e->port[1];
 			p->key.proto = e->proto; /* IPv6: not always the fragment header's */
 			p->hash = e->hash;
 			p->flags |= FT_PKT_F_FRAG_ATTRIBUTED;
-			e->seen_ns = now; /* a datagram's fragments keep it alive */
+			if ((int64_t)(now - e->seen_ns) > 0)
+				e->seen_ns = now; /* a datagram's fragments keep it alive */
 			return FT_FRAG_ATTRIBUTED;
 		}
 	}

@@ -8,9 +8,12 @@
  * datagram's 5-tuple flow, and software dispatch sends them to the same worker.
  *
  * It runs on the worker that reads a queue, before dispatch, on parsed packets.
- * A later fragment seen before its first fragment (reordering), or after the
- * first fragment's entry expired or was overwritten, stays unattributed (flow of
- * addresses and protocol, ports 0) and is counted as such.
+ * A later fragment seen before its first fragment (reordering) waits there, up
+ * to FT_FRAG_WAIT_MAX of them for at most [flow] fragment_wait, and is looked
+ * up again right after its first fragment (src/worker). One whose first
+ * fragment does not come in that time, or comes after its entry expired or was
+ * overwritten, stays unattributed (flow of addresses and protocol, ports 0) and
+ * is counted as such.
  *
  * Memory: entries * 64 bytes. Per packet: nothing unless it is a fragment.
  * Threading: one table per reading worker; not thread-safe.
@@ -84,6 +87,10 @@ ft_frag_dgram_set(struct ft_frag_dgram *d, const struct ft_pkt *p)
 	d->dir = p->dir;
 	d->used = 1;
 }
+
+/* Later fragments a worker holds at most while they wait for their first
+ * fragment (the mbuf pool counts them). */
+#define FT_FRAG_WAIT_MAX 128
 
 struct ft_frag_table_params {
 	uint32_t entries;    /* a power of two, >= 4 */

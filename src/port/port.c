@@ -21,6 +21,7 @@
 #include <rte_thash.h>
 
 #include "common/common.h"
+#include "frag/frag.h"
 #include "port/port.h"
 
 RTE_LOG_REGISTER_SUFFIX(ft_logtype_port, port, INFO);
@@ -224,10 +225,12 @@ ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *p, unsigned
 
 	if (cfg->mbufs != 0)
 		return cfg->mbufs;
-	/* Descriptors, plus what workers hold in flight (a burst each, and the
-	 * dispatch rings from each queue's owner to every other worker, full),
-	 * plus per-lcore caches, plus chains for the largest frame a capture holds. */
+	/* Descriptors, plus what workers hold in flight (a burst each, the
+	 * dispatch rings from each queue's owner to every other worker, full, and
+	 * the later fragments each owner keeps waiting for their first), plus
+	 * per-lcore caches, plus chains for the largest frame a capture holds. */
 	n = queues * p->cfg->rx_descriptors + (uint64_t)workers * cfg->burst_size * 4 +
+	    owners * FT_FRAG_WAIT_MAX +
 	    (p->dispatch ? owners * (workers - 1) * cfg->dispatch_ring_size : 0) +
 	    (uint64_t)(workers + 1) * cfg->mbuf_cache + 1024 +
 	    (uint64_t)cfg->burst_size *

@@ -33,6 +33,13 @@ struct pacer {
 	uint64_t last_pkt_ns; /* latest capture time released */
 };
 
+/* A later fragment waiting for its first fragment (src/frag/frag.h). */
+struct frag_wait {
+	struct rte_mbuf *m;
+	uint64_t deadline_ns; /* rx clock */
+	unsigned src;	      /* the source it came from */
+};
+
 struct ft_worker {
 	struct ft_worker_params p;
 	struct ft_worker_ctl *ctl;
@@ -52,6 +59,9 @@ struct ft_worker {
 	struct rte_mbuf *out_stage[FT_WORKER_MAX][OUT_STAGE];
 	struct ft_export_writer writer;
 	struct pacer pace[FT_WORKER_MAX_SOURCES];
+	struct frag_wait wait[FT_FRAG_WAIT_MAX]; /* in arrival order */
+	unsigned nwait;
+	uint64_t rx_ns; /* latest time of a packet read (capture or arrival) */
 	/* Pattern matching (NULL without rules), and the burst being accounted:
 	 * a flow that ends inside update_burst() first gets the burst's earlier
 	 * packets scanned (burst_next .. the first index not yet filled). */
@@ -410,13 +420,96 @@ uncut_len(const uint8_t *frame, const struct ft_pkt *p, uint32_t captured, uint3
 	return end > captured ? end : captured;
 }
 
+/* With software dispatch, stage a parsed packet for the worker its flow hashes
+ * to; false if that is this worker. */
+static inline bool
+dispatched(struct ft_worker *w, bool ippair, struct rte_mbuf *mb, const struct ft_pkt *pkt)
+{
+	uint32_t h = unlikely(ippair) ? ft_flow_key_pair_hash(&pkt->key) : pkt->hash;
+	unsigned dst = (unsigned)(((uint64_t)h * w->p.workers) >> 32);
+
+	if (dst == w->p.id)
+		return false;
+	w->out_stage[dst][w->out_n[dst]++] = mb;
+	if (w->out_n[dst] == OUT_STAGE)
+		flush_out(w, dst);
+	return true;
+}
+
+/*
+ * Later fragments seen before their first fragment wait for it (at most
+ * FT_FRAG_WAIT_MAX, each at most frag_wait_ns of rx time), so that they join
+ * its flow and, with dispatch by flow, its worker: a datagram whose fragments
+ * come in reverse order is then put together and matched like any other.
+ * Returns false, holding nothing, when no room is left or waiting is off.
+ */
+static bool
+frag_hold(struct ft_worker *w, unsigned si, struct rte_mbuf *mb, const struct ft_pkt *pkt)
+{
+	if (w->nwait == FT_FRAG_WAIT_MAX || w->p.frag_wait_ns == 0)
+		return false;
+	w->wait[w->nwait].m = mb;
+	w->wait[w->nwait].deadline_ns = pkt->ts_ns + w->p.frag_wait_ns;
+	w->wait[w->nwait].src = si;
+	w->nwait++;
+	return true;
+}
+
+/*
+ * Let waiting fragments go, in the order they came: those of first fragment
+ * `first` (just remembered by the attribution table), or with first NULL those
+ * whose time is up before now_ns (all of them with now_ns UINT64_MAX). Each is
+ * looked up again, counted, and dispatched or put in local[] (room for
+ * FT_FRAG_WAIT_MAX more). Returns the new count of local[].
+ */
+static unsigned
+frag_release(struct ft_worker *w, const struct ft_pkt *first, uint64_t now_ns,
+	     struct rte_mbuf **local, unsigned nl)
+{
+	struct ft_frag_dgram id;
+	unsigned kept = 0;
+
+	if (first != NULL)
+		ft_frag_dgram_set(&id, first);
+	for (unsigned k = 0; k < w->nwait; k++) {
+		struct frag_wait *f = &w->wait[k];
+		struct ft_pkt *pkt = pkt_of(f->m);
+		enum ft_frag_result fr;
+
+		if (first != NULL ? !ft_frag_dgram_is(&id, pkt) : f->deadline_ns >= now_ns) {
+			w->wait[kept++] = *f;
+			continue;
+		}
+		fr = ft_frag_table_packet(w->frags, pkt);
+		w->c.fragments_attributed += fr == FT_FRAG_ATTRIBUTED;
+		w->c.fragments_waited += fr == FT_FRAG_ATTRIBUTED;
+		w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
+		if (w->src[f->src].dispatch && dispatched(w, w->p.dispatch_ippair, f->m, pkt))
+			continue;
+		local[nl++] = f->m;
+	}
+	w->nwait = kept;
+	return nl;
+}
+
+/* Waiting fragments whose time is up (all of them with UINT64_MAX), accounted. */
+static void
+frag_expire(struct ft_worker *w, uint64_t now_ns)
+{
+	struct rte_mbuf *local[FT_FRAG_WAIT_MAX];
+
+	if (likely(w->nwait == 0) || (now_ns != UINT64_MAX && w->wait[0].deadline_ns >= now_ns))
+		return;
+	process(w, local, frag_release(w, NULL, now_ns, local, 0));
+}
+
 /* Read one burst from a source (or its pacer), parse it, dispatch or process it. */
 static unsigned
 poll_source(struct ft_worker *w, unsigned si, bool release_all)
 {
 	const struct ft_worker_source *s = &w->src[si];
 	struct rte_mbuf *m[FT_WORKER_MAX_BURST];
-	struct rte_mbuf *local[FT_WORKER_MAX_BURST];
+	struct rte_mbuf *local[FT_WORKER_MAX_BURST + FT_FRAG_WAIT_MAX];
 	/* Loop invariants in locals: the calls in the loop would make the compiler
 	 * reload them from *s and *w for every packet. */
 	const enum ft_link_type link = s->link;
@@ -425,7 +518,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const bool ippair = w->p.dispatch_ippair;
 	const uint32_t cut_len = s->cut_len;
 	unsigned n, nl = 0;
-	uint64_t arrival_ns = 0, rx_bytes = 0;
+	uint64_t arrival_ns = 0, rx_bytes = 0, rx_ns = w->rx_ns;
 
 	if (s->speed > 0)
 		n = rx_paced(w, si, s, m, release_all);
@@ -466,27 +559,29 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		if (unlikely(cut_len != 0) && mb->pkt_len >= cut_len)
 			pkt->wire_len = uncut_len(data, pkt, mb->pkt_len, s->uncut_max);
 		pkt->ts_ns = packet_clock ? capture_ns(w, mb) : arrival_ns;
+		if (pkt->ts_ns > rx_ns)
+			rx_ns = pkt->ts_ns;
 		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
 			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
 
+			if (fr == FT_FRAG_UNATTRIBUTED && frag_hold(w, si, mb, pkt))
+				continue;
 			w->c.fragments_attributed += fr == FT_FRAG_ATTRIBUTED;
 			w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
-		}
-		if (dispatch) {
-			uint32_t h =
-				unlikely(ippair) ? ft_flow_key_pair_hash(&pkt->key) : pkt->hash;
-			unsigned dst = (unsigned)(((uint64_t)h * w->p.workers) >> 32);
-
-			if (dst != w->p.id) {
-				w->out_stage[dst][w->out_n[dst]++] = mb;
-				if (w->out_n[dst] == OUT_STAGE)
-					flush_out(w, dst);
+			if (fr == FT_FRAG_NONE && w->nwait != 0) {
+				/* A first fragment: what waited for it follows it. */
+				if (!(dispatch && dispatched(w, ippair, mb, pkt)))
+					local[nl++] = mb;
+				nl = frag_release(w, pkt, 0, local, nl);
 				continue;
 			}
 		}
+		if (dispatch && dispatched(w, ippair, mb, pkt))
+			continue;
 		ft_flow_table_prefetch(w->flows, pkt->hash);
 		local[nl++] = mb;
 	}
+	w->rx_ns = rx_ns;
 	/* Once per burst, not per packet: stores to w->c in the loop would be
 	 * reloaded after every call. */
 	w->c.rx_packets += n;
@@ -602,6 +697,9 @@ ft_worker_main(void *arg)
 		t0 = rte_rdtsc();
 		for (unsigned i = 0; i < w->nsrc; i++)
 			busy += poll_source(w, i, !reading);
+		if (!packet_clock)
+			w->rx_ns = ft_clock_ns(&w->clock, t0);
+		frag_expire(w, w->rx_ns);
 		flush_all_out(w);
 		busy += drain_incoming(w);
 		if (!packet_clock)
@@ -628,6 +726,8 @@ ft_worker_main(void *arg)
 			if (!rx_done) {
 				if (ctl->stop)
 					drain_live(w);
+				frag_expire(w, UINT64_MAX);
+				flush_all_out(w);
 				__atomic_store_n(&ctl->rx_done[w->p.id], 1, __ATOMIC_RELEASE);
 				rx_done = true;
 			}
@@ -750,6 +850,8 @@ ft_worker_free(struct ft_worker *w)
 {
 	if (w == NULL)
 		return;
+	for (unsigned k = 0; k < w->nwait; k++)
+		rte_pktmbuf_free(w->wait[k].m);
 	ft_match_free(w->match);
 	ft_stats_free(w->stats);
 	ft_flow_table_free(w->flows);

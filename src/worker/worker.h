@@ -76,6 +76,7 @@ struct ft_worker_params {
 	bool dispatch_ippair;	    /* dispatch by address pair, not flow (ft_flow_key_pair_hash) */
 	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
 	uint64_t frag_timeout_ns;
+	uint64_t frag_wait_ns;	    /* how long a later fragment waits for its first (0: not) */
 	int ts_offset;		    /* mbuf timestamp dynfield (packet clock) */
 	uint64_t ts_flag;
 	/* Pattern matching, or NULL: the worker fills flows, the sockets, emit,

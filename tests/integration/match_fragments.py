@@ -26,8 +26,11 @@ A generated capture, one flow per case, each with its own pattern (rule):
     pattern across all three
 
 Checked: the events (rule, offset), exactly; the summary's defrag counters;
-the payload categories (every payload byte captured once); and the same again
-with [match] defrag_datagrams = 0, where no pattern inside fragments is found.
+the payload categories (every payload byte captured once); that every later
+fragment sent before its first fragment (cases 2, 5, 10 and 11) waited for it
+(fragments_waited) and joined its flow: no flow without ports; and the same
+again with [match] defrag_datagrams = 0, where no pattern inside fragments is
+found.
 
 Then a crowd: CROWD UDP datagrams of two fragments (2,008 bytes, one block of
 the defragmenter's pool each), every first fragment before any second one,
@@ -242,7 +245,8 @@ def build_crowd():
     firsts, seconds = [], []
     pay = b"c" * 1460 + PATTERNS[12] + b"c" * (2000 - 1460 - len(PATTERNS[12]))
     for i in range(CROWD):
-        f0, f1 = ipv4_fragments(s, d, 17, 1000 + i, udp(s, d, 20000 + i, 53, pay), [1480])
+        # One flow (so one worker, however they dispatch), many datagrams.
+        f0, f1 = ipv4_fragments(s, d, 17, 1000 + i, udp(s, d, 20000, 53, pay), [1480])
         firsts.append(f0)
         seconds.append(f1)
     return firsts + seconds, pay.index(PATTERNS[12]) + len(PATTERNS[12])
@@ -266,16 +270,43 @@ def run(replay, tmp, workers, defrag, sets, crowd=False):
     lines = replay_lines(cmd, out)
     events = [(e["rule"], e["offset"]) for e in lines if e["type"] == "match"]
     summary = [l for l in lines if l["type"] == "summary"][-1]
+    flows = [l for l in lines if l["type"] == "flow"]
     flows11 = [(l["proto"], l["src_port"], l["packets_fwd"] + l["packets_rev"], l["fragments"])
-               for l in lines if l["type"] == "flow" and "2001:db8::111" in (l["src_ip"], l["dst_ip"])]
-    return events, want, facts, summary["match"], flows11
+               for l in flows if "2001:db8::111" in (l["src_ip"], l["dst_ip"])]
+    portless = [(l["src_ip"], l["dst_ip"], l["proto"]) for l in flows
+                if l["src_port"] == 0 and l["dst_port"] == 0]
+    return events, want, facts, summary["match"], flows11, summary, portless, frames
+
+
+def later_before_first(frames):
+    """Later fragments that come before their datagram's first fragment."""
+    seen_first, early = set(), 0
+    for f in frames:
+        if f[12:14] == b"\x08\x00":
+            ip = f[14:]
+            off, ident = struct.unpack("!H", ip[6:8])[0], ip[4:6]
+            if not off & 0x3FFF:
+                continue
+            dgram, later = (ip[12:20], ident), off & 0x1FFF != 0
+        else:
+            ip, nh, pos = f[14:], f[14 + 6], 40
+            while nh != 44:  # walk to the fragment header
+                nh, pos = ip[pos], pos + (ip[pos + 1] + 1) * 8
+            dgram = (ip[8:40], ip[pos + 4:pos + 8])
+            later = struct.unpack("!H", ip[pos + 2:pos + 4])[0] & 0xFFF8 != 0
+        if not later:
+            seen_first.add(dgram)
+        elif dgram not in seen_first:
+            early += 1
+    return early
 
 
 def main():
     replay, workers, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        events, want, facts, m, flows11 = run(replay, tmp, workers, 64, sets)
+        events, want, facts, m, flows11, summary, portless, frames = run(replay, tmp, workers, 64,
+                                                                         sets)
         if sorted(events) != sorted(want):
             problems.append("events %s, want %s" % (sorted(events), sorted(want)))
         # Case 11's later fragments join its first fragment's UDP flow.
@@ -296,7 +327,16 @@ def main():
 
         # Without: only the control and nothing inside fragments; the same
         # payload bytes, placed in fragment_bytes instead.
-        events0, _, _, m0, _ = run(replay, tmp, workers, 0, sets)
+        # Later fragments that came first waited for their first fragment and
+        # joined its flow: no flow without ports.
+        early = later_before_first(frames)
+        got = (summary["fragments_waited"], summary["fragments_unattributed"], portless)
+        if got != (early, 0, []):
+            problems.append("(fragments_waited, fragments_unattributed, flows without ports) "
+                            "%s, want %s" % (got, (early, 0, [])))
+        print("fragments: %d waited for their first fragment" % early)
+
+        events0, _, _, m0, _, _, _, _ = run(replay, tmp, workers, 0, sets)
         if sorted(events0) != [(9, len(b"ctl:" + PATTERNS[9]))]:
             problems.append("defrag_datagrams 0: events %s, want only rule 9" % sorted(events0))
         placed = sum(v for k, v in pay.items() if k != "gap_bytes")
@@ -309,18 +349,19 @@ def main():
         # The crowd, at the defaults, then with a pool of 32 blocks.
         for memory, whole in ((None, CROWD), ("64k", 32)):
             extra = ["match.defrag_memory=" + memory] if memory else []
-            events, offset, _, m, _ = run(replay, tmp, workers, None, sets + extra, crowd=True)
+            events, offset, _, m, _, _, _, _ = run(replay, tmp, workers, None, sets + extra,
+                                                   crowd=True)
             df, pay = m["defrag"], m["payload"]
             given_up = CROWD - whole
-            got = (events.count((12, offset)), len(events), df["datagrams"],
-                   df["given_up"], pay["fragment_bytes"])
-            want = (whole, whole, whole,
+            # One UDP stream: datagram k's pattern ends at k * 2000 + offset.
+            got = (sorted(events), df["datagrams"], df["given_up"], pay["fragment_bytes"])
+            want = ([(12, k * 2000 + offset) for k in range(whole)], whole,
                     {"timeout": 0, "evicted": 0, "invalid": 0, "end": 0,
                      "memory": given_up, "flow_ended": 0},
                     given_up * 2000)
             if got != want:
-                problems.append("crowd, defrag_memory %s: (events of the pattern, events, "
-                                "datagrams, given up, fragment_bytes) %s, want %s"
+                problems.append("crowd, defrag_memory %s: (events, datagrams, given up, "
+                                "fragment_bytes) %s, want %s"
                                 % (memory or "default", got, want))
             print("crowd, defrag_memory %s: %d events; defrag %s" % (memory or "default",
                                                                      len(events), df))

@@ -715,6 +715,7 @@ test_summary_json(void **state)
 	snap.workers[0].flow_segments = 5;
 	snap.workers[0].fragments_attributed = 3;
 	snap.workers[0].fragments_unattributed = 1;
+	snap.workers[0].fragments_waited = 2;
 	snap.workers[0].fragments = 4;
 	ft_summary_compute(&s, &snap, &flows, 0);
 	n = ft_json_summary(buf, &snap, &flows, &s, NULL, true, 1000000000ULL);
@@ -732,7 +733,8 @@ test_summary_json(void **state)
 				    "\"packets\":7,\"bytes\":700,\"created\":3,\"ended\":2,"
 				    "\"evicted\":1,\"segments\":5,\"emergency_entered\":0},"
 				    "\"fragments\":4,\"fragments_attributed\":3,"
-				    "\"fragments_unattributed\":1,\"discards\":{\"non_ip\":{"));
+				    "\"fragments_unattributed\":1,\"fragments_waited\":2,"
+				    "\"discards\":{\"non_ip\":{"));
 	/* every discard name, in enum order */
 	p = buf;
 	for (d = 0; d < FT_DISCARD_MAX; d++) {

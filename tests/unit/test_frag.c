@@ -95,6 +95,15 @@ test_attribution(void **state)
 	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
 	p = frag(7, 0, 2 * SEC + 60 * SEC + 1, 0);
 	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_UNATTRIBUTED);
+	/* A later fragment that waited for its first (the worker looks it up
+	 * again after it): older than the entry, still attributed, and the
+	 * entry's time does not go back. */
+	first = frag(9, 1, 100 * SEC, 0);
+	assert_int_equal(ft_frag_table_packet(t, &first), FT_FRAG_NONE);
+	p = frag(9, 0, 100 * SEC - 50000000, 0);
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
+	p = frag(9, 0, 130 * SEC, 0);
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
 	ft_frag_table_free(t);
 }
 
