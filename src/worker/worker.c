@@ -703,7 +703,7 @@ ft_worker_main(void *arg)
 		flush_all_out(w);
 		busy += drain_incoming(w);
 		if (!packet_clock)
-			w->now_ns = ft_clock_ns(&w->clock, t0);
+			w->now_ns = w->rx_ns; /* the TSC's time at t0 */
 		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
 		if (w->match != NULL)
 			busy += ft_match_tick(w->match, w->now_ns);
