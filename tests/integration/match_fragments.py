@@ -3,6 +3,12 @@
 lose; datagrams that cannot be made whole are counted, not scanned.
 
     match_fragments.py FLOWTAP_REPLAY WORKERS [SECTION.KEY=VALUE...]
+    match_fragments.py --write DIR
+
+--write only writes the capture (DIR/fragments.pcap), its rules
+(DIR/fragments.rules) and what a correct run gives (DIR/want.json: the events,
+the later fragments that come before their first fragment) for
+tests/system/live_fragments.sh, which sends the capture through a veth.
 
 A generated capture, one flow per case, each with its own pattern (rule):
 
@@ -39,6 +45,7 @@ together and found; with [match] defrag_memory = 64k (32 blocks) the first 32
 are, and the others are given up for memory, counted, their bytes in
 fragment_bytes.
 """
+import json
 import os
 import struct
 import sys
@@ -252,14 +259,20 @@ def build_crowd():
     return firsts + seconds, pay.index(PATTERNS[12]) + len(PATTERNS[12])
 
 
-def run(replay, tmp, workers, defrag, sets, crowd=False):
-    frames, want, facts = build_crowd() + (None,) if crowd else build()
+def write_inputs(tmp, frames):
+    """The capture and the rules file, in tmp."""
     pcap = os.path.join(tmp, "fragments.pcap")
     write_pcap(pcap, frames)
     rules = os.path.join(tmp, "fragments.rules")
     with open(rules, "w") as f:
         for rid, pat in PATTERNS.items():
             f.write("%d:/%s/ name=case%d\n" % (rid, pat.decode().replace("/", "\\/"), rid))
+    return pcap, rules
+
+
+def run(replay, tmp, workers, defrag, sets, crowd=False):
+    frames, want, facts = build_crowd() + (None,) if crowd else build()
+    pcap, rules = write_inputs(tmp, frames)
     out = os.path.join(tmp, "out-%d.jsonl" % len(os.listdir(tmp)))  # -o appends
     cmd = [replay, pcap, "-q", "-w", str(workers), "-r", rules, "-o", out,
            "--set", "match.cache_dir=" + os.path.join(tmp, "cache")]
@@ -302,6 +315,12 @@ def later_before_first(frames):
 
 
 def main():
+    if sys.argv[1] == "--write":
+        frames, want, _ = build()
+        write_inputs(sys.argv[2], frames)
+        with open(os.path.join(sys.argv[2], "want.json"), "w") as f:
+            json.dump({"events": sorted(want), "fragments_waited": later_before_first(frames)}, f)
+        return
     replay, workers, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:

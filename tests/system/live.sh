@@ -15,62 +15,25 @@ mode=$1 flowtap=$2 collector=$3 pktgen=$4 scenario=$5
 command -v tcpreplay >/dev/null || { echo "SKIP: tcpreplay not installed"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
-ns=ftsys$$ a=fta$$ b=ftb$$ inst=live-$$
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip link del "$a" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-	rm -f "/dev/shm/flowtap.$inst"
-	rm -rf "$tmp" "/var/run/dpdk/flowtap-$inst"
-}
-trap cleanup EXIT
+. "$here/live_lib.sh"
 
 "$pktgen" -s "$scenario" -w "$tmp/in.pcap" -t "$tmp/truth.json" >/dev/null || exit 1
-ip netns add "$ns"
-ip link add "$a" type veth peer name "$b" netns "$ns"
-# No IPv6 autoconfiguration or other chatter of the kernel's own on the link.
-sysctl -qw "net.ipv6.conf.$a.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$b.disable_ipv6=1"
-ip link set "$a" up
-ip -n "$ns" link set "$b" up  # MTU 1500: XDP on veth refuses large ones
+live_setup
 
-lcores=(-l 0-1) workers=1
+lcores=-l0-1 workers=1
 case $mode in
 af_packet) dev="net_af_packet0,iface=$a" ;;
 af_packet_2q) dev="net_af_packet0,iface=$a,qpairs=2"
 	# Two workers on whatever cores there are (the main lcore floats).
 	last=$(( $(nproc) - 1 ))
-	lcores=("--lcores=0@(0-$last),1@0,2@$last") workers=2 ;;
+	lcores="--lcores=0@(0-$last),1@0,2@$last" workers=2 ;;
 af_xdp) dev="net_af_xdp0,iface=$a,start_queue=0,queue_count=1" ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
 
-"$collector" -i "$inst" --once -q -o "$tmp/out.jsonl" --summary "$tmp/summary.json" \
-	--wait-timeout 30 &
-col=$!; pids+=($col)
-"$flowtap" "${lcores[@]}" --in-memory --file-prefix "flowtap-$inst" --log-level=lib.eal:error \
-	--log-level='flowtap.*:notice' -- -i "$inst" --set port.veth.device="$dev" \
-	--set export.linger=30s 2>"$tmp/flowtap.log" &
-dp=$!; pids+=($dp)
-for _ in $(seq 100); do
-	[ "$(grep -c "worker [0-9]*: lcore" "$tmp/flowtap.log")" -ge "$workers" ] && break
-	sleep 0.1
-done
-sleep 0.5
-ip netns exec "$ns" tcpreplay -i "$b" --pps 5000 "$tmp/in.pcap" >"$tmp/tcpreplay.log" 2>&1
-sent=$(awk '/Successful packets:/ {print $3}' "$tmp/tcpreplay.log")
-failed=$(awk '/Failed packets:/ {print $3}' "$tmp/tcpreplay.log")
-sleep 1
-kill -INT $dp
-wait $dp; dprc=$?
-wait $col; colrc=$?
 fail=0
-if [ $dprc -ne 0 ] || [ $colrc -ne 0 ]; then
-	echo "FAIL: flowtap $dprc, collector $colrc"; cat "$tmp/flowtap.log"; fail=1
-fi
-if [ "$failed" != 0 ]; then echo "FAIL: tcpreplay could not send $failed packets"; fail=1; fi
+live_run 5000 "$tmp/in.pcap" "$lcores" "$workers" "$flowtap" "$collector" \
+	--set port.veth.device="$dev"
 read -r rx flowp disc acc < <(jq -r '[.rx.packets, .flows.packets, ([.discards[].packets] | add),
 	.accounted.packets] | @tsv' "$tmp/summary.json")
 if [ "$rx" != "$sent" ] || [ $((flowp + disc)) != "$sent" ] || [ "$acc" != true ]; then
