@@ -61,7 +61,7 @@ struct ft_worker {
 	struct pacer pace[FT_WORKER_MAX_SOURCES];
 	struct frag_wait wait[FT_FRAG_WAIT_MAX]; /* in arrival order */
 	unsigned nwait;
-	uint64_t rx_ns; /* latest time of a packet read (capture or arrival) */
+	uint64_t rx_ns; /* rx clock: latest burst's last packet time (capture or arrival) */
 	/* Pattern matching (NULL without rules), and the burst being accounted:
 	 * a flow that ends inside update_burst() first gets the burst's earlier
 	 * packets scanned (burst_next .. the first index not yet filled). */
@@ -498,7 +498,7 @@ frag_expire(struct ft_worker *w, uint64_t now_ns)
 {
 	struct rte_mbuf *local[FT_FRAG_WAIT_MAX];
 
-	if (likely(w->nwait == 0) || (now_ns != UINT64_MAX && w->wait[0].deadline_ns >= now_ns))
+	if (w->nwait == 0 || (now_ns != UINT64_MAX && w->wait[0].deadline_ns >= now_ns))
 		return;
 	process(w, local, frag_release(w, NULL, now_ns, local, 0));
 }
@@ -518,7 +518,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const bool ippair = w->p.dispatch_ippair;
 	const uint32_t cut_len = s->cut_len;
 	unsigned n, nl = 0;
-	uint64_t arrival_ns = 0, rx_bytes = 0, rx_ns = w->rx_ns;
+	uint64_t arrival_ns = 0, rx_bytes = 0;
 
 	if (s->speed > 0)
 		n = rx_paced(w, si, s, m, release_all);
@@ -530,6 +530,8 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		return 0;
 	if (!packet_clock)
 		arrival_ns = ft_clock_ns(&w->clock, rte_rdtsc());
+	/* The rx clock, for fragments waiting for their first: once per burst. */
+	w->rx_ns = RTE_MAX(w->rx_ns, packet_clock ? capture_ns(w, m[n - 1]) : arrival_ns);
 
 	/* Headers a few packets ahead: a NIC's DMA leaves them in memory (or the
 	 * L3 cache), not in this core's L1. */
@@ -559,8 +561,6 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		if (unlikely(cut_len != 0) && mb->pkt_len >= cut_len)
 			pkt->wire_len = uncut_len(data, pkt, mb->pkt_len, s->uncut_max);
 		pkt->ts_ns = packet_clock ? capture_ns(w, mb) : arrival_ns;
-		if (pkt->ts_ns > rx_ns)
-			rx_ns = pkt->ts_ns;
 		if (unlikely(pkt->flags & FT_PKT_F_FRAGMENT) && w->frags != NULL) {
 			enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
 
@@ -581,7 +581,6 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 		ft_flow_table_prefetch(w->flows, pkt->hash);
 		local[nl++] = mb;
 	}
-	w->rx_ns = rx_ns;
 	/* Once per burst, not per packet: stores to w->c in the loop would be
 	 * reloaded after every call. */
 	w->c.rx_packets += n;
@@ -697,13 +696,12 @@ ft_worker_main(void *arg)
 		t0 = rte_rdtsc();
 		for (unsigned i = 0; i < w->nsrc; i++)
 			busy += poll_source(w, i, !reading);
-		if (!packet_clock)
-			w->rx_ns = ft_clock_ns(&w->clock, t0);
-		frag_expire(w, w->rx_ns);
+		if (unlikely(w->nwait != 0))
+			frag_expire(w, packet_clock ? w->rx_ns : ft_clock_ns(&w->clock, t0));
 		flush_all_out(w);
 		busy += drain_incoming(w);
 		if (!packet_clock)
-			w->now_ns = w->rx_ns; /* the TSC's time at t0 */
+			w->now_ns = ft_clock_ns(&w->clock, t0);
 		busy += ft_flow_table_expire(w->flows, w->now_ns, on_flow_end, w);
 		if (w->match != NULL)
 			busy += ft_match_tick(w->match, w->now_ns);
