@@ -456,31 +456,26 @@ frag_hold(struct ft_worker *w, unsigned si, struct rte_mbuf *mb, const struct ft
 }
 
 /*
- * Let waiting fragments go, in the order they came: those of first fragment
- * `first` (just remembered by the attribution table), or with first NULL those
- * whose time is up before now_ns (all of them with now_ns UINT64_MAX). Each is
- * looked up again, counted, and dispatched or put in local[] (room for
- * FT_FRAG_WAIT_MAX more). Returns the new count of local[].
+ * Let waiting fragments go, in the order they came: those the attribution
+ * table now knows the first fragment of (it just came), and those whose time
+ * is up before now_ns (all of them with now_ns UINT64_MAX). Each is counted,
+ * and dispatched or put in local[] (room for FT_FRAG_WAIT_MAX more). Returns
+ * the new count of local[].
  */
 static unsigned
-frag_release(struct ft_worker *w, const struct ft_pkt *first, uint64_t now_ns,
-	     struct rte_mbuf **local, unsigned nl)
+frag_release(struct ft_worker *w, uint64_t now_ns, struct rte_mbuf **local, unsigned nl)
 {
-	struct ft_frag_dgram id;
 	unsigned kept = 0;
 
-	if (first != NULL)
-		ft_frag_dgram_set(&id, first);
 	for (unsigned k = 0; k < w->nwait; k++) {
 		struct frag_wait *f = &w->wait[k];
 		struct ft_pkt *pkt = pkt_of(f->m);
-		enum ft_frag_result fr;
+		enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
 
-		if (first != NULL ? !ft_frag_dgram_is(&id, pkt) : f->deadline_ns >= now_ns) {
+		if (fr != FT_FRAG_ATTRIBUTED && f->deadline_ns >= now_ns) {
 			w->wait[kept++] = *f;
 			continue;
 		}
-		fr = ft_frag_table_packet(w->frags, pkt);
 		w->c.fragments_attributed += fr == FT_FRAG_ATTRIBUTED;
 		w->c.fragments_waited += fr == FT_FRAG_ATTRIBUTED;
 		w->c.fragments_unattributed += fr == FT_FRAG_UNATTRIBUTED;
@@ -500,7 +495,7 @@ frag_expire(struct ft_worker *w, uint64_t now_ns)
 
 	if (w->nwait == 0 || (now_ns != UINT64_MAX && w->wait[0].deadline_ns >= now_ns))
 		return;
-	process(w, local, frag_release(w, NULL, now_ns, local, 0));
+	process(w, local, frag_release(w, now_ns, local, 0));
 }
 
 /* Read one burst from a source (or its pacer), parse it, dispatch or process it. */
@@ -572,7 +567,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 				/* A first fragment: what waited for it follows it. */
 				if (!(dispatch && dispatched(w, ippair, mb, pkt)))
 					local[nl++] = mb;
-				nl = frag_release(w, pkt, 0, local, nl);
+				nl = frag_release(w, 0, local, nl);
 				continue;
 			}
 		}
