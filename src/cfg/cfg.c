@@ -33,6 +33,7 @@ enum value_type {
 	T_SIZE,	    /* bytes: integer with optional unit k, m, g (powers of 1024), in [min, max] */
 	T_ENUM,	    /* one of choices[], stored as its index (an int-sized enum) */
 	T_RATIO,    /* decimal number in [min, max] (a double) */
+	T_SET,	    /* comma-separated names of choices[], or "none": bit i for choices[i] */
 };
 
 struct key_spec {
@@ -55,6 +56,11 @@ static const char *const full_policy_choices[] = {"evict", "refuse", NULL};
 static const char *const match_mode_choices[] = {"stream", "block", "off", NULL};
 static const char *const match_fallback_choices[] = {"block", "skip", NULL};
 static const char *const dispatch_hash_choices[] = {"flow", "ippair", NULL};
+/* Bit i is enum ft_tunnel i + 1. */
+static const char *const tunnel_choices[] = {"gre",    "ipip", "vxlan", "geneve",
+					     "teredo", "gtp",  NULL};
+static_assert(sizeof(tunnel_choices) / sizeof(tunnel_choices[0]) == FT_TUNNEL_MAX,
+	      "a name for every tunnel");
 
 static const struct key_spec dataplane_keys[] = {
 	{"instance", T_NAME, CFG(instance), 0, 0, NULL},
@@ -97,6 +103,7 @@ static const struct key_spec flow_keys[] = {
 	{"fragment_table_size", T_POW2, CFG(fragment_table_size), 4, 1U << 24, NULL},
 	{"fragment_timeout", T_DURATION, CFG(fragment_timeout_ns), SEC / 1000, 3600 * SEC, NULL},
 	{"fragment_wait", T_DURATION, CFG(fragment_wait_ns), 0, 60 * SEC, NULL},
+	{"tunnels", T_SET, CFG(tunnels), 0, 0, tunnel_choices},
 	{NULL},
 };
 
@@ -141,7 +148,12 @@ static const struct key_spec port_keys[] = {
 	{NULL},
 };
 
-#define MAX_KEYS 16 /* per section, for duplicate detection */
+#define MAX_KEYS 24 /* per section, for duplicate detection */
+#define KEYS(a)	 (sizeof(a) / sizeof((a)[0]) - 1)
+static_assert(KEYS(dataplane_keys) <= MAX_KEYS && KEYS(export_keys) <= MAX_KEYS &&
+		      KEYS(flow_keys) <= MAX_KEYS && KEYS(stats_keys) <= MAX_KEYS &&
+		      KEYS(match_keys) <= MAX_KEYS && KEYS(port_keys) <= MAX_KEYS,
+	      "a section has more keys than duplicate detection tracks");
 
 struct section_spec {
 	const char *name;
@@ -206,6 +218,7 @@ ft_config_defaults(struct ft_config *cfg)
 	cfg->fragment_table_size = 4096;
 	cfg->fragment_timeout_ns = 30 * SEC;
 	cfg->fragment_wait_ns = SEC / 10;
+	cfg->tunnels = FT_TUNNEL_ALL;
 
 	cfg->stats_enable = false;
 	cfg->stats_bucket_ns = 1 * SEC;
@@ -413,6 +426,56 @@ resolve_file(const char *base_dir, const char *v, char *out, size_t out_len, cha
 	return 0;
 }
 
+/* A set of choices: names separated by commas (and blanks), or "none". */
+static int
+parse_set(const char *v, const char *const *choices, unsigned *out, char *why, size_t why_len)
+{
+	unsigned set = 0;
+	const char *p = v;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strcmp(p, "none") == 0) {
+		*out = 0;
+		return 0;
+	}
+	for (;;) {
+		size_t n;
+		int i;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, ", \t");
+		for (i = 0; choices[i] != NULL; i++)
+			if (strlen(choices[i]) == n && strncmp(p, choices[i], n) == 0)
+				break;
+		if (n == 0 || choices[i] == NULL) {
+			char list[128] = "";
+
+			for (int j = 0; choices[j] != NULL; j++) {
+				strncat(list, j ? ", " : "", sizeof(list) - strlen(list) - 1);
+				strncat(list, choices[j], sizeof(list) - strlen(list) - 1);
+			}
+			snprintf(why, why_len, "'%.*s' is not one of: %s (or none, alone)",
+				 (int)(n < 64 ? n : 64), p, list);
+			return -1;
+		}
+		set |= 1u << i;
+		p += n;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',') {
+			snprintf(why, why_len, "'%s': names are separated by commas", v);
+			return -1;
+		}
+		p++;
+	}
+	*out = set;
+	return 0;
+}
+
 /* Parse value v for spec into the field at base + spec->offset. */
 static int
 set_value(const struct key_spec *spec, void *base, const char *v, const char *base_dir, char *why,
@@ -511,6 +574,8 @@ set_value(const struct key_spec *spec, void *base, const char *v, const char *ba
 		*(double *)field = x;
 		return 0;
 	}
+	case T_SET:
+		return parse_set(v, spec->choices, field, why, why_len);
 	case T_FILE_OPT:
 		if (v[0] == '\0') {
 			*(char *)field = '\0';

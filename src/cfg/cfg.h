@@ -117,6 +117,7 @@ struct ft_config {
 	uint32_t fragment_table_size;
 	uint64_t fragment_timeout_ns;
 	uint64_t fragment_wait_ns; /* a later fragment waits for its first; 0: not */
+	unsigned tunnels;	   /* looked into: 1 << (enum ft_tunnel - 1) bits */
 
 	/* [stats] */
 	bool stats_enable;

@@ -388,6 +388,7 @@ struct name_text {
 };
 static struct name_text tcp_state_text[256];
 static struct name_text end_reason_text[256];
+static struct name_text tunnel_text[256];
 
 static void
 name_table_init(struct name_text *t, const char *const *names, unsigned int count)
@@ -409,6 +410,7 @@ static void __attribute__((constructor)) name_text_init(void)
 {
 	name_table_init(tcp_state_text, ft_tcp_state_names, FT_TCP_STATE_MAX);
 	name_table_init(end_reason_text, ft_end_reason_names, FT_END_MAX);
+	name_table_init(tunnel_text, ft_tunnel_names, FT_TUNNEL_MAX);
 }
 
 static inline char *
@@ -419,7 +421,7 @@ put_name(char *p, const struct name_text *t)
 }
 
 /* ,"ip_version":..,"proto":..,"src_ip":..,"src_port":..,"dst_ip":..,"dst_port":..
- * [,"vlan":[..]] with src the key endpoint `src`. */
+ * [,"vlan":[..]][,"tunnel":".."] with src the key endpoint `src`. */
 static char *
 put_tuple(char *p, const struct ft_flow_key *k, unsigned int src)
 {
@@ -445,6 +447,11 @@ put_tuple(char *p, const struct ft_flow_key *k, unsigned int src)
 			p = put_u64(p, k->vlan[1]);
 		}
 		*p++ = ']';
+	}
+	if (k->tunnel != FT_TUNNEL_NONE) {
+		PUT(p, ",\"tunnel\":\"");
+		p = put_name(p, &tunnel_text[k->tunnel]);
+		*p++ = '"';
 	}
 	return p;
 }

@@ -684,6 +684,7 @@ main(int argc, char **argv)
 				.stats = stats_params(&cfg),
 				.dispatch_backpressure = all_finite,
 				.dispatch_ippair = cfg.dispatch_hash == FT_DISPATCH_CFG_IPPAIR,
+				.tunnels = cfg.tunnels,
 				.frag_entries = cfg.fragment_table_size,
 				.frag_timeout_ns = cfg.fragment_timeout_ns,
 				.frag_wait_ns = cfg.fragment_wait_ns,

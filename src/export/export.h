@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 14
+#define FT_EXPORT_LAYOUT_VERSION 15
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -142,7 +142,16 @@ static const char *const ft_tcp_state_names[FT_TCP_STATE_MAX] = {
  *  38  vlan[1]    2 B  inner VLAN id (0: none)
  *  40  proto      1 B  IP protocol number (after IPv6 extension headers)
  *  41  family     1 B  4 or 6
- *  42  pad        6 B  zero
+ *  42  tunnel     1 B  enum ft_tunnel the flow's packets came in (0: none)
+ *  43  pad        5 B  zero
+ *
+ * A tunnelled packet is keyed by the packet inside the tunnel (src/parse):
+ * addresses, ports, protocol and family are the inner packet's, the VLANs
+ * those of the outer and then the inner Ethernet header. The tunnel type keeps
+ * a flow seen both in a tunnel and in the clear (a link that carries both)
+ * two flows. Tunnel ids (VNI, GRE key, TEID) are not in the key: they may
+ * differ between a flow's two directions (Open vSwitch's Geneve does that,
+ * td_geneve.pcap; GTP-U's TEIDs always do).
  *
  * "Lower" compares (address bytes, then port) as unsigned big-endian numbers.
  */
@@ -152,11 +161,32 @@ struct ft_flow_key {
 	uint16_t vlan[2];
 	uint8_t proto;
 	uint8_t family;
-	uint8_t pad[6];
+	uint8_t tunnel;
+	uint8_t pad[5];
 };
 static_assert(sizeof(struct ft_flow_key) == 48, "flow key layout");
 static_assert(offsetof(struct ft_flow_key, port) == 32, "flow key layout");
 static_assert(offsetof(struct ft_flow_key, proto) == 40, "flow key layout");
+
+/* Tunnels the parser looks into (struct ft_flow_key.tunnel; bit 1 << (t - 1)
+ * of a set of them). Names are part of the output format. */
+enum ft_tunnel {
+	FT_TUNNEL_NONE = 0,
+	FT_TUNNEL_GRE,	  /* IP protocol 47: IP, Ethernet, ERSPAN I/II/III, PPP */
+	FT_TUNNEL_IPIP,	  /* IP protocols 4 and 41: IPv4 or IPv6 in IP */
+	FT_TUNNEL_VXLAN,  /* UDP to port 4789 */
+	FT_TUNNEL_GENEVE, /* UDP to port 6081 */
+	FT_TUNNEL_TEREDO, /* UDP from or to port 3544: IPv6 */
+	FT_TUNNEL_GTP,	  /* GTP-U, UDP to port 2152: G-PDUs */
+	FT_TUNNEL_MAX
+};
+#define FT_TUNNEL_ALL ((1u << (FT_TUNNEL_MAX - 1)) - 1)
+
+static const char *const ft_tunnel_names[FT_TUNNEL_MAX] = {
+	[FT_TUNNEL_NONE] = "none",   [FT_TUNNEL_GRE] = "gre",	    [FT_TUNNEL_IPIP] = "ipip",
+	[FT_TUNNEL_VXLAN] = "vxlan", [FT_TUNNEL_GENEVE] = "geneve", [FT_TUNNEL_TEREDO] = "teredo",
+	[FT_TUNNEL_GTP] = "gtp",
+};
 
 /* Word w (0-5) of a key, for hashing and comparing keys word by word (memcpy:
  * the key's fields are not uint64_t, so reading them through a uint64_t

@@ -328,7 +328,7 @@ l4_header(struct ft_pkt *pkt, uint8_t *buf, uint32_t total, uint32_t first_hdr)
 	ip[0] = 0x45; /* version 4, 20 bytes */
 	ip[8] = 64;
 	ip[9] = pkt->key.proto;
-	if (ft_parse(ip, HEADROOM + total, FT_LINK_IPV4, &h) != 0 ||
+	if (ft_parse(ip, HEADROOM + total, FT_LINK_IPV4, 0, &h) != 0 ||
 	    (h.flags & FT_PKT_F_L4_PARTIAL))
 		return -1;
 	hdr = h.payload_offset - h.l4_offset;

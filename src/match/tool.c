@@ -148,7 +148,7 @@ read_payloads(const char *path, struct payloads *p)
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		struct ft_pkt pkt;
 
-		if (ft_parse(data, h->caplen, (enum ft_link_type)link, &pkt) != 0 ||
+		if (ft_parse(data, h->caplen, (enum ft_link_type)link, FT_TUNNEL_ALL, &pkt) != 0 ||
 		    pkt.payload_len == 0 || (pkt.flags & FT_PKT_F_FRAGMENT))
 			continue;
 		if (p->nstreams == t.mask / 2 ||

@@ -29,6 +29,12 @@
  *   - PPPoE also takes a compressed one-byte PPP protocol field (0x21, 0x57).
  *   - An empty frame on a raw-IP link is l2_truncated (there is no version
  *     nibble to judge); a link type ft_parse_link_supported() refuses is non_ip.
+ *   - Tunnels: the outer packet is parsed whole first (its fragment flags,
+ *     its L4 header), then decap() finds the inner header and parse_ip()
+ *     starts again there on a scratch struct ft_pkt, which replaces the
+ *     result only when the inner packet is a flow packet. GRE with the routing
+ *     bit (RFC 1701, obsolete) and versions other than 0 and 1 are not looked
+ *     into; nor are GTP-U messages other than G-PDUs.
  */
 #include <stddef.h>
 #include <string.h>
@@ -45,7 +51,9 @@ static_assert(offsetof(struct ft_flow_key, addr[1]) == 16 &&
 		      offsetof(struct ft_flow_key, port[1]) == 34 &&
 		      offsetof(struct ft_flow_key, vlan[0]) == 36 &&
 		      offsetof(struct ft_flow_key, vlan[1]) == 38 &&
-		      offsetof(struct ft_flow_key, family) == 41 && sizeof(struct ft_flow_key) == 48,
+		      offsetof(struct ft_flow_key, family) == 41 &&
+		      offsetof(struct ft_flow_key, tunnel) == 42 &&
+		      sizeof(struct ft_flow_key) == 48,
 	      "flow key word layout");
 
 /* One 8-byte store of word i of a key. */
@@ -75,15 +83,44 @@ store_word(struct ft_flow_key *key, unsigned i, uint64_t w)
 #define ETHERTYPE_PPPOE	   0x8864
 #define ETHERTYPE_MPLS	   0x8847
 #define ETHERTYPE_MPLS_MC  0x8848
+#define ETHERTYPE_TEB	   0x6558 /* transparent Ethernet bridging (GRE, Geneve) */
+#define ETHERTYPE_ERSPAN2  0x88be /* ERSPAN type I (no sequence) and II */
+#define ETHERTYPE_ERSPAN3  0x22eb
+#define ETHERTYPE_PPP	   0x880b /* PPP in GRE version 1 (PPTP) */
 #define PPP_IPV4	   0x0021
 #define PPP_IPV6	   0x0057
 
+#define GRE_C	     0x8000 /* checksum present */
+#define GRE_R	     0x4000 /* routing present (RFC 1701) */
+#define GRE_K	     0x2000 /* key present */
+#define GRE_S	     0x1000 /* sequence number present */
+#define GRE_A	     0x0080 /* acknowledgment number present (version 1) */
+#define GRE_VERSION  0x0007
+#define ERSPAN2_LEN  8
+#define ERSPAN3_LEN  12
+#define ERSPAN3_SUB  8 /* platform-specific subheader (flag O) */
+#define UDP_HDR_LEN  8
+#define VXLAN_PORT   4789
+#define VXLAN_LEN    8
+#define VXLAN_I	     0x08 /* the VNI is valid */
+#define GENEVE_PORT  6081
+#define GENEVE_LEN   8
+#define TEREDO_PORT  3544
+#define GTPU_PORT    2152
+#define GTPU_LEN     8
+#define GTPU_OPT_LEN 4 /* sequence number, N-PDU number, next extension type */
+#define GTPU_G_PDU   0xff
+#define GTPU_MAX_EXT 8
+
 #define PROTO_HOPOPTS  0
 #define PROTO_ICMP     1
+#define PROTO_IPIP     4
 #define PROTO_TCP      6
 #define PROTO_UDP      17
+#define PROTO_IPV6     41
 #define PROTO_ROUTING  43
 #define PROTO_FRAGMENT 44
+#define PROTO_GRE      47
 #define PROTO_AH       51
 #define PROTO_ICMPV6   58
 #define PROTO_DSTOPTS  60
@@ -113,6 +150,9 @@ enum l3_kind {
 	L3_NONE = -1, /* discard, reason set */
 	L3_IPV4 = 4,
 	L3_IPV6 = 6,
+	/* Only what a tunnel says it carries (decap()): */
+	L3_ETHER = 1,	  /* an Ethernet header */
+	L3_ETHERTYPE = 2, /* what an ethertype names (struct inner.ethertype) */
 };
 
 static inline uint16_t
@@ -171,19 +211,21 @@ ft_flow_key_hash(const struct ft_flow_key *key)
 uint32_t
 ft_flow_key_pair_hash(const struct ft_flow_key *key)
 {
-	/* Words 0-3: the addresses; word 4 without the ports: the VLANs. */
+	/* Words 0-3: the addresses; word 4 without the ports: the VLANs; word 5
+	 * without the protocol: family and tunnel. */
 	uint32_t h = rte_hash_crc_8byte(ft_flow_key_word(key, 0), 0x3c6ef372);
 
 	h = rte_hash_crc_8byte(ft_flow_key_word(key, 1), h);
 	h = rte_hash_crc_8byte(ft_flow_key_word(key, 2), h);
 	h = rte_hash_crc_8byte(ft_flow_key_word(key, 3), h);
 	h = rte_hash_crc_8byte(ft_flow_key_word(key, 4) >> 32, h);
-	return rte_hash_crc_4byte(key->family, h);
+	return rte_hash_crc_8byte(ft_flow_key_word(key, 5) >> 8, h);
 }
 
 /*
  * Sort the endpoints, set dir, and write the key and its hash. vlans is word 4
- * of the key without the ports (vlan[0] << 32 | vlan[1] << 48).
+ * of the key without the ports (vlan[0] << 32 | vlan[1] << 48), tun word 5
+ * without protocol and family (tunnel << 16).
  *
  * The key is assembled as six 64-bit words in registers, stored whole and
  * hashed from the registers: storing it field by field and reading it back in
@@ -192,7 +234,7 @@ ft_flow_key_pair_hash(const struct ft_flow_key *key)
  */
 static __rte_always_inline void
 set_key(struct ft_pkt *pkt, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
-	uint64_t vlans, uint8_t proto, uint32_t family)
+	uint64_t vlans, uint64_t tun, uint8_t proto, uint32_t family)
 {
 	uint64_t w0, w1, w2, w3, w4, w5;
 	uint32_t h;
@@ -228,9 +270,9 @@ set_key(struct ft_pkt *pkt, const uint8_t *src, const uint8_t *dst, uint16_t spo
 	p0 = dir ? dport : sport;
 	p1 = dir ? sport : dport;
 	/* Layout of struct ft_flow_key (little-endian): ports, VLANs, then
-	 * protocol and family, then zero padding. */
+	 * protocol, family and tunnel. */
 	w4 = (uint64_t)p0 | (uint64_t)p1 << 16 | vlans;
-	w5 = (uint64_t)proto | (uint64_t)family << 8;
+	w5 = (uint64_t)proto | (uint64_t)family << 8 | tun;
 	store_word(&pkt->key, 0, w0);
 	store_word(&pkt->key, 1, w1);
 	store_word(&pkt->key, 2, w2);
@@ -297,10 +339,10 @@ ip_length_end(const uint8_t *data, uint32_t len, uint32_t off, uint32_t family)
  */
 static inline int
 follow_ethertype(const uint8_t *data, uint32_t len, uint32_t *off, uint16_t type,
-		 struct ft_pkt *pkt, uint8_t *reason)
+		 struct ft_pkt *pkt, unsigned *ntags, uint8_t *reason)
 {
 	uint32_t o = *off;
-	unsigned int tags = 0;
+	unsigned int tags = *ntags;
 	unsigned int labels;
 
 	for (;;) {
@@ -324,7 +366,7 @@ follow_ethertype(const uint8_t *data, uint32_t len, uint32_t *off, uint16_t type
 			}
 			if (tags < 2)
 				pkt->key.vlan[tags] = load_be16(data + o) & 0x0fff;
-			tags++;
+			*ntags = ++tags;
 			type = load_be16(data + o + 2);
 			o += VLAN_TAG_LEN;
 			continue;
@@ -442,82 +484,306 @@ l4_header_short(const uint8_t *h, uint32_t left, uint32_t field_left, uint32_t h
 	return L4_SHORT_PARTIAL;
 }
 
-/* Out of line: ft_parse() stays a small function around its fast path. */
-__rte_noinline int
-ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt)
+static int parse_ip(const uint8_t *data, uint32_t len, uint32_t bound, uint32_t off, int kind,
+		    unsigned tunnels, unsigned depth, unsigned tags, uint64_t tun,
+		    struct ft_pkt *pkt, uint8_t *reason);
+
+/* A tunnel's inner packet: where it starts and what it is. */
+struct inner {
+	uint32_t off;
+	int kind;	    /* enum l3_kind: L3_IPV4, L3_IPV6, L3_ETHER or L3_ETHERTYPE */
+	uint16_t ethertype; /* L3_ETHERTYPE */
+	uint8_t type;	    /* enum ft_tunnel */
+};
+
+/* IP by its version nibble at o (GTP-U, which does not say). */
+static inline int
+ip_by_version(const uint8_t *data, uint32_t end, uint32_t o)
+{
+	if (end - o < 1)
+		return L3_NONE;
+	switch (data[o] >> 4) {
+	case 4:
+		return L3_IPV4;
+	case 6:
+		return L3_IPV6;
+	default:
+		return L3_NONE;
+	}
+}
+
+/* GRE (RFC 2784, 2890; version 1: RFC 2637) at o, end - o bytes. */
+static int
+gre_inner(const uint8_t *data, uint32_t end, uint32_t o, struct inner *in)
+{
+	const uint8_t *h = data + o;
+	uint32_t hl = 4;
+	uint16_t fl, type;
+
+	if (end - o < 4)
+		return -1;
+	fl = load_be16(h);
+	type = load_be16(h + 2);
+	if ((fl & GRE_VERSION) == 0) {
+		if (fl & GRE_R)
+			return -1;
+		hl += (fl & GRE_C) ? 4 : 0;
+		hl += (fl & GRE_K) ? 4 : 0;
+		hl += (fl & GRE_S) ? 4 : 0;
+	} else if ((fl & GRE_VERSION) == 1) {
+		/* PPTP: key (payload length, call id) always, PPP only. */
+		if (type != ETHERTYPE_PPP || !(fl & GRE_K) || (fl & (GRE_C | GRE_R)))
+			return -1;
+		hl += 4;
+		hl += (fl & GRE_S) ? 4 : 0;
+		hl += (fl & GRE_A) ? 4 : 0;
+	} else {
+		return -1;
+	}
+	if (end - o < hl)
+		return -1;
+	o += hl;
+	in->type = FT_TUNNEL_GRE;
+	switch (type) {
+	case ETHERTYPE_TEB:
+		in->kind = L3_ETHER;
+		break;
+	case ETHERTYPE_ERSPAN2:
+		/* Type II has a sequence number and an 8-byte header; type I
+		 * neither. */
+		if (fl & GRE_S) {
+			if (end - o < ERSPAN2_LEN)
+				return -1;
+			o += ERSPAN2_LEN;
+		}
+		in->kind = L3_ETHER;
+		break;
+	case ETHERTYPE_ERSPAN3:
+		if (end - o < ERSPAN3_LEN)
+			return -1;
+		if (data[o + ERSPAN3_LEN - 1] & 0x01) { /* O: a subheader follows */
+			if (end - o < ERSPAN3_LEN + ERSPAN3_SUB)
+				return -1;
+			o += ERSPAN3_SUB;
+		}
+		o += ERSPAN3_LEN;
+		in->kind = L3_ETHER;
+		break;
+	case ETHERTYPE_PPP:
+		/* PPP in HDLC-like framing: address and control (0xff 0x03)
+		 * unless compressed, then a protocol of one or two bytes. */
+		if (end - o >= 2 && data[o] == 0xff && data[o + 1] == 0x03)
+			o += 2;
+		if (end - o >= 1 && (data[o] & 0x01)) {
+			type = data[o];
+			o += 1;
+		} else if (end - o >= 2) {
+			type = load_be16(data + o);
+			o += 2;
+		} else {
+			return -1;
+		}
+		if (type == PPP_IPV4)
+			in->kind = L3_IPV4;
+		else if (type == PPP_IPV6)
+			in->kind = L3_IPV6;
+		else
+			return -1;
+		break;
+	default:
+		in->kind = L3_ETHERTYPE;
+		in->ethertype = type;
+		break;
+	}
+	in->off = o;
+	return 0;
+}
+
+/* Teredo (RFC 4380) in a UDP payload at o: IPv6, after an authentication and
+ * an origin indicator if present, whose length is exactly the rest of the
+ * outer IP packet (len_end: its end as its length field gives it, captured or
+ * not). */
+static int
+teredo_inner(const uint8_t *data, uint32_t end, uint32_t len_end, uint32_t o, struct inner *in)
+{
+	if (end - o >= 4 && load_be16(data + o) == 0x0001) {
+		uint32_t n = 4u + data[o + 2] + data[o + 3] + 8 + 1;
+
+		if (end - o < n)
+			return -1;
+		o += n;
+	}
+	if (end - o >= 8 && load_be16(data + o) == 0x0000)
+		o += 8;
+	if (end - o < IPV6_HDR_LEN || (data[o] >> 4) != 6 ||
+	    load_be16(data + o + 4) != len_end - o - IPV6_HDR_LEN)
+		return -1;
+	in->type = FT_TUNNEL_TEREDO;
+	in->kind = L3_IPV6;
+	in->off = o;
+	return 0;
+}
+
+/* GTP-U (3GPP TS 29.281) G-PDU in a UDP payload at o. */
+static int
+gtpu_inner(const uint8_t *data, uint32_t end, uint32_t o, struct inner *in)
+{
+	const uint8_t *h = data + o;
+	uint32_t hl = GTPU_LEN;
+
+	/* Version 1, protocol type GTP, a G-PDU. */
+	if (end - o < GTPU_LEN || (h[0] >> 5) != 1 || !(h[0] & 0x10) || h[1] != GTPU_G_PDU)
+		return -1;
+	if (h[0] & 0x07) {
+		uint8_t next;
+
+		hl += GTPU_OPT_LEN;
+		if (end - o < hl)
+			return -1;
+		next = (h[0] & 0x04) ? h[hl - 1] : 0;
+		for (unsigned n = 0; next != 0; n++) {
+			uint32_t xl;
+
+			if (n == GTPU_MAX_EXT || end - o - hl < 1)
+				return -1;
+			xl = h[hl] * 4u;
+			if (xl == 0 || end - o - hl < xl)
+				return -1;
+			next = h[hl + xl - 1];
+			hl += xl;
+		}
+	}
+	o += hl;
+	in->type = FT_TUNNEL_GTP;
+	in->kind = ip_by_version(data, end, o);
+	in->off = o;
+	return in->kind == L3_NONE ? -1 : 0;
+}
+
+/* The inner packet of a tunnel asked for at l4 (the outer protocol's header,
+ * end the outer IP's end). Returns 0 with *in set, -1 if there is none. */
+static int
+tunnel_inner(const uint8_t *data, uint32_t end, uint32_t len_end, uint32_t l4, uint8_t proto,
+	     unsigned tunnels, struct inner *in)
+{
+#define WANT(t) (tunnels & (1u << ((t)-1)))
+	uint16_t sport, dport;
+	uint32_t o = l4 + UDP_HDR_LEN;
+
+	in->ethertype = 0;
+	switch (proto) {
+	case PROTO_GRE:
+		return WANT(FT_TUNNEL_GRE) ? gre_inner(data, end, l4, in) : -1;
+	case PROTO_IPIP:
+	case PROTO_IPV6:
+		if (!WANT(FT_TUNNEL_IPIP))
+			return -1;
+		in->type = FT_TUNNEL_IPIP;
+		in->kind = proto == PROTO_IPIP ? L3_IPV4 : L3_IPV6;
+		in->off = l4;
+		return 0;
+	case PROTO_UDP:
+		break;
+	default:
+		return -1;
+	}
+	if (end - l4 < UDP_HDR_LEN)
+		return -1;
+	sport = load_be16(data + l4);
+	dport = load_be16(data + l4 + 2);
+	if (dport == VXLAN_PORT && WANT(FT_TUNNEL_VXLAN)) {
+		if (end - o < VXLAN_LEN || !(data[o] & VXLAN_I))
+			return -1;
+		in->type = FT_TUNNEL_VXLAN;
+		in->kind = L3_ETHER;
+		in->off = o + VXLAN_LEN;
+		return 0;
+	}
+	if (dport == GENEVE_PORT && WANT(FT_TUNNEL_GENEVE)) {
+		uint32_t hl;
+
+		if (end - o < GENEVE_LEN || (data[o] >> 6) != 0)
+			return -1;
+		hl = GENEVE_LEN + (data[o] & 0x3f) * 4u;
+		if (end - o < hl)
+			return -1;
+		in->type = FT_TUNNEL_GENEVE;
+		in->ethertype = load_be16(data + o + 2);
+		in->kind = in->ethertype == ETHERTYPE_TEB ? L3_ETHER : L3_ETHERTYPE;
+		in->off = o + hl;
+		return 0;
+	}
+	if (dport == GTPU_PORT && WANT(FT_TUNNEL_GTP))
+		return gtpu_inner(data, end, o, in);
+	if ((sport == TEREDO_PORT || dport == TEREDO_PORT) && WANT(FT_TUNNEL_TEREDO))
+		return teredo_inner(data, end, len_end, o, in);
+	return -1;
+#undef WANT
+}
+
+/*
+ * Parse the inner packet of a tunnel the outer packet (parsed up to its L4
+ * header at l4, its IP ending at end as captured and at len_end as its length
+ * field says) carries. The inner IP's length is bounded by len_end: a packet
+ * inside cannot be longer than the one carrying it. Returns 0 with pkt replaced by
+ * the inner packet's result, or -1 with pkt untouched: no tunnel asked for,
+ * or nothing inside that is a flow packet. Off the hot path.
+ */
+static __rte_noinline __rte_cold int
+decap(const uint8_t *data, uint32_t end, uint32_t len_end, uint32_t l4, uint8_t proto,
+      unsigned tunnels, unsigned depth, unsigned tags, struct ft_pkt *pkt)
+{
+	struct inner in;
+	struct ft_pkt sub;
+	uint32_t o;
+	uint8_t reason;
+	int kind;
+
+	if (tunnel_inner(data, end, len_end, l4, proto, tunnels, &in) != 0)
+		return -1;
+	memset(&sub, 0, offsetof(struct ft_pkt, port));
+	sub.payload_ip_len = 0;
+	sub.key.vlan[0] = pkt->key.vlan[0];
+	sub.key.vlan[1] = pkt->key.vlan[1];
+	o = in.off;
+	kind = in.kind;
+	if (kind == L3_ETHER) {
+		if (end - o < ETHER_HDR_LEN)
+			return -1;
+		o += ETHER_HDR_LEN;
+		kind = follow_ethertype(data, end, &o, load_be16(data + o - 2), &sub, &tags,
+					&reason);
+	} else if (kind == L3_ETHERTYPE) {
+		kind = follow_ethertype(data, end, &o, in.ethertype, &sub, &tags, &reason);
+	}
+	if (kind != L3_IPV4 && kind != L3_IPV6)
+		return -1;
+	if (parse_ip(data, end, len_end, o, kind, tunnels, depth + 1, tags, (uint64_t)in.type << 16,
+		     &sub, &reason) != 0)
+		return -1;
+	memcpy(pkt, &sub, offsetof(struct ft_pkt, port));
+	pkt->payload_ip_len = sub.payload_ip_len;
+	return 0;
+}
+
+/*
+ * Parse from the IP header at off (kind: L3_IPV4 or L3_IPV6) to the flow key.
+ * bound: where the IP length may end at most (inside a tunnel, the outer
+ * packet's end by its length field; else UINT32_MAX). depth: tunnels already
+ * taken off; tags: VLAN tags seen so far; tun: the key's tunnel bits
+ * (set_key()). Returns 0, or -1 with *reason set.
+ */
+static int
+parse_ip(const uint8_t *data, uint32_t len, uint32_t bound, uint32_t off, int kind,
+	 unsigned tunnels, unsigned depth, unsigned tags, uint64_t tun, struct ft_pkt *pkt,
+	 uint8_t *reason_out)
 {
 	const uint8_t *src, *dst;
-	uint32_t off, l4, ip_end, ip_len_end, family;
+	uint32_t l4, ip_end, ip_len_end, family;
 	uint16_t sport = 0, dport = 0;
 	uint8_t reason = FT_DISCARD_NON_IP;
 	uint8_t proto;
-	int kind;
 
-	/* Everything the parser owns except payload_ip_len sits before port. */
-	memset(pkt, 0, offsetof(struct ft_pkt, port));
-	pkt->payload_ip_len = 0;
-
-	switch (link) {
-	case FT_LINK_ETHERNET:
-		if (unlikely(len < ETHER_HDR_LEN))
-			goto l2_truncated;
-		off = ETHER_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data + 12), pkt, &reason);
-		break;
-	case FT_LINK_LINUX_SLL:
-		if (unlikely(len < SLL_HDR_LEN))
-			goto l2_truncated;
-		off = SLL_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data + 14), pkt, &reason);
-		break;
-	case FT_LINK_LINUX_SLL2:
-		if (unlikely(len < SLL2_HDR_LEN))
-			goto l2_truncated;
-		off = SLL2_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data), pkt, &reason);
-		break;
-	case FT_LINK_NULL:
-		if (unlikely(len < NULL_HDR_LEN))
-			goto l2_truncated;
-		/* Host order of the capturing machine, which the file does not
-		 * record: every IP family value fits in 16 bits, so a value that
-		 * does not was written in the other byte order. */
-		memcpy(&family, data, sizeof(family));
-		family = rte_le_to_cpu_32(family);
-		if (family > 0xffff)
-			family = rte_bswap32(family);
-		off = NULL_HDR_LEN;
-		kind = l3_kind_of_family(family);
-		break;
-	case FT_LINK_LOOP:
-		if (unlikely(len < NULL_HDR_LEN))
-			goto l2_truncated;
-		off = NULL_HDR_LEN;
-		kind = l3_kind_of_family(load_be32(data));
-		break;
-	case FT_LINK_RAW:
-		if (unlikely(len == 0))
-			goto l2_truncated;
-		off = 0;
-		kind = data[0] >> 4;
-		if (kind != L3_IPV4 && kind != L3_IPV6) {
-			reason = FT_DISCARD_IP_BAD_VERSION;
-			goto discard;
-		}
-		break;
-	case FT_LINK_IPV4:
-		off = 0;
-		kind = L3_IPV4;
-		break;
-	case FT_LINK_IPV6:
-		off = 0;
-		kind = L3_IPV6;
-		break;
-	default:
-		goto discard; /* non_ip: not a link this parser knows */
-	}
-	if (unlikely(kind == L3_NONE))
-		goto discard;
 	pkt->l3_offset = (uint16_t)off;
 
 	if (kind == L3_IPV4) {
@@ -542,7 +808,7 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 			goto discard;
 		}
 		/* A total length of 0 gives len, which the check above made >= IHL. */
-		ip_len_end = ip_length_end(data, len, off, 4);
+		ip_len_end = RTE_MIN(ip_length_end(data, len, off, 4), bound);
 		if (unlikely(ip_len_end - off < ihl_len)) {
 			reason = FT_DISCARD_IPV4_BAD_LENGTH;
 			goto discard;
@@ -583,7 +849,12 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 			goto discard;
 		}
 		proto = ip[6];
-		ip_len_end = ip_length_end(data, len, off, 6);
+		ip_len_end = RTE_MIN(ip_length_end(data, len, off, 6), bound);
+		if (unlikely(ip_len_end - off < IPV6_HDR_LEN)) {
+			/* Only inside a tunnel: the outer packet ends first. */
+			reason = FT_DISCARD_IPV6_TRUNCATED;
+			goto discard;
+		}
 		ip_end = ip_len_end < len ? ip_len_end : len;
 		src = ip + 8;
 		dst = ip + 24;
@@ -646,6 +917,12 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, stru
 	}
 l3_done:
 	/* l4 <= ip_end <= len and ip_end <= ip_len_end here. */
+	if (unlikely(tunnels != 0) && depth < FT_PARSE_MAX_TUNNELS &&
+	    !(pkt->flags & FT_PKT_F_FRAGMENT) &&
+	    (proto == PROTO_UDP || proto == PROTO_GRE || proto == PROTO_IPIP ||
+	     proto == PROTO_IPV6) &&
+	    decap(data, ip_end, ip_len_end, l4, proto, tunnels, depth, tags, pkt) == 0)
+		return 0;
 	if (unlikely(pkt->flags & FT_PKT_F_LATER_FRAG))
 		goto later_frag;
 	pkt->l4_offset = (uint16_t)l4;
@@ -729,8 +1006,93 @@ later_frag:
 
 key:
 	set_key(pkt, src, dst, sport, dport,
-		(uint64_t)pkt->key.vlan[0] << 32 | (uint64_t)pkt->key.vlan[1] << 48, proto, family);
+		(uint64_t)pkt->key.vlan[0] << 32 | (uint64_t)pkt->key.vlan[1] << 48, tun, proto,
+		family);
 	return 0;
+
+discard:
+	*reason_out = reason;
+	return -1;
+}
+
+/* Out of line: ft_parse() stays a small function around its fast path. */
+__rte_noinline int
+ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, unsigned tunnels,
+		 struct ft_pkt *pkt)
+{
+	uint32_t off, family;
+	uint8_t reason = FT_DISCARD_NON_IP;
+	unsigned tags = 0;
+	int kind;
+
+	/* Everything the parser owns except payload_ip_len sits before port. */
+	memset(pkt, 0, offsetof(struct ft_pkt, port));
+	pkt->payload_ip_len = 0;
+
+	switch (link) {
+	case FT_LINK_ETHERNET:
+		if (unlikely(len < ETHER_HDR_LEN))
+			goto l2_truncated;
+		off = ETHER_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data + 12), pkt, &tags, &reason);
+		break;
+	case FT_LINK_LINUX_SLL:
+		if (unlikely(len < SLL_HDR_LEN))
+			goto l2_truncated;
+		off = SLL_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data + 14), pkt, &tags, &reason);
+		break;
+	case FT_LINK_LINUX_SLL2:
+		if (unlikely(len < SLL2_HDR_LEN))
+			goto l2_truncated;
+		off = SLL2_HDR_LEN;
+		kind = follow_ethertype(data, len, &off, load_be16(data), pkt, &tags, &reason);
+		break;
+	case FT_LINK_NULL:
+		if (unlikely(len < NULL_HDR_LEN))
+			goto l2_truncated;
+		/* Host order of the capturing machine, which the file does not
+		 * record: every IP family value fits in 16 bits, so a value that
+		 * does not was written in the other byte order. */
+		memcpy(&family, data, sizeof(family));
+		family = rte_le_to_cpu_32(family);
+		if (family > 0xffff)
+			family = rte_bswap32(family);
+		off = NULL_HDR_LEN;
+		kind = l3_kind_of_family(family);
+		break;
+	case FT_LINK_LOOP:
+		if (unlikely(len < NULL_HDR_LEN))
+			goto l2_truncated;
+		off = NULL_HDR_LEN;
+		kind = l3_kind_of_family(load_be32(data));
+		break;
+	case FT_LINK_RAW:
+		if (unlikely(len == 0))
+			goto l2_truncated;
+		off = 0;
+		kind = data[0] >> 4;
+		if (kind != L3_IPV4 && kind != L3_IPV6) {
+			reason = FT_DISCARD_IP_BAD_VERSION;
+			goto discard;
+		}
+		break;
+	case FT_LINK_IPV4:
+		off = 0;
+		kind = L3_IPV4;
+		break;
+	case FT_LINK_IPV6:
+		off = 0;
+		kind = L3_IPV6;
+		break;
+	default:
+		goto discard; /* non_ip: not a link this parser knows */
+	}
+	if (unlikely(kind == L3_NONE))
+		goto discard;
+	if (parse_ip(data, len, UINT32_MAX, off, kind, tunnels, 0, tags, 0, pkt, &reason) == 0)
+		return 0;
+	goto discard;
 
 l2_truncated:
 	reason = FT_DISCARD_L2_TRUNCATED;
@@ -752,7 +1114,7 @@ discard:
  * decisions are a handful of compares that predict well on real traffic.
  */
 static __rte_always_inline int
-parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
+parse_fast(const uint8_t *data, uint32_t len, unsigned tunnels, struct ft_pkt *pkt)
 {
 	const uint8_t *ip, *h;
 	uint32_t off = ETHER_HDR_LEN, l4, ip_end, ip_len_end, left, hlen, family, frag_id;
@@ -828,6 +1190,12 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 	}
 	sport = load_be16(h);
 	dport = load_be16(h + 2);
+	/* UDP to a tunnel's port: the generic parser looks inside (one branch
+	 * for all four ports, taken only on them). */
+	if (proto == PROTO_UDP && tunnels != 0 &&
+	    unlikely((dport == VXLAN_PORT) | (dport == GENEVE_PORT) | (dport == GTPU_PORT) |
+		     (dport == TEREDO_PORT) | (sport == TEREDO_PORT)))
+		return 1;
 
 	pkt->l3_offset = (uint16_t)off;
 	pkt->l4_offset = (uint16_t)l4;
@@ -845,14 +1213,15 @@ parse_fast(const uint8_t *data, uint32_t len, struct ft_pkt *pkt)
 	pkt->icmp_type = 0;
 	pkt->icmp_code = 0;
 	set_key(pkt, ip + (family == 4 ? 12 : 8), ip + (family == 4 ? 16 : 24), sport, dport, vlans,
-		proto, family);
+		0, proto, family);
 	return 0;
 }
 
 int
-ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt)
+ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, unsigned tunnels,
+	 struct ft_pkt *pkt)
 {
-	if (likely(link == FT_LINK_ETHERNET) && likely(parse_fast(data, len, pkt) == 0))
+	if (likely(link == FT_LINK_ETHERNET) && likely(parse_fast(data, len, tunnels, pkt) == 0))
 		return 0;
-	return ft_parse_generic(data, len, link, pkt);
+	return ft_parse_generic(data, len, link, tunnels, pkt);
 }

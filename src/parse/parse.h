@@ -21,6 +21,26 @@
  *           mobility, HIP, shim6)
  *   L4:     TCP, UDP, UDP-Lite, SCTP (ports), ICMP and ICMPv6 (type, code);
  *           anything else is a flow keyed by addresses and protocol, ports 0
+ *   tunnels (those in the tunnels argument, a set of 1 << (enum ft_tunnel - 1)
+ *           bits): GRE (version 0: IPv4, IPv6, MPLS, transparent Ethernet,
+ *           ERSPAN type I, II and III; version 1, PPTP: PPP), IPv4 and IPv6 in
+ *           IP (protocols 4, 41), VXLAN (UDP to 4789), Geneve (UDP to 6081),
+ *           Teredo (UDP from or to 3544, IPv6 with its origin or
+ *           authentication indicator), GTP-U G-PDUs (UDP to 2152, extension
+ *           headers walked). Up to FT_PARSE_MAX_TUNNELS deep.
+ *
+ * Tunnels. A packet that is not a fragment and carries one of the tunnels
+ * asked for is parsed again from the packet inside, and that one is the flow
+ * packet: key (with the tunnel's type in key.tunnel: the innermost one's when
+ * tunnels nest), offsets, TCP fields and payload are the inner packet's, and
+ * the inner IP's length is bounded by the outer's end. VLAN ids fill the key's
+ * two slots in the order they come (outer headers first). When the inside is
+ * not a flow packet for the parser (ARP in VXLAN, a cut or malformed inner
+ * header, a GTP message other than a G-PDU), the outer packet is the flow
+ * packet, as without decapsulation: a tunnel never loses a packet that its
+ * outer headers account for. A fragmented outer packet is not looked into
+ * (its later fragments could not follow it): it stays a flow of the outer
+ * addresses.
  *
  * Lengths: the IP packet ends at the smaller of the captured bytes and the IP
  * length field (so Ethernet padding is not payload, and a snaplen cut is not an
@@ -72,6 +92,7 @@
 #define FT_PARSE_MAX_VLAN     4
 #define FT_PARSE_MAX_MPLS     8
 #define FT_PARSE_MAX_IPV6_EXT 8
+#define FT_PARSE_MAX_TUNNELS  2 /* nested tunnels looked into */
 
 /* Link types a port can deliver. Values are the pcap LINKTYPE_* numbers. */
 enum ft_link_type {
@@ -174,22 +195,26 @@ static_assert(offsetof(struct ft_pkt, ts_ns) == 88, "struct ft_pkt layout");
  * @param data  first byte of the frame (the link-layer header for link)
  * @param len   captured bytes available at data
  * @param link  link type of the frame (enum ft_link_type)
+ * @param tunnels tunnels to look into: 1 << (enum ft_tunnel - 1) bits, 0 for
+ *              none, FT_TUNNEL_ALL for all
  * @param pkt   output; every field the parser owns is written, including the
  *              key's padding, whatever the result
  * @return 0 when pkt describes a flow packet; -1 when the frame belongs to no
  *         flow, with pkt->discard set to the reason (enum ft_discard)
  */
-int ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt);
+int ft_parse(const uint8_t *data, uint32_t len, enum ft_link_type link, unsigned tunnels,
+	     struct ft_pkt *pkt);
 
 /*
  * ft_parse() without its fast path: the one parser for every frame, which
  * ft_parse() falls back to for anything but the common case (Ethernet with at
  * most one VLAN tag, IPv4 without options or fragmentation or IPv6 without
- * extension headers, a whole TCP or UDP header). Same contract and, for every
+ * extension headers, a whole TCP or UDP header, not to a tunnel port). Same contract and, for every
  * input, the same result and the same bytes in pkt as ft_parse(): exposed so
  * tests and the fuzzer can hold the two paths against each other.
  */
-int ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft_pkt *pkt);
+int ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, unsigned tunnels,
+		     struct ft_pkt *pkt);
 
 /*
  * Hash of a flow key: CRC32C over the whole key. Symmetric because the key is.

@@ -511,6 +511,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const uint16_t port_index = s->port_index;
 	const bool dispatch = s->dispatch, packet_clock = s->packet_clock;
 	const bool ippair = w->p.dispatch_ippair;
+	const unsigned tunnels = w->p.tunnels;
 	const uint32_t cut_len = s->cut_len;
 	unsigned n, nl = 0;
 	uint64_t arrival_ns = 0, rx_bytes = 0;
@@ -546,7 +547,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 			len = RTE_MIN(chain_bytes(mb), (uint32_t)LINEAR_MAX);
 			data = rte_pktmbuf_read(mb, 0, len, w->linear);
 		}
-		if (unlikely(ft_parse(data, len, link, pkt) != 0)) {
+		if (unlikely(ft_parse(data, len, link, tunnels, pkt) != 0)) {
 			count_discard(w, pkt->discard, mb->pkt_len);
 			rte_pktmbuf_free(mb);
 			continue;

@@ -74,6 +74,7 @@ struct ft_worker_params {
 	struct ft_stats_params stats; /* figures only: the worker fills table, counters, sink */
 	bool dispatch_backpressure; /* finite inputs: wait on a full dispatch ring, never drop */
 	bool dispatch_ippair;	    /* dispatch by address pair, not flow (ft_flow_key_pair_hash) */
+	unsigned tunnels;	    /* tunnels the parser looks into (ft_parse()) */
 	uint32_t frag_entries;	    /* fragment attribution table: entries (0: off) */
 	uint64_t frag_timeout_ns;
 	uint64_t frag_wait_ns;	    /* how long a later fragment waits for its first (0: not) */

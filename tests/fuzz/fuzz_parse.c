@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for ft_parse(). The first input byte picks the link type
- * (modulo the eight the parser supports), the rest is the frame, parsed in
+ * (its low three bits: the eight the parser supports) and the tunnels looked
+ * into (bit 7 set: none, else all), the rest is the frame, parsed in
  * place so the frame ends exactly where libFuzzer's buffer does (ASan sees any
  * over-read).
  *
@@ -71,22 +72,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ft_pkt a, b, g;
 	enum ft_link_type link;
+	unsigned tunnels;
 	const uint8_t *frame;
 	uint32_t len, have;
 	int ra, rb, rg;
 
 	if (size == 0 || size - 1 > UINT32_MAX)
 		return 0;
-	link = links[data[0] % (sizeof(links) / sizeof(links[0]))];
+	static_assert(sizeof(links) / sizeof(links[0]) == 8, "three bits pick the link");
+	link = links[data[0] & 7];
+	tunnels = (data[0] & 0x80) ? 0 : FT_TUNNEL_ALL;
 	len = (uint32_t)(size - 1);
 	frame = data + 1;
 
 	memset(&a, 0x00, sizeof(a));
 	memset(&b, 0xff, sizeof(b));
 	memset(&g, 0x00, sizeof(g));
-	ra = ft_parse(data + 1, len, link, &a);
-	rb = ft_parse(data + 1, len, link, &b);
-	rg = ft_parse_generic(data + 1, len, link, &g);
+	ra = ft_parse(data + 1, len, link, tunnels, &a);
+	rb = ft_parse(data + 1, len, link, tunnels, &b);
+	rg = ft_parse_generic(data + 1, len, link, tunnels, &g);
 
 	CHECK(ra == rb);
 	CHECK(ra == rg && memcmp(&a, &g, sizeof(a)) == 0);
@@ -102,6 +106,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(all_zero(a.key.pad, sizeof(a.key.pad)));
+	/* A tunnel only when asked for. */
+	CHECK(a.key.tunnel < FT_TUNNEL_MAX);
+	CHECK(a.key.tunnel == 0 || (tunnels & (1u << (a.key.tunnel - 1))));
 	CHECK(a.key.family == 4 || a.key.family == 6);
 	if (a.key.family == 4)
 		CHECK(all_zero(a.key.addr[0] + 4, 12) && all_zero(a.key.addr[1] + 4, 12));

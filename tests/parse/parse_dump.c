@@ -4,13 +4,14 @@
  * per frame, for tshark_compare.py to hold against tshark's dissection.
  *
  *   <frame number>\t<discard name>                        (ft_parse returned -1)
- *   <frame number>\t<4|6>\t<src>\t<dst>\t<proto>\t<sport>\t<dport>\t<flags>
+ *   <frame number>\t<4|6>\t<src>\t<dst>\t<proto>\t<sport>\t<dport>\t<flags>\t<tunnel>
  *
  * src/dst/ports are the packet's own (the key unsorted again with dir); frame
  * numbers start at 1 as tshark's frame.number does. flags is "-" or a string of
  * F (fragment), L (later fragment, or a first one too short for its ports),
  * O (IPv4 options), P (L4 payload described), T (L4 header partial: capture cut
- * or tiny first fragment).
+ * or tiny first fragment). tunnel is the one the packet came through (every
+ * tunnel the parser knows is looked into), or "none".
  *
  * Usage: parse-dump FILE   (pcap or pcapng; link type from the file)
  * Exit: 0 on success, 2 on a usage, open or read error, 3 on an unsupported link.
@@ -61,7 +62,8 @@ main(int argc, char **argv)
 		int af, n = 0;
 
 		frame++;
-		if (ft_parse(data, hdr->caplen, (enum ft_link_type)linktype, &pkt) != 0) {
+		if (ft_parse(data, hdr->caplen, (enum ft_link_type)linktype, FT_TUNNEL_ALL, &pkt) !=
+		    0) {
 			printf("%lu\t%s\n", frame, ft_discard_names[pkt.discard]);
 			continue;
 		}
@@ -81,8 +83,9 @@ main(int argc, char **argv)
 		if (n == 0)
 			flags[n++] = '-';
 		flags[n] = '\0';
-		printf("%lu\t%u\t%s\t%s\t%u\t%u\t%u\t%s\n", frame, pkt.key.family, src, dst,
-		       pkt.key.proto, pkt.key.port[pkt.dir], pkt.key.port[!pkt.dir], flags);
+		printf("%lu\t%u\t%s\t%s\t%u\t%u\t%u\t%s\t%s\n", frame, pkt.key.family, src, dst,
+		       pkt.key.proto, pkt.key.port[pkt.dir], pkt.key.port[!pkt.dir], flags,
+		       ft_tunnel_names[pkt.key.tunnel]);
 	}
 	if (r == -1) {
 		fprintf(stderr, "%s: frame %lu: %s\n", argv[1], frame + 1, pcap_geterr(pcap));

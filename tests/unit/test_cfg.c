@@ -116,6 +116,23 @@ test_values(void **state)
 	assert_int_equal(cfg.ports[0].origin.line, 17);
 	assert_int_equal(ft_config_validate(&cfg, err, sizeof(err)), 0);
 	assert_true(ft_config_all_finite(&cfg));
+	assert_int_equal(cfg.tunnels, FT_TUNNEL_ALL);
+
+	/* A set of names: bit (enum ft_tunnel - 1) each, any order, blanks
+	 * around commas; none alone empties it. */
+	assert_int_equal(load_text(&cfg, "[flow]\ntunnels = vxlan,gre , gtp\n", err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.tunnels, 1u << (FT_TUNNEL_VXLAN - 1) | 1u << (FT_TUNNEL_GRE - 1) |
+					      1u << (FT_TUNNEL_GTP - 1));
+	assert_int_equal(load_text(&cfg, "[flow]\ntunnels = teredo\n", err, sizeof(err)), 0);
+	assert_int_equal(cfg.tunnels, 1u << (FT_TUNNEL_TEREDO - 1));
+	assert_int_equal(load_text(&cfg, "[flow]\ntunnels = none\n", err, sizeof(err)), 0);
+	assert_int_equal(cfg.tunnels, 0);
+	assert_int_equal(load_text(&cfg,
+				   "[flow]\ntunnels = gre, ipip, vxlan, geneve, teredo, gtp\n", err,
+				   sizeof(err)),
+			 0);
+	assert_int_equal(cfg.tunnels, FT_TUNNEL_ALL);
 }
 
 static void
@@ -160,6 +177,12 @@ test_errors(void **state)
 	expect_error("[match]\ntcp = reassemble\n", 2,
 		     "'reassemble' is not one of: stream, block, off");
 	expect_error("[match]\nno_stream = drop\n", 2, "is not one of: block, skip");
+	expect_error("[flow]\ntunnels = gre, mpls\n", 2,
+		     "[flow] tunnels: 'mpls' is not one of: gre, ipip, vxlan, geneve, teredo, gtp");
+	expect_error("[flow]\ntunnels = gre none\n", 2, "names are separated by commas");
+	expect_error("[flow]\ntunnels = gre,,vxlan\n", 2, "'' is not one of");
+	expect_error("[flow]\ntunnels = none, gre\n", 2, "'none' is not one of");
+	expect_error("[flow]\ntunnels =\n", 2, "tunnels");
 	expect_error("[match]\nstreams = 100000000\n", 2, "out of range");
 	expect_error("[nomatch]\n", 1,
 		     "known: [dataplane], [export], [flow], [stats], [match], [port.NAME]");

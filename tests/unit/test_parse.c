@@ -487,6 +487,7 @@ check_success_invariants(const uint8_t *data, uint32_t len, const struct ft_pkt 
 	uint32_t have;
 
 	assert_memory_equal(p->key.pad, zero, sizeof(p->key.pad));
+	assert_true(p->key.tunnel < FT_TUNNEL_MAX);
 	assert_int_equal(p->hash, ref_crc32c(&p->key, sizeof(p->key)));
 	assert_int_equal(p->hash, ft_flow_key_hash(&p->key));
 	assert_true(p->key.family == 4 || p->key.family == 6);
@@ -561,6 +562,9 @@ check_success_invariants(const uint8_t *data, uint32_t len, const struct ft_pkt 
 	}
 }
 
+/* The tunnels every parse below looks into (a test may narrow them). */
+static unsigned tunnels = FT_TUNNEL_ALL;
+
 /*
  * Parse data[0..len) from an exact-size heap copy, twice, into structs pre-filled
  * with 0x00 and 0xa5; returns ft_parse's result with *out the parse. The generic
@@ -579,9 +583,9 @@ parse_bytes(const uint8_t *data, uint32_t len, enum ft_link_type link, struct ft
 	memset(&a, 0x00, sizeof(a));
 	memset(&b, 0xa5, sizeof(b));
 	memset(&g, 0x00, sizeof(g));
-	ra = ft_parse(copy, len, link, &a);
-	rb = ft_parse(copy, len, link, &b);
-	rg = ft_parse_generic(copy, len, link, &g);
+	ra = ft_parse(copy, len, link, tunnels, &a);
+	rb = ft_parse(copy, len, link, tunnels, &b);
+	rg = ft_parse_generic(copy, len, link, tunnels, &g);
 	free(copy);
 
 	assert_int_equal(ra, rb);
@@ -2059,15 +2063,15 @@ test_no_stale_fields(void **state)
 	ip = ipv6(&G, A6, B6, 58);
 	icmp(&G, 1, 4);
 	ipv6_done(&G, ip);
-	assert_int_equal(ft_parse(G.b, G.n, FT_LINK_NULL, &p), 0);
+	assert_int_equal(ft_parse(G.b, G.n, FT_LINK_NULL, FT_TUNNEL_ALL, &p), 0);
 	memset(&fresh, 0, sizeof(fresh));
-	assert_int_equal(ft_parse(G.b, G.n, FT_LINK_NULL, &fresh), 0);
+	assert_int_equal(ft_parse(G.b, G.n, FT_LINK_NULL, FT_TUNNEL_ALL, &fresh), 0);
 	assert_memory_equal(&p, &fresh, WORKER_OFF);
 	/* And a discard after a success leaves no flow data behind except the
 	 * fields it reached. */
-	assert_int_equal(ft_parse(F.b, F.n, FT_LINK_ETHERNET, &p), 0);
+	assert_int_equal(ft_parse(F.b, F.n, FT_LINK_ETHERNET, FT_TUNNEL_ALL, &p), 0);
 	F.b[F.l3] = 0x44;
-	assert_int_equal(ft_parse(F.b, F.n, FT_LINK_ETHERNET, &p), -1);
+	assert_int_equal(ft_parse(F.b, F.n, FT_LINK_ETHERNET, FT_TUNNEL_ALL, &p), -1);
 	assert_int_equal(p.discard, FT_DISCARD_IPV4_BAD_IHL);
 	assert_int_equal(p.hash, 0);
 	assert_int_equal(p.key.family, 0);
@@ -2314,6 +2318,735 @@ test_fast_path_agrees(void **state)
 	}
 }
 
+/* ----------------------------------------------------------------- tunnels */
+
+/*
+ * Tunnel frames, from their specifications: GRE (RFC 2784, 2890; version 1 and
+ * PPTP: RFC 2637), ERSPAN (draft-foschiano-erspan), IP in IP (RFC 2003, 4213),
+ * VXLAN (RFC 7348), Geneve (RFC 8926), Teredo (RFC 4380), GTP-U (3GPP TS
+ * 29.281). The outer packet goes IP_A -> IP_B; the inner one is IPv4 TCP
+ * IP_C:40000 -> IP_D:443 or IPv6 UDP A6:5353 -> C6:53 (rev: the other way).
+ */
+#define IP_D 0xac100009u /* 172.16.0.9 */
+#define IP_E 0x0b000001u /* a middle tunnel's endpoints */
+#define IP_F 0x0b000002u
+
+#define INNER_TCP_SEQ 0x01020304u
+#define INNER_TCP_ACK 0x0a0b0c0du
+
+enum {
+	TC_GRE_CKS,
+	TC_GRE_V6,
+	TC_GRE_TEB,
+	TC_ERSPAN2,
+	TC_ERSPAN3,
+	TC_ERSPAN3_O,
+	TC_ERSPAN1,
+	TC_PPTP,
+	TC_PPTP_PFC,
+	TC_IPIP,
+	TC_6IN4,
+	TC_4IN6,
+	TC_VXLAN,
+	TC_GENEVE,
+	TC_TEREDO,
+	TC_GTP,
+	TC_N
+};
+
+struct tun_case {
+	const char *name;
+	uint8_t tunnel; /* key.tunnel of the inner packet */
+	uint8_t v6;	/* the inner packet is IPv6 UDP (else IPv4 TCP) */
+	uint8_t vlan;	/* VLAN 10 on the outer Ethernet, 300 on the inner */
+	uint16_t l3;	/* the inner IP header's offset: the headers' sizes */
+	uint8_t proto;	/* the outer packet: protocol, UDP ports */
+	uint16_t sport, dport;
+};
+
+static const struct tun_case tun_cases[TC_N] = {
+	/* Ethernet 14 + IPv4 20 + GRE 4 + checksum 4 + key 4 + sequence 4 */
+	[TC_GRE_CKS] = {"gre cks", FT_TUNNEL_GRE, 0, 0, 14 + 20 + 16, 47, 0, 0},
+	[TC_GRE_V6] = {"gre ipv6", FT_TUNNEL_GRE, 1, 0, 14 + 20 + 4, 47, 0, 0},
+	/* + key 4, inner Ethernet 14 and tag 4 */
+	[TC_GRE_TEB] = {"gre teb", FT_TUNNEL_GRE, 0, 1, 18 + 20 + 8 + 18, 47, 0, 0},
+	/* GRE 4 + sequence 4, ERSPAN 8, Ethernet 14 */
+	[TC_ERSPAN2] = {"erspan2", FT_TUNNEL_GRE, 0, 0, 34 + 8 + 8 + 14, 47, 0, 0},
+	[TC_ERSPAN3] = {"erspan3", FT_TUNNEL_GRE, 0, 0, 34 + 8 + 12 + 14, 47, 0, 0},
+	[TC_ERSPAN3_O] = {"erspan3 o", FT_TUNNEL_GRE, 0, 0, 34 + 8 + 12 + 8 + 14, 47, 0, 0},
+	[TC_ERSPAN1] = {"erspan1", FT_TUNNEL_GRE, 0, 0, 34 + 4 + 14, 47, 0, 0},
+	/* GRE 4 + key 4 + sequence 4 + ack 4, PPP ff 03 00 21 */
+	[TC_PPTP] = {"pptp", FT_TUNNEL_GRE, 0, 0, 34 + 16 + 4, 47, 0, 0},
+	/* GRE 4 + key 4, PPP 21 */
+	[TC_PPTP_PFC] = {"pptp pfc", FT_TUNNEL_GRE, 0, 0, 34 + 8 + 1, 47, 0, 0},
+	[TC_IPIP] = {"ipip", FT_TUNNEL_IPIP, 0, 0, 34, 4, 0, 0},
+	[TC_6IN4] = {"6in4", FT_TUNNEL_IPIP, 1, 0, 34, 41, 0, 0},
+	[TC_4IN6] = {"4in6", FT_TUNNEL_IPIP, 0, 0, 14 + 40, 4, 0, 0},
+	/* UDP 8, VXLAN 8, Ethernet 14 */
+	[TC_VXLAN] = {"vxlan", FT_TUNNEL_VXLAN, 0, 0, 34 + 8 + 8 + 14, 17, 49152, 4789},
+	/* UDP 8, Geneve 8 + options 8, Ethernet 14 */
+	[TC_GENEVE] = {"geneve", FT_TUNNEL_GENEVE, 0, 0, 34 + 8 + 16 + 14, 17, 49153, 6081},
+	/* UDP 8, origin indication 8 */
+	[TC_TEREDO] = {"teredo", FT_TUNNEL_TEREDO, 1, 0, 34 + 8 + 8, 17, 3544, 50000},
+	/* UDP 8, GTP 8 + sequence/N-PDU/next type 4 + extension 4 */
+	[TC_GTP] = {"gtp-u", FT_TUNNEL_GTP, 0, 0, 34 + 8 + 12 + 4, 17, 2152, 2152},
+};
+
+static unsigned
+tun_bit(unsigned t)
+{
+	return 1u << (t - 1);
+}
+
+/* cmocka teardown: a failed test must not leave the tunnel set narrowed. */
+static int
+restore_tunnels(void **state)
+{
+	(void)state;
+	tunnels = FT_TUNNEL_ALL;
+	return 0;
+}
+
+/* GRE header: the optional words its flags announce (version 0: C checksum and
+ * reserved1, K key, S sequence; version 1: K payload length and call id, S, A
+ * acknowledgment). */
+static void
+gre(struct frame *f, uint16_t flags, uint16_t proto)
+{
+	put16(f, flags);
+	put16(f, proto);
+	if (flags & 0x8000)
+		put32(f, 0xbeef0000);
+	if (flags & 0x2000)
+		put32(f, 0x00400123);
+	if (flags & 0x1000)
+		put32(f, 42);
+	if ((flags & 7) == 1 && (flags & 0x0080))
+		put32(f, 41);
+}
+
+/* The inner packet (see above) with payload bytes of data, up to the frame end. */
+static void
+inner_ip(struct frame *f, int v6, int rev, uint32_t payload)
+{
+	uint32_t ip;
+
+	if (v6) {
+		ip = rev ? ipv6(f, C6, A6, 17) : ipv6(f, A6, C6, 17);
+		udp(f, rev ? 53 : 5353, rev ? 5353 : 53);
+		set16(f, f->l4 + 4, (uint16_t)(8 + payload));
+		data(f, payload);
+		ipv6_done(f, ip);
+		return;
+	}
+	ip = ipv4(f, rev ? IP_D : IP_C, rev ? IP_C : IP_D, 6, 0, 0x5151, 0x4000);
+	tcp(f, rev ? 443 : 40000, rev ? 40000 : 443, INNER_TCP_SEQ, INNER_TCP_ACK,
+	    FT_TCP_ACK | FT_TCP_PSH, 1000, 0);
+	data(f, payload);
+	ipv4_done(f, ip);
+}
+
+/* Outer Ethernet (VLAN 10 if vlan) and IPv4 IP_A -> IP_B (rev: back). */
+static uint32_t
+outer4(struct frame *f, uint8_t proto, int vlan, int rev)
+{
+	frame_reset(f);
+	if (vlan) {
+		eth(f, 0x8100);
+		vlan_tag(f, 10, 0x0800);
+	} else {
+		eth(f, 0x0800);
+	}
+	return ipv4(f, rev ? IP_B : IP_A, rev ? IP_A : IP_B, proto, 0, 0x0777, 0);
+}
+
+/* Tunnel case c, the inner packet with payload bytes of data. The reverse
+ * direction of Teredo (client to server) has no origin indication. */
+static void
+build_tun(struct frame *f, unsigned c, int rev, uint32_t payload)
+{
+	const struct tun_case *t = &tun_cases[c];
+	uint32_t ip, u = 0, gtp = 0;
+
+	if (c == TC_4IN6) {
+		frame_reset(f);
+		eth(f, 0x86dd);
+		ip = rev ? ipv6(f, B6, A6, 4) : ipv6(f, A6, B6, 4);
+		inner_ip(f, 0, rev, payload);
+		ipv6_done(f, ip);
+		return;
+	}
+	ip = outer4(f, t->proto, t->vlan, rev);
+	if (t->proto == 17) {
+		u = f->n;
+		if (rev && c == TC_TEREDO)
+			udp(f, t->dport, t->sport);
+		else
+			udp(f, t->sport, t->dport);
+	}
+	switch (c) {
+	case TC_GRE_CKS:
+		gre(f, 0xb000, 0x0800); /* C, K, S */
+		break;
+	case TC_GRE_V6:
+		gre(f, 0, 0x86dd);
+		break;
+	case TC_GRE_TEB:
+		gre(f, 0x2000, 0x6558);
+		eth(f, 0x8100);
+		vlan_tag(f, 300, 0x0800);
+		break;
+	case TC_ERSPAN2:
+		gre(f, 0x1000, 0x88be);
+		put16(f, 0x1000 | 10); /* version 1, VLAN */
+		put16(f, 0x0007);      /* COS, En, T, session id */
+		put32(f, 0x00000001);  /* reserved, index */
+		eth(f, 0x0800);
+		break;
+	case TC_ERSPAN3:
+	case TC_ERSPAN3_O:
+		gre(f, 0x1000, 0x22eb);
+		put16(f, 0x2000 | 10); /* version 2, VLAN */
+		put16(f, 0x0007);      /* COS, BSO, T, session id */
+		put32(f, 0x12345678);  /* timestamp */
+		put16(f, 0x0000);      /* SGT */
+		/* P, FT, HW ID, D, Gra, O (a subheader follows) */
+		put16(f, c == TC_ERSPAN3_O ? 0x0001 : 0x0000);
+		if (c == TC_ERSPAN3_O)
+			put_fill(f, 8, 0x0c); /* platform specific subheader */
+		eth(f, 0x0800);
+		break;
+	case TC_ERSPAN1:
+		gre(f, 0, 0x88be);
+		eth(f, 0x0800);
+		break;
+	case TC_PPTP:
+		gre(f, 0x3081, 0x880b); /* K, S, A, version 1 */
+		put8(f, 0xff);		/* address, control */
+		put8(f, 0x03);
+		put16(f, 0x0021);
+		break;
+	case TC_PPTP_PFC:
+		gre(f, 0x2001, 0x880b);
+		put8(f, 0x21);
+		break;
+	case TC_VXLAN:
+		put32(f, 0x08000000); /* I, reserved */
+		put32(f, 0x00123400); /* VNI, reserved */
+		eth(f, 0x0800);
+		break;
+	case TC_GENEVE:
+		put8(f, 0x02);	      /* version 0, 2 words of options */
+		put8(f, 0x00);	      /* O, C */
+		put16(f, 0x6558);     /* protocol */
+		put32(f, 0x00abcd00); /* VNI, reserved */
+		put16(f, 0x0102);     /* option class */
+		put8(f, 0x80);	      /* type */
+		put8(f, 0x01);	      /* 1 word of data */
+		put32(f, 0xdeadbeef);
+		eth(f, 0x0800);
+		break;
+	case TC_TEREDO:
+		if (!rev) {
+			put16(f, 0x0000);	  /* origin indication */
+			put16(f, 50000 ^ 0xffff); /* obfuscated port, address */
+			put32(f, ~IP_B);
+		}
+		break;
+	case TC_GTP:
+		gtp = f->n;
+		put8(f, 0x34);	      /* version 1, PT, E */
+		put8(f, 0xff);	      /* G-PDU */
+		put16(f, 0);	      /* length, set below */
+		put32(f, 0x11223344); /* TEID */
+		put16(f, 0);	      /* sequence number */
+		put8(f, 0);	      /* N-PDU number */
+		put8(f, 0x85);	      /* next: PDU session container */
+		put8(f, 1);	      /* 4 bytes */
+		put8(f, 0x00);
+		put8(f, 0x09); /* QFI */
+		put8(f, 0x00); /* no next extension */
+		break;
+	default:
+		break;
+	}
+	inner_ip(f, t->v6, rev, payload);
+	if (gtp)
+		set16(f, gtp + 2, f->n - gtp - 8);
+	if (u)
+		set16(f, u + 4, f->n - u);
+	ipv4_done(f, ip);
+}
+
+static struct ft_flow_key
+inner_key(const struct tun_case *t, uint8_t *dir)
+{
+	struct ft_flow_key k;
+
+	if (t->v6)
+		k = key6(A6, 5353, C6, 53, 17, dir);
+	else
+		k = key4(IP_C, 40000, IP_D, 443, 6, t->vlan ? 10 : 0, t->vlan ? 300 : 0, dir);
+	k.tunnel = t->tunnel;
+	return k;
+}
+
+/* The frame of case c parses as its outer packet, as without the tunnel:
+ * key.tunnel 0, the outer VLAN alone, payload after the outer UDP header (UDP)
+ * or the outer IP header (GRE, IP in IP). */
+static void
+expect_outer(const struct frame *f, unsigned c)
+{
+	const struct tun_case *t = &tun_cases[c];
+	uint32_t l3 = t->vlan ? 18 : 14, l4, pl, ip_len_end;
+	struct ft_pkt p;
+	struct ft_flow_key k;
+	uint8_t dir;
+
+	expect_ok(f, FT_LINK_ETHERNET, &p);
+	if (c == TC_4IN6) {
+		k = key6(A6, 0, B6, 0, 4, &dir);
+		l4 = l3 + 40;
+		ip_len_end = l4 + get16(f->b + l3 + 4);
+	} else {
+		k = key4(IP_A, t->sport, IP_B, t->dport, t->proto, t->vlan ? 10 : 0, 0, &dir);
+		l4 = l3 + 20;
+		ip_len_end = l3 + get16(f->b + l3 + 2);
+	}
+	pl = l4 + (t->proto == 17 ? 8 : 0);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.l3_offset, l3);
+	assert_int_equal(p.l4_offset, l4);
+	assert_int_equal(p.payload_offset, pl);
+	assert_int_equal(p.payload_len, (f->n < ip_len_end ? f->n : ip_len_end) - pl);
+	assert_int_equal(p.payload_ip_len, ip_len_end - pl);
+	assert_int_equal(p.flags, t->proto == 17 ? FT_PKT_F_L4_PAYLOAD : 0);
+	assert_int_equal(p.tcp_seq, 0);
+}
+
+/* Each tunnel: the inner packet's flow, both ways; the outer one's when the
+ * tunnel is not asked for. */
+static void
+test_tunnels(void **state)
+{
+	struct ft_pkt p, q;
+	struct ft_flow_key k;
+	uint8_t dir;
+
+	(void)state;
+	for (unsigned c = 0; c < TC_N; c++) {
+		const struct tun_case *t = &tun_cases[c];
+		uint32_t l4 = t->l3 + (t->v6 ? 40 : 20);
+
+		print_message("%s\n", t->name);
+		tunnels = FT_TUNNEL_ALL;
+		build_tun(&F, c, 0, t->v6 ? 11 : 25);
+		expect_ok(&F, FT_LINK_ETHERNET, &p);
+		k = inner_key(t, &dir);
+		expect_key(&p, &k, dir);
+		assert_int_equal(p.key.tunnel, t->tunnel);
+		assert_int_equal(p.l3_offset, t->l3);
+		assert_int_equal(p.l4_offset, l4);
+		assert_int_equal(p.payload_offset, l4 + (t->v6 ? 8 : 20));
+		assert_int_equal(p.payload_offset + p.payload_len, F.n);
+		assert_int_equal(p.payload_len, t->v6 ? 11 : 25);
+		assert_int_equal(p.payload_ip_len, p.payload_len);
+		assert_int_equal(p.flags, FT_PKT_F_L4_PAYLOAD);
+		expect_offsets(&F, &p); /* where the builders put the inner headers */
+		if (t->v6) {
+			assert_int_equal(p.tcp_seq, 0);
+			assert_int_equal(p.frag_id, 0);
+		} else {
+			assert_int_equal(p.tcp_seq, INNER_TCP_SEQ);
+			assert_int_equal(p.tcp_ack, INNER_TCP_ACK);
+			assert_int_equal(p.tcp_flags, FT_TCP_ACK | FT_TCP_PSH);
+			assert_int_equal(p.tcp_window, 1000);
+			assert_int_equal(p.frag_id, 0x5151); /* the inner IPv4's */
+		}
+
+		/* The reply: the same key and hash, the other direction. */
+		build_tun(&G, c, 1, 3);
+		expect_ok(&G, FT_LINK_ETHERNET, &q);
+		assert_memory_equal(&q.key, &p.key, sizeof(p.key));
+		assert_int_equal(q.hash, p.hash);
+		assert_int_equal(q.dir, !p.dir);
+
+		/* This tunnel alone: the same; not this one: the outer packet. */
+		tunnels = tun_bit(t->tunnel);
+		expect_ok(&F, FT_LINK_ETHERNET, &q);
+		assert_memory_equal(&q, &p, WORKER_OFF);
+		tunnels = 0;
+		expect_outer(&F, c);
+		tunnels = FT_TUNNEL_ALL & ~tun_bit(t->tunnel);
+		expect_outer(&F, c);
+		tunnels = tun_bit(t->tunnel == FT_TUNNEL_GRE ? FT_TUNNEL_VXLAN : FT_TUNNEL_GRE);
+		expect_outer(&F, c);
+	}
+	tunnels = FT_TUNNEL_ALL;
+}
+
+/*
+ * Every prefix of each tunnel frame past the outer headers (a capture cut): the
+ * outer packet until the inner one has its ports (a cut tunnel header, inner
+ * Ethernet or IP header, or fewer than 4 bytes of inner L4 header: no inner
+ * flow packet), then the inner packet, partial until its L4 header is whole.
+ */
+static void
+test_tunnel_cuts(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < TC_N; c++) {
+		const struct tun_case *t = &tun_cases[c];
+		struct ft_pkt outer, inner, p;
+		uint32_t l4 = t->l3 + (t->v6 ? 40 : 20), pl = l4 + (t->v6 ? 8 : 20);
+
+		print_message("%s\n", t->name);
+		build_tun(&F, c, 0, 9);
+		expect_ok(&F, FT_LINK_ETHERNET, &inner);
+		tunnels = 0;
+		expect_ok(&F, FT_LINK_ETHERNET, &outer);
+		tunnels = FT_TUNNEL_ALL;
+		for (uint32_t n = outer.payload_offset; n <= F.n; n++) {
+			assert_int_equal(parse_bytes(F.b, n, FT_LINK_ETHERNET, &p), 0);
+			if (n < l4 + 4) {
+				if (p.key.tunnel != 0)
+					fail_msg("%s cut at %u: inner packet", t->name, n);
+				assert_memory_equal(&p.key, &outer.key, sizeof(p.key));
+				assert_int_equal(p.l4_offset, outer.l4_offset);
+				assert_int_equal(p.flags, outer.flags);
+				assert_int_equal(p.payload_offset, outer.payload_offset);
+				assert_int_equal(p.payload_len, n - outer.payload_offset);
+				assert_int_equal(p.payload_ip_len, outer.payload_ip_len);
+				continue;
+			}
+			if (p.key.tunnel != t->tunnel)
+				fail_msg("%s cut at %u: outer packet", t->name, n);
+			assert_memory_equal(&p.key, &inner.key, sizeof(p.key));
+			assert_int_equal(p.dir, inner.dir);
+			assert_int_equal(p.l3_offset, t->l3);
+			assert_int_equal(p.l4_offset, l4);
+			if (n >= pl) {
+				assert_int_equal(p.flags, FT_PKT_F_L4_PAYLOAD);
+				assert_int_equal(p.payload_offset, pl);
+				assert_int_equal(p.payload_len, n - pl);
+				assert_int_equal(p.payload_ip_len, 9);
+			} else {
+				assert_int_equal(p.flags, FT_PKT_F_L4_PARTIAL);
+				assert_int_equal(p.payload_offset, n);
+				assert_int_equal(p.payload_len, 0);
+			}
+		}
+	}
+}
+
+/* Insides that are not a flow packet, and fragmented outer packets: the outer
+ * packet is the flow packet. */
+static void
+test_tunnel_fallbacks(void **state)
+{
+	struct ft_pkt p;
+	struct ft_flow_key k;
+	uint8_t dir;
+	uint32_t ip, u;
+
+	(void)state;
+	/* ARP in VXLAN. */
+	ip = outer4(&F, 17, 0, 0);
+	u = F.n;
+	udp(&F, 49152, 4789);
+	put32(&F, 0x08000000);
+	put32(&F, 0x00123400);
+	eth(&F, 0x0806);
+	put32(&F, 0x00010800); /* Ethernet, IPv4 */
+	put32(&F, 0x06040001); /* request */
+	put_fill(&F, 20, 0x11);
+	set16(&F, u + 4, F.n - u);
+	ipv4_done(&F, ip);
+	expect_outer(&F, TC_VXLAN);
+
+	/* The inner IPv4 header cut by the capture (the outer length says more),
+	 * or by the sender (the outer packet ends there too). */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	F.n = tun_cases[TC_VXLAN].l3 + 12;
+	expect_outer(&F, TC_VXLAN);
+	ipv4_done(&F, 14);
+	expect_outer(&F, TC_VXLAN);
+	build_tun(&F, TC_GRE_CKS, 0, 25);
+	F.n = tun_cases[TC_GRE_CKS].l3 + 19;
+	ipv4_done(&F, 14);
+	expect_outer(&F, TC_GRE_CKS);
+	/* An inner IPv4 length that ends inside its TCP header (malformed). */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	set16(&F, tun_cases[TC_VXLAN].l3 + 2, 20 + 10);
+	expect_outer(&F, TC_VXLAN);
+
+	/* VXLAN without the I flag. */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	F.b[34 + 8] = 0x00;
+	expect_outer(&F, TC_VXLAN);
+
+	/* GTP-U messages other than a G-PDU: echo request, end marker. */
+	build_tun(&F, TC_GTP, 0, 25);
+	F.b[34 + 8 + 1] = 0x01;
+	expect_outer(&F, TC_GTP);
+	F.b[34 + 8 + 1] = 0xfe;
+	expect_outer(&F, TC_GTP);
+
+	/* GRE with the routing bit (RFC 1701); GRE version 2; version 1 that is
+	 * not PPP, or without its key. */
+	build_tun(&F, TC_GRE_V6, 0, 11);
+	set16(&F, 34, 0x4000);
+	expect_outer(&F, TC_GRE_V6);
+	set16(&F, 34, 0x0002);
+	expect_outer(&F, TC_GRE_V6);
+	set16(&F, 34, 0x2001);
+	expect_outer(&F, TC_GRE_V6); /* protocol 0x86dd */
+	build_tun(&F, TC_PPTP_PFC, 0, 25);
+	set16(&F, 34, 0x0001); /* no K: the 0x21 sits in the "key" */
+	expect_outer(&F, TC_PPTP_PFC);
+	build_tun(&F, TC_PPTP_PFC, 0, 25);
+	F.b[tun_cases[TC_PPTP_PFC].l3 - 1] = 0x23; /* not IPv4 */
+	expect_outer(&F, TC_PPTP_PFC);
+
+	/* Teredo: an IPv6 payload length one more or one less than the UDP
+	 * payload holds. */
+	build_tun(&F, TC_TEREDO, 0, 11);
+	set16(&F, 50 + 4, 8 + 11 + 1);
+	expect_outer(&F, TC_TEREDO);
+	set16(&F, 50 + 4, 8 + 11 - 1);
+	expect_outer(&F, TC_TEREDO);
+	set16(&F, 50 + 4, 8 + 11);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	assert_int_equal(p.key.tunnel, FT_TUNNEL_TEREDO);
+
+	/* An outer first fragment (MF) carrying GRE: the outer flow's fragment. */
+	build_tun(&F, TC_GRE_CKS, 0, 25);
+	set16(&F, 14 + 6, 0x2000);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_A, 0, IP_B, 0, 47, 0, 0, &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS);
+	assert_int_equal(p.frag_id, 0x0777);
+	assert_int_equal(p.l3_offset, 14);
+	assert_int_equal(p.l4_offset, 34);
+	assert_int_equal(p.payload_offset, 34);
+	assert_int_equal(p.payload_len, F.n - 34);
+	assert_int_equal(p.tcp_seq, 0);
+	/* ... VXLAN: the outer UDP flow; its last fragment: ports 0. */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	set16(&F, 14 + 6, 0x2000);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_A, 49152, IP_B, 4789, 17, 0, 0, &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS | FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(p.payload_offset, 42);
+	set16(&F, 14 + 6, 5);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_A, 0, IP_B, 0, 17, 0, 0, &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_LATER_FRAG);
+	assert_int_equal(p.frag_offset, 5);
+	assert_int_equal(p.l4_offset, 0);
+	assert_int_equal(p.payload_offset, 34);
+	/* ... IPv6 first fragment carrying GRE. */
+	frame_reset(&F);
+	eth(&F, 0x86dd);
+	ip = ipv6(&F, A6, B6, 44);
+	ipv6_frag(&F, 47, 0, 1, 0x99);
+	gre(&F, 0, 0x0800);
+	inner_ip(&F, 0, 0, 25);
+	ipv6_done(&F, ip);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key6(A6, 0, B6, 0, 47, &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_FRAGMENT | FT_PKT_F_MORE_FRAGS);
+	assert_int_equal(p.frag_id, 0x99);
+	assert_int_equal(p.l4_offset, 14 + 48);
+	assert_int_equal(p.payload_offset, 14 + 48);
+}
+
+/* Tunnels in tunnels: two levels are taken off, a third is not. */
+static void
+test_tunnel_nesting(void **state)
+{
+	struct ft_pkt p;
+	struct ft_flow_key k;
+	uint8_t dir;
+	uint32_t ip, mid, mid2, u;
+
+	(void)state;
+	/* IPv4 in IPv4 in GRE: the innermost packet, tunnel IPIP. */
+	ip = outer4(&F, 47, 0, 0);
+	gre(&F, 0, 0x0800);
+	mid = ipv4(&F, IP_E, IP_F, 4, 0, 0x0888, 0);
+	inner_ip(&F, 0, 0, 25);
+	ipv4_done(&F, mid);
+	ipv4_done(&F, ip);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_C, 40000, IP_D, 443, 6, 0, 0, &dir);
+	k.tunnel = FT_TUNNEL_IPIP;
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.l3_offset, 14 + 20 + 4 + 20);
+	assert_int_equal(p.l4_offset, 14 + 20 + 4 + 20 + 20);
+	expect_offsets(&F, &p);
+	assert_int_equal(p.tcp_seq, INNER_TCP_SEQ);
+	/* GRE alone: the middle packet, in GRE; IPIP alone: the outer one. */
+	tunnels = tun_bit(FT_TUNNEL_GRE);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_E, 0, IP_F, 0, 4, 0, 0, &dir);
+	k.tunnel = FT_TUNNEL_GRE;
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.l3_offset, 38);
+	assert_int_equal(p.l4_offset, 58);
+	assert_int_equal(p.payload_offset, 58);
+	assert_int_equal(p.payload_len, F.n - 58);
+	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.frag_id, 0x0888);
+	tunnels = tun_bit(FT_TUNNEL_IPIP);
+	expect_outer(&F, TC_GRE_V6);
+	tunnels = FT_TUNNEL_ALL;
+
+	/* GRE in IPv4 in GRE: the second level's packet (GRE, ports 0), in IPIP. */
+	ip = outer4(&F, 47, 0, 0);
+	gre(&F, 0, 0x0800);
+	mid = ipv4(&F, IP_E, IP_F, 4, 0, 0, 0);
+	mid2 = ipv4(&F, IP_F, IP_B, 47, 0, 0, 0);
+	gre(&F, 0x2000, 0x0800);
+	inner_ip(&F, 0, 0, 25);
+	ipv4_done(&F, mid2);
+	ipv4_done(&F, mid);
+	ipv4_done(&F, ip);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_F, 0, IP_B, 0, 47, 0, 0, &dir);
+	k.tunnel = FT_TUNNEL_IPIP;
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.l3_offset, 58);
+	assert_int_equal(p.l4_offset, 78);
+	assert_int_equal(p.payload_offset, 78);
+	assert_int_equal(p.payload_len, F.n - 78);
+	assert_int_equal(p.flags, 0);
+
+	/* VXLAN in GRE (transparent Ethernet), a VLAN tag at each Ethernet
+	 * header: the innermost packet, tunnel VXLAN, the first two tags. */
+	ip = outer4(&F, 47, 1, 0);
+	gre(&F, 0, 0x6558);
+	eth(&F, 0x8100);
+	vlan_tag(&F, 20, 0x0800);
+	mid = ipv4(&F, IP_E, IP_F, 17, 0, 0, 0);
+	u = F.n;
+	udp(&F, 1024, 4789);
+	put32(&F, 0x08000000);
+	put32(&F, 0x00000100);
+	eth(&F, 0x8100);
+	vlan_tag(&F, 30, 0x0800);
+	inner_ip(&F, 0, 0, 25);
+	set16(&F, u + 4, F.n - u);
+	ipv4_done(&F, mid);
+	ipv4_done(&F, ip);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_C, 40000, IP_D, 443, 6, 10, 20, &dir);
+	k.tunnel = FT_TUNNEL_VXLAN;
+	expect_key(&p, &k, dir);
+	/* 18 + 20 + GRE 4 + 18 + 20 + UDP 8 + VXLAN 8 + 18 */
+	assert_int_equal(p.l3_offset, 114);
+	expect_offsets(&F, &p);
+
+	/* VXLAN in GRE in IPv4 in IPv4: the VXLAN packet (UDP to 4789), in GRE. */
+	ip = outer4(&F, 4, 0, 0);
+	mid = ipv4(&F, IP_E, IP_F, 47, 0, 0, 0);
+	gre(&F, 0, 0x0800);
+	mid2 = ipv4(&F, IP_F, IP_E, 17, 0, 0, 0);
+	u = F.n;
+	udp(&F, 1024, 4789);
+	put32(&F, 0x08000000);
+	put32(&F, 0x00000100);
+	eth(&F, 0x0800);
+	inner_ip(&F, 0, 0, 25);
+	set16(&F, u + 4, F.n - u);
+	ipv4_done(&F, mid2);
+	ipv4_done(&F, mid);
+	ipv4_done(&F, ip);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = key4(IP_F, 1024, IP_E, 4789, 17, 0, 0, &dir);
+	k.tunnel = FT_TUNNEL_GRE;
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.l3_offset, 14 + 20 + 20 + 4);
+	assert_int_equal(p.l4_offset, 78);
+	assert_int_equal(p.payload_offset, 86);
+	assert_int_equal(p.payload_len, F.n - 86);
+	assert_int_equal(p.flags, FT_PKT_F_L4_PAYLOAD);
+}
+
+/* The inner packet's payload: cut by the capture, and Ethernet padding. */
+static void
+test_tunnel_payload(void **state)
+{
+	const struct tun_case *t = &tun_cases[TC_VXLAN];
+	struct ft_pkt p;
+	struct ft_flow_key k;
+	uint8_t dir;
+
+	(void)state;
+	/* 1000 bytes of inner TCP data, 50 captured. */
+	build_tun(&F, TC_VXLAN, 0, 1000);
+	F.n = t->l3 + 40 + 50;
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = inner_key(t, &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_L4_PAYLOAD);
+	assert_int_equal(p.l3_offset, t->l3);
+	assert_int_equal(p.payload_offset, t->l3 + 40);
+	assert_int_equal(p.payload_len, 50);
+	assert_int_equal(p.payload_ip_len, 1000);
+	assert_int_equal(p.tcp_seq, INNER_TCP_SEQ);
+	/* The same in GRE, cut inside the inner TCP header: partial. */
+	build_tun(&F, TC_GRE_CKS, 0, 1000);
+	F.n = tun_cases[TC_GRE_CKS].l3 + 20 + 13;
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	k = inner_key(&tun_cases[TC_GRE_CKS], &dir);
+	expect_key(&p, &k, dir);
+	assert_int_equal(p.flags, FT_PKT_F_L4_PARTIAL);
+	assert_int_equal(p.tcp_ack, INNER_TCP_ACK);
+	assert_int_equal(p.tcp_flags, 0);
+	assert_int_equal(p.payload_len, 0);
+	assert_int_equal(p.payload_ip_len, 0);
+
+	/* Bytes after the outer IP packet (padding, a trailer) are not the inner
+	 * packet's payload. */
+	build_tun(&F, TC_IPIP, 0, 2);
+	put_fill(&F, 8, 0xee);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	assert_int_equal(p.key.tunnel, FT_TUNNEL_IPIP);
+	assert_int_equal(p.payload_offset, 34 + 40);
+	assert_int_equal(p.payload_len, 2);
+	assert_int_equal(p.payload_ip_len, 2);
+	/* ... nor the bytes between the inner IP packet's end and the outer's. */
+	build_tun(&F, TC_VXLAN, 0, 2);
+	put_fill(&F, 8, 0xee);
+	ipv4_done(&F, 14);
+	set16(&F, 34 + 4, F.n - 34);
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	assert_int_equal(p.key.tunnel, FT_TUNNEL_VXLAN);
+	assert_int_equal(p.payload_len, 2);
+	assert_int_equal(p.payload_ip_len, 2);
+
+	/* An inner IP length past the outer packet's end is bounded by it: the
+	 * inner packet carries no more than the outer one. 25 bytes of data, the
+	 * inner total length 100 more. */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	set16(&F, t->l3 + 2, (uint16_t)(20 + 20 + 25 + 100)); /* inner IPv4 total length */
+	expect_ok(&F, FT_LINK_ETHERNET, &p);
+	assert_int_equal(p.key.tunnel, FT_TUNNEL_VXLAN);
+	assert_int_equal(p.payload_len, 25);
+	assert_int_equal(p.payload_ip_len, 25);
+	/* The outer packet's length (not the capture) ends inside the inner TCP
+	 * header: the sender cut it, so the inside is malformed, and the packet
+	 * is the outer flow's. */
+	build_tun(&F, TC_VXLAN, 0, 25);
+	set16(&F, 14 + 2, (uint16_t)(t->l3 + 20 + 13 - 14)); /* outer IPv4 total length */
+	expect_outer(&F, TC_VXLAN);
+}
+
 int
 main(void)
 {
@@ -2342,6 +3075,11 @@ main(void)
 		cmocka_unit_test(test_snaplen_cut),
 		cmocka_unit_test(test_truncation_sweep),
 		cmocka_unit_test(test_fast_path_agrees),
+		cmocka_unit_test_teardown(test_tunnels, restore_tunnels),
+		cmocka_unit_test_teardown(test_tunnel_cuts, restore_tunnels),
+		cmocka_unit_test_teardown(test_tunnel_fallbacks, restore_tunnels),
+		cmocka_unit_test_teardown(test_tunnel_nesting, restore_tunnels),
+		cmocka_unit_test_teardown(test_tunnel_payload, restore_tunnels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@ cmp_double(const void *a, const void *b)
 static int
 bench_file(const char *path, int generic, unsigned passes)
 {
-	int (*parse)(const uint8_t *, uint32_t, enum ft_link_type, struct ft_pkt *) =
+	int (*parse)(const uint8_t *, uint32_t, enum ft_link_type, unsigned, struct ft_pkt *) =
 		generic ? ft_parse_generic : ft_parse;
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *hdr;
@@ -88,7 +88,7 @@ bench_file(const char *path, int generic, unsigned passes)
 		for (unsigned r = 0; r < reps; r++)
 			for (size_t i = 0; i < n; i++)
 				ok += parse(frames + i * SLOT, lens[i], (enum ft_link_type)link,
-					    &pkts[i % BURST]) == 0;
+					    FT_TUNNEL_ALL, &pkts[i % BURST]) == 0;
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 		ns[p] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
 			 (double)(t1.tv_nsec - t0.tv_nsec)) /
