@@ -33,21 +33,166 @@ l3_hdr_len(const struct ft_pktgen_hdr *h)
 	return h->ip_version == 4 ? 20u + h->ip_opts_len : 40u;
 }
 
-uint32_t
-ft_pktgen_hdr_len(const struct ft_pktgen_hdr *h)
+/* The frame without a tunnel. */
+static uint32_t
+plain_hdr_len(const struct ft_pktgen_hdr *h)
 {
 	return 14u + 4u * h->vlan_count + l3_hdr_len(h) + l4_hdr_len(h);
 }
+
+const char *const ft_pktgen_encap_names[FT_PKTGEN_ENCAP_MAX] = {
+	[FT_PKTGEN_ENCAP_NONE] = "none",     [FT_PKTGEN_ENCAP_GRE] = "gre",
+	[FT_PKTGEN_ENCAP_IPIP] = "ipip",     [FT_PKTGEN_ENCAP_VXLAN] = "vxlan",
+	[FT_PKTGEN_ENCAP_GENEVE] = "geneve", [FT_PKTGEN_ENCAP_GTP] = "gtp",
+};
+
+/* Does the tunnel carry the Ethernet frame (else its IP packet)? */
+static int
+encap_ethernet(enum ft_pktgen_encap e)
+{
+	return e == FT_PKTGEN_ENCAP_VXLAN || e == FT_PKTGEN_ENCAP_GENEVE;
+}
+
+/* Outer Ethernet + IPv4, then the tunnel's own header. */
+static uint32_t
+encap_outer_len(enum ft_pktgen_encap e)
+{
+	switch (e) {
+	case FT_PKTGEN_ENCAP_GRE:
+		return 14 + 20 + 8; /* GRE with a key */
+	case FT_PKTGEN_ENCAP_IPIP:
+		return 14 + 20;
+	case FT_PKTGEN_ENCAP_VXLAN:
+	case FT_PKTGEN_ENCAP_GENEVE:
+	case FT_PKTGEN_ENCAP_GTP:
+		return 14 + 20 + 8 + 8; /* UDP and an 8-byte header */
+	default:
+		return 0;
+	}
+}
+
+uint32_t
+ft_pktgen_encap_overhead(enum ft_pktgen_encap e)
+{
+	uint32_t n = encap_outer_len(e);
+
+	return n == 0 || encap_ethernet(e) ? n : n - 14;
+}
+
+uint32_t
+ft_pktgen_hdr_len(const struct ft_pktgen_hdr *h)
+{
+	return plain_hdr_len(h) + ft_pktgen_encap_overhead((enum ft_pktgen_encap)h->encap);
+}
+
+/* The outer headers of h's tunnel into frame[0, encap_outer_len()), for a
+ * frame of total bytes whose inner packet (or Ethernet frame) follows. */
+static void
+encap_write(uint8_t *frame, const struct ft_pktgen_hdr *h, uint32_t total)
+{
+	static const uint8_t ends[2][4] = {{192, 0, 2, 1}, {192, 0, 2, 2}};
+	enum ft_pktgen_encap e = (enum ft_pktgen_encap)h->encap;
+	uint8_t *ip = frame + 14, *t = frame + 34;
+	uint32_t ip_len = total - 14;
+	int rev = h->encap_rev != 0;
+
+	memcpy(frame, h->dst_mac, 6);
+	memcpy(frame + 6, h->src_mac, 6);
+	put16(frame + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)ip_len);
+	put16(ip + 4, h->ip_id);
+	ip[8] = 64;
+	memcpy(ip + 12, ends[rev], 4);
+	memcpy(ip + 16, ends[!rev], 4);
+	switch (e) {
+	case FT_PKTGEN_ENCAP_GRE:
+		ip[9] = 47;
+		put16(t, 0x2000); /* K */
+		put16(t + 2, h->ip_version == 4 ? 0x0800 : 0x86dd);
+		put32(t + 4, 7);
+		break;
+	case FT_PKTGEN_ENCAP_IPIP:
+		ip[9] = h->ip_version == 4 ? 4 : 41;
+		break;
+	default: {
+		/* UDP: the source port a sender's hash could give, per direction. */
+		uint16_t sport =
+			(uint16_t)(49152 +
+				   ((h->src_port * 31u + h->dst_port + (rev ? 0x1234u : 0)) &
+				    0x3fff));
+		uint8_t *u = t + 8;
+
+		ip[9] = 17;
+		put16(t, sport);
+		put16(t + 2, e == FT_PKTGEN_ENCAP_VXLAN	   ? 4789
+			     : e == FT_PKTGEN_ENCAP_GENEVE ? 6081
+							   : 2152);
+		put16(t + 4, (uint16_t)(ip_len - 20));
+		put16(t + 6, 0);
+		memset(u, 0, 8);
+		if (e == FT_PKTGEN_ENCAP_VXLAN) {
+			u[0] = 0x08; /* I: the VNI is valid */
+			put32(u + 4, 4242u << 8);
+		} else if (e == FT_PKTGEN_ENCAP_GENEVE) {
+			put16(u + 2, 0x6558);
+			put32(u + 4, 4242u << 8);
+		} else {
+			u[0] = 0x30; /* version 1, protocol type GTP */
+			u[1] = 0xff; /* G-PDU */
+			put16(u + 2, (uint16_t)(ip_len - 20 - 8 - 8));
+			put32(u + 4, rev ? 0x2000 : 0x1000);
+		}
+		/* Over the tunnel header and the inner frame, written before. */
+		uint16_t c = ft_pktgen_l4_csum(4, ends[rev], ends[!rev], 17, t, ip_len - 20);
+		put16(t + 6, c ? c : 0xffff);
+		break;
+	}
+	}
+	put16(ip + 10, ft_pktgen_csum(ip, 20));
+}
+
+static uint32_t build_plain(uint8_t *frame, const struct ft_pktgen_hdr *h, uint32_t payload_len,
+			    struct ft_pktgen_offsets *off);
 
 uint32_t
 ft_pktgen_build(uint8_t *frame, const struct ft_pktgen_hdr *h, uint32_t payload_len,
 		struct ft_pktgen_offsets *off)
 {
+	enum ft_pktgen_encap e = (enum ft_pktgen_encap)h->encap;
+	uint32_t outer, at, len;
+
+	if (e == FT_PKTGEN_ENCAP_NONE)
+		return build_plain(frame, h, payload_len, off);
+	if (e >= FT_PKTGEN_ENCAP_MAX || (!encap_ethernet(e) && h->vlan_count != 0) ||
+	    ft_pktgen_hdr_len(h) + payload_len > FT_PKTGEN_MAX_FRAME)
+		return 0;
+	/* The inner frame first, then the outer headers over its start (an
+	 * IP-carrying tunnel replaces the inner Ethernet header). */
+	outer = encap_outer_len(e);
+	at = encap_ethernet(e) ? outer : outer - 14;
+	len = build_plain(frame + at, h, payload_len, off);
+	if (len == 0)
+		return 0;
+	encap_write(frame, h, at + len);
+	if (off) {
+		off->l3 = (uint16_t)(off->l3 + at);
+		off->l4 = (uint16_t)(off->l4 + at);
+		off->payload = (uint16_t)(off->payload + at);
+	}
+	return at + len;
+}
+
+static uint32_t
+build_plain(uint8_t *frame, const struct ft_pktgen_hdr *h, uint32_t payload_len,
+	    struct ft_pktgen_offsets *off)
+{
 	if ((h->ip_version != 4 && h->ip_version != 6) || h->vlan_count > 2 ||
 	    (h->ip_opts_len & 3) || h->ip_opts_len > 40 || (h->tcp_opts_len & 3) ||
 	    h->tcp_opts_len > 40)
 		return 0;
-	uint32_t hlen = ft_pktgen_hdr_len(h);
+	uint32_t hlen = plain_hdr_len(h);
 	if (hlen + payload_len > FT_PKTGEN_MAX_FRAME)
 		return 0;
 

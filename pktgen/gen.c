@@ -471,6 +471,10 @@ render_flow(struct gen *g, const struct pg_flow *f)
 			jb_ku(b, ",", h->vlan_tci[1] & 0xfff);
 		JB_LIT(b, "]");
 	}
+	if (h->encap) {
+		JB_LIT(b, ",\"tunnel\":");
+		jb_str(b, ft_pktgen_encap_names[h->encap], strlen(ft_pktgen_encap_names[h->encap]));
+	}
 	jb_ku(b, ",\"start_ns\":", f->first_ns);
 	jb_ku(b, ",\"end_ns\":", f->last_ns);
 	jb_ku(b, ",\"packets_fwd\":", f->packets[i0]);
@@ -835,6 +839,7 @@ create_flow(struct gen *g, struct cls_state *cs, uint64_t t0)
 		h->vlan_tci[t] = vid;
 		h->vlan_tpid[t] = (c->vlan_count == 2 && t == 0) ? c->outer_tpid : 0x8100;
 	}
+	h->encap = c->encap;
 	h->ip_version = (uint8_t)fam;
 	h->proto = c->proto == 1 && v6 ? 58 : c->proto;
 	h->ttl = 64;
@@ -924,6 +929,7 @@ static void
 dir_hdr(const struct pg_flow *f, int d, struct ft_pktgen_hdr *h)
 {
 	*h = f->hdr;
+	h->encap_rev = (uint8_t)d;
 	if (!d)
 		return;
 	memcpy(h->src_mac, f->hdr.dst_mac, 6);

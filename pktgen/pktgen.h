@@ -68,6 +68,35 @@ uint32_t ft_pktgen_crc32c(uint32_t crc, const void *data, size_t len);
 
 #define FT_PKTGEN_MAX_FRAME 16384 /* largest frame the generator builds */
 
+/*
+ * Tunnels a frame can be sent through (names as flowtap's "tunnel" output).
+ * The outer headers: Ethernet (the frame's MACs), IPv4 between 192.0.2.1 and
+ * 192.0.2.2 (the forward direction from .1), then
+ *   gre     GRE version 0 with key 7, carrying the IP packet
+ *   ipip    the IP packet as IP protocol 4 or 41
+ *   vxlan   UDP to 4789, VNI 4242, carrying the Ethernet frame
+ *   geneve  UDP to 6081, VNI 4242, no options, carrying the Ethernet frame
+ *   gtp     UDP to 2152, a GTP-U G-PDU (TEID 0x1000 forward, 0x2000 back)
+ * The UDP source port differs between the two directions (as a sender's hash
+ * of the inner packet may); every checksum is set. IP-carrying tunnels (gre,
+ * ipip, gtp) take no VLAN tags.
+ */
+enum ft_pktgen_encap {
+	FT_PKTGEN_ENCAP_NONE = 0,
+	FT_PKTGEN_ENCAP_GRE,
+	FT_PKTGEN_ENCAP_IPIP,
+	FT_PKTGEN_ENCAP_VXLAN,
+	FT_PKTGEN_ENCAP_GENEVE,
+	FT_PKTGEN_ENCAP_GTP,
+	FT_PKTGEN_ENCAP_MAX
+};
+
+extern const char *const ft_pktgen_encap_names[FT_PKTGEN_ENCAP_MAX];
+
+/* Bytes a tunnel adds before the inner frame's headers (for gre, ipip and gtp
+ * the inner Ethernet header is replaced, so 14 fewer count). */
+uint32_t ft_pktgen_encap_overhead(enum ft_pktgen_encap e);
+
 /* One frame's headers. Addresses and ports in host order except byte arrays. */
 struct ft_pktgen_hdr {
 	uint8_t dst_mac[6];
@@ -98,11 +127,13 @@ struct ft_pktgen_hdr {
 	uint8_t icmp_code;
 	uint16_t icmp_seq;
 	uint32_t sctp_vtag; /* SCTP common header; chunks are the payload */
+	uint8_t encap;	    /* enum ft_pktgen_encap */
+	uint8_t encap_rev;  /* the tunnel's reverse direction (outer addresses swapped) */
 };
 
 /* Where the layers start in a built frame. */
 struct ft_pktgen_offsets {
-	uint16_t l3;
+	uint16_t l3; /* the inner IP header's, in a tunnel */
 	uint16_t l4;
 	uint16_t payload; /* = ft_pktgen_hdr_len() */
 };
@@ -375,6 +406,7 @@ struct ft_pktgen_class {
 	uint8_t vlan_count;
 	uint16_t vlan_lo[2], vlan_hi[2];
 	uint16_t outer_tpid; /* QinQ outer TPID (0x88a8 default) */
+	uint8_t encap;	     /* enum ft_pktgen_encap */
 	enum ft_pktgen_arrival arrival;
 	uint64_t concurrency;
 	uint64_t start_ns; /* relative to scenario start_time */

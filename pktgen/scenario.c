@@ -89,7 +89,8 @@ l4_overhead(uint8_t proto)
 uint32_t
 pg_class_hdr_len(const struct ft_pktgen_class *c, int ip_version)
 {
-	return 14u + 4u * c->vlan_count + (ip_version == 4 ? 20u : 40u) + l4_overhead(c->proto);
+	return 14u + 4u * c->vlan_count + (ip_version == 4 ? 20u : 40u) + l4_overhead(c->proto) +
+	       ft_pktgen_encap_overhead((enum ft_pktgen_encap)c->encap);
 }
 
 uint32_t
@@ -558,6 +559,14 @@ set_class_key(struct ft_pktgen_scenario *sc, struct ft_pktgen_class *c, const ch
 				goto bad;
 			c->vlan_count = 2;
 		}
+	} else if (!strcmp(key, "encap")) {
+		int e;
+		for (e = 0; e < FT_PKTGEN_ENCAP_MAX; e++)
+			if (!strcmp(value, ft_pktgen_encap_names[e]))
+				break;
+		if (e == FT_PKTGEN_ENCAP_MAX)
+			goto bad;
+		c->encap = (uint8_t)e;
 	} else if (!strcmp(key, "vlan_tpid")) {
 		uint16_t a, b;
 		if (parse_range16(value, &a, &b) || a != b ||
@@ -1239,9 +1248,22 @@ ft_pktgen_scenario_validate(const struct ft_pktgen_scenario *sc, char *err, size
 				}
 			}
 		}
+		if (c->encap != FT_PKTGEN_ENCAP_NONE && c->vlan_count &&
+		    c->encap != FT_PKTGEN_ENCAP_VXLAN && c->encap != FT_PKTGEN_ENCAP_GENEVE) {
+			pg_err(err, errlen, "class %s: encap = %s carries IP packets: no vlan", cn,
+			       ft_pktgen_encap_names[c->encap]);
+			return -EINVAL;
+		}
 		for (int k = 0; k < FT_PKTGEN_MAL_MAX; k++) {
 			if (!c->malformed[k])
 				continue;
+			if (c->encap != FT_PKTGEN_ENCAP_NONE) {
+				pg_err(err, errlen,
+				       "class %s: malformed packets in a tunnel (encap) are not "
+				       "made",
+				       cn);
+				return -EINVAL;
+			}
 			int ok = 0;
 			for (int fam = 4; fam <= 6; fam += 2)
 				if (class_families(c, fam) &&

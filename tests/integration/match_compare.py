@@ -32,7 +32,7 @@ import sys
 def key(r):
     a = (r["src_ip"], r["src_port"])
     b = (r["dst_ip"], r["dst_port"])
-    return (r["proto"], tuple(r.get("vlan", [])), min(a, b), max(a, b))
+    return (r["proto"], tuple(r.get("vlan", [])), r.get("tunnel"), min(a, b), max(a, b))
 
 
 def unescape(s):

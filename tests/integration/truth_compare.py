@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare flowtap's flow records with flowtap-pktgen's ground truth.
 
-Every truth flow must be exactly one flowtap flow with the same initiator, VLANs,
+Every truth flow must be exactly one flowtap flow with the same initiator, VLANs, tunnel,
 packets and bytes per direction, TCP flags, end reason, ICMP type, and first and
 last packet times (to the microsecond: net_pcap reads captures at microsecond
 precision); flowtap must report no other flow; its discards by reason must equal
@@ -19,7 +19,7 @@ import sys
 def key(r):
     a = (r["src_ip"], r["src_port"])
     b = (r["dst_ip"], r["dst_port"])
-    return (r["proto"], tuple(r.get("vlan", [])), min(a, b), max(a, b))
+    return (r["proto"], tuple(r.get("vlan", [])), r.get("tunnel"), min(a, b), max(a, b))
 
 
 def main():

@@ -16,7 +16,7 @@ def key(r):
     a = (r["src_ip"], r["src_port"])
     b = (r["dst_ip"], r["dst_port"])
     lo, hi = (a, b) if a <= b else (b, a)
-    return (r["proto"], tuple(r.get("vlan", [])), lo, hi)
+    return (r["proto"], tuple(r.get("vlan", [])), r.get("tunnel"), lo, hi)
 
 
 def oriented(r, k):

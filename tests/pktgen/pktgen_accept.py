@@ -142,7 +142,7 @@ def malformed_frames(flows):
 # ---- checksums ------------------------------------------------------------------
 
 def run_checksums(env):
-    for name in ('everything.ini', 'pathologies.ini'):
+    for name in ('everything.ini', 'pathologies.ini', 'tunnels.ini'):
         pcap, truth = env.gen(name, ['-s', os.path.join(env.scenarios, name)])
         checksums_of(env, name, pcap, truth)
 

@@ -448,6 +448,115 @@ test_build_qinq_tcp_pseudo_header(void **state)
 	assert_int_equal(tcp[12] >> 4, 5);
 }
 
+/*
+ * Tunnels: the frame is the outer headers, then the plain frame (Ethernet
+ * carrying tunnels) or its IP packet (IP carrying ones), byte for byte; outer
+ * lengths and checksums hold; the reverse direction swaps the outer addresses.
+ */
+static void
+test_build_encap(void **state)
+{
+	(void)state;
+	static const struct {
+		enum ft_pktgen_encap e;
+		uint32_t outer; /* bytes before the inner frame's kept part */
+		uint8_t proto;	/* outer IP protocol */
+		uint16_t dport; /* UDP */
+		int eth;	/* carries the Ethernet frame */
+	} cases[] = {
+		{FT_PKTGEN_ENCAP_VXLAN, 50, 17, 4789, 1}, {FT_PKTGEN_ENCAP_GENEVE, 50, 17, 6081, 1},
+		{FT_PKTGEN_ENCAP_GRE, 42, 47, 0, 0},	  {FT_PKTGEN_ENCAP_IPIP, 34, 4, 0, 0},
+		{FT_PKTGEN_ENCAP_GTP, 50, 17, 2152, 0},
+	};
+	static const uint8_t a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
+	uint8_t plain[512], got[600];
+	struct ft_pktgen_hdr h = {0};
+	struct ft_pktgen_offsets po, off;
+
+	h.ip_version = 4;
+	h.proto = 6;
+	h.ttl = 64;
+	unhex("0a000001", h.src_ip, 4);
+	unhex("0a000002", h.dst_ip, 4);
+	h.src_port = 40000;
+	h.dst_port = 80;
+	h.tcp_flags = 0x18;
+	uint32_t hl = ft_pktgen_hdr_len(&h), pay = 100;
+	memset(plain + hl, 'x', pay);
+	uint32_t n = ft_pktgen_build(plain, &h, pay, &po);
+	assert_int_equal(n, hl + pay);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t skip = cases[i].eth ? 0 : 14; /* the inner Ethernet header */
+		uint16_t sport[2] = {0, 0};
+
+		for (int rev = 0; rev < 2; rev++) {
+			h.encap = (uint8_t)cases[i].e;
+			h.encap_rev = (uint8_t)rev;
+			assert_int_equal(ft_pktgen_hdr_len(&h), hl + cases[i].outer - skip);
+			assert_int_equal(ft_pktgen_encap_overhead(cases[i].e),
+					 cases[i].outer - skip);
+			memset(got + ft_pktgen_hdr_len(&h), 'x', pay);
+			uint32_t m = ft_pktgen_build(got, &h, pay, &off);
+			assert_int_equal(m, n + cases[i].outer - skip);
+			/* The inner part is the plain frame's. */
+			assert_memory_equal(got + cases[i].outer, plain + skip, n - skip);
+			assert_int_equal(off.l3, po.l3 + cases[i].outer - skip);
+			assert_int_equal(off.payload, po.payload + cases[i].outer - skip);
+			/* Outer IPv4: length, protocol, addresses, checksum. */
+			const uint8_t *ip = got + 14;
+			assert_int_equal(get16(got + 12), 0x0800);
+			assert_int_equal(ip[0], 0x45);
+			assert_int_equal(get16(ip + 2), m - 14);
+			assert_int_equal(ip[9], cases[i].proto);
+			assert_memory_equal(ip + 12, rev ? b : a, 4);
+			assert_memory_equal(ip + 16, rev ? a : b, 4);
+			assert_int_equal(ref_csum(ip, 20), 0);
+			const uint8_t *t = got + 34;
+			if (cases[i].proto == 17) {
+				uint8_t pseudo[600];
+				uint32_t ul = m - 34;
+				assert_int_equal(get16(t + 2), cases[i].dport);
+				assert_int_equal(get16(t + 4), ul);
+				sport[rev] = get16(t);
+				/* UDP checksum over the pseudo-header and the datagram. */
+				memcpy(pseudo, ip + 12, 8);
+				pseudo[8] = 0;
+				pseudo[9] = 17;
+				pseudo[10] = (uint8_t)(ul >> 8);
+				pseudo[11] = (uint8_t)ul;
+				memcpy(pseudo + 12, t, ul);
+				assert_int_equal(ref_csum(pseudo, 12 + ul), 0);
+			}
+			if (cases[i].e == FT_PKTGEN_ENCAP_VXLAN) {
+				assert_int_equal(t[8], 0x08);
+				assert_int_equal(get32(t + 12) >> 8, 4242);
+			} else if (cases[i].e == FT_PKTGEN_ENCAP_GENEVE) {
+				assert_int_equal(t[8], 0);
+				assert_int_equal(get16(t + 10), 0x6558);
+				assert_int_equal(get32(t + 12) >> 8, 4242);
+			} else if (cases[i].e == FT_PKTGEN_ENCAP_GTP) {
+				assert_int_equal(t[8], 0x30);
+				assert_int_equal(t[9], 0xff);
+				assert_int_equal(get16(t + 10), n - 14);
+				assert_int_equal(get32(t + 12), rev ? 0x2000 : 0x1000);
+			} else if (cases[i].e == FT_PKTGEN_ENCAP_GRE) {
+				assert_int_equal(get16(t), 0x2000);
+				assert_int_equal(get16(t + 2), 0x0800);
+				assert_int_equal(get32(t + 4), 7);
+			}
+		}
+		if (cases[i].proto == 17)
+			assert_int_not_equal(sport[0], sport[1]);
+	}
+	/* An IP-carrying tunnel takes no VLAN tag. */
+	h.encap = FT_PKTGEN_ENCAP_GRE;
+	h.vlan_count = 1;
+	h.vlan_tpid[0] = 0x8100;
+	assert_int_equal(ft_pktgen_build(got, &h, pay, NULL), 0);
+	h.encap = FT_PKTGEN_ENCAP_VXLAN;
+	assert_int_not_equal(ft_pktgen_build(got, &h, pay, NULL), 0);
+}
+
 static void
 test_build_rejects(void **state)
 {
@@ -909,6 +1018,10 @@ test_scenario_errors(void **state)
 		 "do not fit"},
 		{"seed = x\n", "seed"},
 		{"[class a]\nbogus = 1\n", "unknown key"},
+		{"[class a]\nencap = vxlan-gpe\n", "test:2:"},
+		{"[class a]\nencap = gre\nvlan = 5\n", "carries IP packets: no vlan"},
+		{"[class a]\nencap = vxlan\nproto = udp\nmalformed = l4_truncated 1\n",
+		 "malformed packets in a tunnel"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char err[512] = "";
@@ -1181,6 +1294,7 @@ main(void)
 		cmocka_unit_test(test_crc32c_vectors),
 		cmocka_unit_test(test_build_udp_known),
 		cmocka_unit_test(test_build_tcp6_known),
+		cmocka_unit_test(test_build_encap),
 		cmocka_unit_test(test_build_icmp_vlan_known),
 		cmocka_unit_test(test_build_icmpv6_known),
 		cmocka_unit_test(test_build_sctp_crc),
