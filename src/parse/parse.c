@@ -1102,6 +1102,25 @@ discard:
 }
 
 /*
+ * Is a UDP packet on a port of a tunnel the parser knows (to VXLAN, Geneve,
+ * GTP-U or Teredo, or from Teredo)? Bits 8-9 of the four ports differ, so one
+ * table entry is the only candidate for dport. Measured on 64-byte UDP
+ * (flowtap-bench-parse, best of 51 passes): five plain compares cost 1.2 ns
+ * a packet, this 0.7 ns; checking the parsed key afterwards, out of the
+ * fast path's registers, 1.5 ns.
+ */
+static __rte_always_inline bool
+tunnel_port(uint16_t sport, uint16_t dport)
+{
+	static const uint16_t port_by_bits[4] = {GTPU_PORT, TEREDO_PORT, VXLAN_PORT, GENEVE_PORT};
+	static_assert(((GTPU_PORT >> 8) & 3) == 0 && ((TEREDO_PORT >> 8) & 3) == 1 &&
+			      ((VXLAN_PORT >> 8) & 3) == 2 && ((GENEVE_PORT >> 8) & 3) == 3,
+		      "tunnel ports by bits 8-9");
+
+	return port_by_bits[(dport >> 8) & 3] == dport || sport == TEREDO_PORT;
+}
+
+/*
  * The common case straight through: Ethernet, at most one VLAN tag, IPv4
  * without options or fragmentation or IPv6 without extension headers, a
  * nonzero IP length, and a whole TCP or UDP header within it. Returns 0 with
@@ -1190,11 +1209,8 @@ parse_fast(const uint8_t *data, uint32_t len, unsigned tunnels, struct ft_pkt *p
 	}
 	sport = load_be16(h);
 	dport = load_be16(h + 2);
-	/* UDP to a tunnel's port: the generic parser looks inside (one branch
-	 * for all four ports, taken only on them). */
-	if (proto == PROTO_UDP && tunnels != 0 &&
-	    unlikely((dport == VXLAN_PORT) | (dport == GENEVE_PORT) | (dport == GTPU_PORT) |
-		     (dport == TEREDO_PORT) | (sport == TEREDO_PORT)))
+	/* UDP to a tunnel's port: the generic parser looks inside. */
+	if (proto == PROTO_UDP && tunnels != 0 && unlikely(tunnel_port(sport, dport)))
 		return 1;
 
 	pkt->l3_offset = (uint16_t)off;
