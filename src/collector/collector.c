@@ -461,7 +461,7 @@ process_records(struct collector *c, struct ft_seq_tracker *seq, const struct rt
 			c->flows.records++;
 			c->flows.packets += packets;
 			c->flows.bytes += bytes;
-			p += ft_json_flow(p, rec);
+			p += ft_json_flow(p, rec, c->cfg->community_seed);
 			if (top)
 				top_offer(c, f, packets, bytes);
 			continue;

@@ -92,10 +92,28 @@ size_t ft_format_ipv6(char *buf, const uint8_t *addr);
  * @param rec
  *   A record of type FT_RECORD_FLOW. Out-of-range enum values print as
  *   "unknown"; the record is not otherwise checked.
+ * @param community_seed
+ *   Add "community_id" (ft_community_id()) with this seed (0-65535); -1: not.
  * @return
  *   Length of the line including the newline, excluding the NUL.
  */
-size_t ft_json_flow(char *buf, const struct ft_record *rec);
+size_t ft_json_flow(char *buf, const struct ft_record *rec, int community_seed);
+
+/**
+ * Community ID v1 (src/collector/community.c) of a flow key, the endpoint
+ * `src` (0 or 1) the sender of the flow's first packet, as "1:" and 28 base64
+ * characters.
+ *
+ * @param icmp_type, icmp_code
+ *   The first packet's, for ICMP and ICMPv6 (ignored otherwise).
+ * @param seed
+ *   The specification's seed (0 by default).
+ * @return
+ *   The length written (30), not counting the NUL.
+ */
+#define FT_COMMUNITY_ID_LEN 31
+size_t ft_community_id(const struct ft_flow_key *key, unsigned src, uint8_t icmp_type,
+		       uint8_t icmp_code, uint16_t seed, char out[FT_COMMUNITY_ID_LEN]);
 
 /**
  * Write one match event as a JSON line (format: src/collector/README.md).
@@ -612,6 +630,7 @@ struct ft_collector_config {
 	uint32_t top;		   /* top flows per interval in the statistics */
 	int64_t wait_timeout_ms;   /* < 0: wait forever for a segment */
 	bool quiet;		   /* errors only on stderr */
+	int community_seed;	   /* flow lines' community_id with this seed; -1: none */
 };
 
 /* Exit statuses of ft_collector_run(). */

@@ -557,7 +557,7 @@ ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info 
 }
 
 size_t
-ft_json_flow(char *buf, const struct ft_record *rec)
+ft_json_flow(char *buf, const struct ft_record *rec, int community_seed)
 {
 	const struct ft_flow_record *f = &rec->flow;
 	const struct ft_flow_key *k = &f->key;
@@ -570,6 +570,12 @@ ft_json_flow(char *buf, const struct ft_record *rec)
 	PUT(p, ",\"input_port\":");
 	p = put_u64(p, f->input_port);
 	p = put_tuple(p, k, f->initiator ? 1 : 0);
+	if (community_seed >= 0) {
+		PUT(p, ",\"community_id\":\"");
+		p += ft_community_id(k, f->initiator ? 1 : 0, f->icmp_type, f->icmp_code,
+				     (uint16_t)community_seed, p);
+		*p++ = '"';
+	}
 	PUT(p, ",\"start\":\"");
 	p = put_rfc3339(p, f->first_ns);
 	PUT(p, "\",\"end\":\"");

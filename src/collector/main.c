@@ -17,8 +17,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: flowtap-collector [-i INSTANCE] [-o FILE|-] [--once] [--stats-interval S]\n"
-		"                         [--top N] [--wait-timeout S] [--summary FILE] [-q]\n"
-		"                         [--version] [-h]\n"
+		"                         [--top N] [--wait-timeout S] [--summary FILE]\n"
+		"                         [--community-id[=SEED]] [-q] [--version] [-h]\n"
 		"\n"
 		"Drain the export rings of a flowtap dataplane (/dev/shm/flowtap.INSTANCE) into\n"
 		"JSON lines: one per flow record, and a summary per run.\n"
@@ -37,6 +37,9 @@ usage(FILE *f)
 		"      --wait-timeout S    give up (exit 1) after waiting S seconds for a segment\n"
 		"                          (default: wait forever)\n"
 		"      --summary FILE      also write each run's summary line to FILE (replaced)\n"
+		"      --community-id[=SEED]  flow lines carry \"community_id\", the Community ID\n"
+		"                          v1 of the flow (as Suricata, Zeek, Wireshark); SEED\n"
+		"                          0..65535, default 0\n"
 		"  -q, --quiet             print errors only (an incomplete run is one)\n"
 		"      --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n"
@@ -87,6 +90,7 @@ enum {
 	OPT_WAIT,
 	OPT_VERSION,
 	OPT_SUMMARY,
+	OPT_COMMUNITY,
 };
 
 int
@@ -100,6 +104,7 @@ main(int argc, char **argv)
 		{"top", required_argument, NULL, OPT_TOP},
 		{"wait-timeout", required_argument, NULL, OPT_WAIT},
 		{"summary", required_argument, NULL, OPT_SUMMARY},
+		{"community-id", optional_argument, NULL, OPT_COMMUNITY},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -110,6 +115,7 @@ main(int argc, char **argv)
 		.output = NULL,
 		.stats_interval_s = 1,
 		.wait_timeout_ms = -1,
+		.community_seed = -1,
 	};
 	unsigned long v;
 	int opt;
@@ -141,6 +147,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_SUMMARY:
 			cfg.summary = optarg;
+			break;
+		case OPT_COMMUNITY:
+			v = 0;
+			if (optarg != NULL && parse_uint("--community-id", optarg, 65535, &v) < 0)
+				return FT_EXIT_USAGE;
+			cfg.community_seed = (int)v;
 			break;
 		case 'q':
 			cfg.quiet = true;

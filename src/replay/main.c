@@ -55,12 +55,15 @@ usage(FILE *out)
 		"  -o, --output FILE      JSON lines output (default: standard output)\n"
 		"  -w, --workers N        worker lcores (default 1)\n"
 		"  -s, --set SECTION.KEY=VALUE   override a configuration key (repeatable)\n"
-		"      --speed X          replay at X times the capture's pace (default 0: as fast\n"
+		"      --speed X          replay at X times the capture's pace (default 0: as "
+		"fast\n"
 		"                         as possible; 1: as captured)\n"
 		"      --summary FILE     also write the final summary line to FILE\n"
 		"      --stats-interval S live statistics on stderr every S seconds (default 1;\n"
 		"                         0: off)\n"
 		"      --top N            with live statistics, the top N flows of each interval\n"
+		"      --community-id[=SEED]  flow lines carry their Community ID (the\n"
+		"                         collector's option)\n"
 		"  -q, --quiet            only errors on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -187,12 +190,14 @@ main(int argc, char **argv)
 		{"speed", required_argument, NULL, 'X'},
 		{"stats-interval", required_argument, NULL, 'I'},
 		{"top", required_argument, NULL, 'T'},
+		{"community-id", optional_argument, NULL, 'C'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *rules = NULL, *output = "-", *summary_copy = NULL;
 	const char *stats_interval = "1", *top = NULL;
+	char community[48] = "";
 	const char *sets[64];
 	unsigned nsets = 0;
 	long workers = 1, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -238,6 +243,11 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			summary_copy = optarg;
+			break;
+		case 'C':
+			/* The collector checks SEED. */
+			snprintf(community, sizeof(community), "--community-id%s%.20s",
+				 optarg != NULL ? "=" : "", optarg != NULL ? optarg : "");
 			break;
 		case 'X':
 			snprintf(speed_set, sizeof(speed_set), "dataplane.replay_speed=%s", optarg);
@@ -321,6 +331,8 @@ main(int argc, char **argv)
 		col_argv[ncol++] = "--top";
 		col_argv[ncol++] = (char *)top;
 	}
+	if (community[0] != '\0')
+		col_argv[ncol++] = community;
 	if (quiet)
 		col_argv[ncol++] = "-q";
 	col_argv[ncol] = NULL;

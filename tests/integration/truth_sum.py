@@ -21,7 +21,7 @@ def key(r):
 
 def oriented(r, k):
     """packets/bytes as (from lo, from hi)."""
-    lo = k[2]
+    lo = k[-2]
     fwd = (r["packets_fwd"], r["bytes_fwd"])
     rev = (r["packets_rev"], r["bytes_rev"])
     return (fwd, rev) if (r["src_ip"], r["src_port"]) == lo else (rev, fwd)

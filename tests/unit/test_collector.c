@@ -61,7 +61,7 @@ static const char *
 flow_line(const struct ft_record *r)
 {
 	static char buf[FT_JSON_FLOW_MAX];
-	size_t n = ft_json_flow(buf, r);
+	size_t n = ft_json_flow(buf, r, -1);
 
 	assert_int_equal(n, strlen(buf));
 	assert_true(n < FT_JSON_FLOW_MAX);
@@ -363,7 +363,7 @@ test_json_longest_line_fits(void **state)
 	r.flow.key.family = 6;
 	r.flow.key.proto = 58;
 	r.flow.initiator = 1;
-	n = ft_json_flow(buf, &r);
+	n = ft_json_flow(buf, &r, -1);
 	assert_true(n + 1 <= FT_JSON_FLOW_MAX);
 	assert_int_equal(strlen(buf), n);
 	assert_non_null(strstr(buf, "\"flow_id\":18446744073709551615,\"worker\":65535,"));
@@ -1717,6 +1717,73 @@ test_live_flows(void **state)
 	assert_null(ft_live_flows_find(&lf, ids[0]));
 }
 
+/* Community ID v1: the specification's examples (TCP; ICMP echo, both ways),
+ * its seed, ICMP types without a counterpart (one way), IPv6, no ports. */
+static void
+community_key(struct ft_flow_key *k, int family, const char *a, const char *b, uint8_t proto,
+	      uint16_t pa, uint16_t pb)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = (uint8_t)family;
+	k->proto = proto;
+	assert_int_equal(inet_pton(family == 4 ? AF_INET : AF_INET6, a, k->addr[0]), 1);
+	assert_int_equal(inet_pton(family == 4 ? AF_INET : AF_INET6, b, k->addr[1]), 1);
+	k->port[0] = pa;
+	k->port[1] = pb;
+}
+
+static void
+test_community_id(void **state)
+{
+	struct ft_flow_key k;
+	char id[FT_COMMUNITY_ID_LEN];
+
+	(void)state;
+	community_key(&k, 4, "128.232.110.120", "66.35.250.204", 6, 34855, 80);
+	assert_int_equal(ft_community_id(&k, 0, 0, 0, 0, id), 30);
+	assert_string_equal(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+	ft_community_id(&k, 1, 0, 0, 0, id); /* the other side first: the same */
+	assert_string_equal(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+	ft_community_id(&k, 0, 0, 0, 1, id);
+	assert_string_equal(id, "1:3V71V58M3Ksw/yuFALMcW0LAHvc=");
+
+	/* ICMP: ports 0 in the key; the type and its counterpart hash. */
+	community_key(&k, 4, "192.168.0.89", "192.168.0.1", 1, 0, 0);
+	ft_community_id(&k, 0, 8, 0, 0, id); /* echo request from .89 */
+	assert_string_equal(id, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+	ft_community_id(&k, 1, 0, 0, 0, id); /* the reply first, from .1 */
+	assert_string_equal(id, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+	/* Destination unreachable (no counterpart): type and code, sender first. */
+	ft_community_id(&k, 1, 3, 1, 0, id);
+	assert_string_equal(id, "1:o3zT92uTgnRWv/YrDVeXcWumpC4=");
+	ft_community_id(&k, 0, 3, 1, 0, id);
+	assert_string_equal(id, "1:LXCfhMUFbYXe+CEMrQuZCbiLY3o=");
+
+	community_key(&k, 6, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 17, 53, 1053);
+	ft_community_id(&k, 0, 0, 0, 0, id);
+	assert_string_equal(id, "1:+81R1dsan+K8zL5UFiu5Ncj9YGY=");
+	community_key(&k, 4, "10.0.0.2", "10.0.0.1", 47, 0, 0);
+	ft_community_id(&k, 0, 0, 0, 0, id);
+	assert_string_equal(id, "1:+KlEHDT0vJgzs/eNmzHq0aSpRYw=");
+
+	/* In a flow line after the tuple (and the tunnel), only when asked for. */
+	{
+		static char buf[FT_JSON_FLOW_MAX];
+		struct ft_record r;
+
+		memset(&r, 0, sizeof(r));
+		r.type = FT_RECORD_FLOW;
+		community_key(&r.flow.key, 4, "128.232.110.120", "66.35.250.204", 6, 34855, 80);
+		r.flow.key.tunnel = FT_TUNNEL_VXLAN;
+		ft_json_flow(buf, &r, 0);
+		assert_non_null(strstr(buf, ",\"dst_port\":80,\"tunnel\":\"vxlan\","
+					    "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\","
+					    "\"start\":"));
+		ft_json_flow(buf, &r, -1);
+		assert_null(strstr(buf, "community_id"));
+	}
+}
+
 int
 main(void)
 {
@@ -1726,6 +1793,7 @@ main(void)
 		cmocka_unit_test(test_ipv6_rfc5952),
 		cmocka_unit_test(test_ipv6_vs_inet_ntop),
 		cmocka_unit_test(test_ipv4_format),
+		cmocka_unit_test(test_community_id),
 		cmocka_unit_test(test_json_ipv4_tcp),
 		cmocka_unit_test(test_json_ipv6_icmp_qinq_fragments),
 		cmocka_unit_test(test_json_icmpv4_and_unknown_enums),
