@@ -232,24 +232,39 @@ top_cmp_desc(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
+/* A flow's protocol for the live view, and its tunnel: "tcp", "udp in vxlan". */
 static const char *
-proto_name(uint8_t proto, char *buf, size_t len)
+proto_name(const struct ft_flow_key *k, char *buf, size_t len)
 {
-	switch (proto) {
+	const char *name;
+	char num[16];
+
+	switch (k->proto) {
 	case 1:
-		return "icmp";
+		name = "icmp";
+		break;
 	case 6:
-		return "tcp";
+		name = "tcp";
+		break;
 	case 17:
-		return "udp";
+		name = "udp";
+		break;
 	case 58:
-		return "icmpv6";
+		name = "icmpv6";
+		break;
 	case 132:
-		return "sctp";
+		name = "sctp";
+		break;
 	default:
-		snprintf(buf, len, "proto-%u", proto);
-		return buf;
+		snprintf(num, sizeof(num), "proto-%u", k->proto);
+		name = num;
+		break;
 	}
+	if (k->tunnel != FT_TUNNEL_NONE && k->tunnel < FT_TUNNEL_MAX)
+		snprintf(buf, len, "%s in %s", name, ft_tunnel_names[k->tunnel]);
+	else
+		snprintf(buf, len, "%s", name);
+	return buf;
 }
 
 static void
@@ -331,7 +346,7 @@ print_dataplane_topk(struct collector *c)
 	for (i = 0; i < n; i++) {
 		const struct ft_topk_item *it = &m->by_bytes[i];
 		const struct ft_live_flow *lf = ft_live_flows_find(&c->live, it->e.flow_id);
-		char a[FT_IPV6_STR_MAX + 10], b[FT_IPV6_STR_MAX + 10], pb[16], now[48] = "";
+		char a[FT_IPV6_STR_MAX + 10], b[FT_IPV6_STR_MAX + 10], pb[32], now[48] = "";
 
 		endpoint(a, &it->e.key, it->initiator);
 		endpoint(b, &it->e.key, it->initiator ^ 1);
@@ -339,7 +354,7 @@ print_dataplane_topk(struct collector *c)
 			snprintf(now, sizeof(now), " | now %.3f Mbit/s",
 				 (double)lf->last_bytes * 8e3 / (double)lf->bucket_ns);
 		fprintf(stderr, "  %2u. %s -> %s %s %" PRIu64 " bytes %" PRIu64 " packets%s\n",
-			i + 1, a, b, proto_name(it->e.key.proto, pb, sizeof(pb)), it->e.bytes,
+			i + 1, a, b, proto_name(&it->e.key, pb, sizeof(pb)), it->e.bytes,
 			it->e.packets, now);
 	}
 	return n + 1;
@@ -380,13 +395,13 @@ stats_print(struct collector *c, uint64_t mono)
 		for (i = 0; i < c->top_len; i++) {
 			const struct ft_flow_record *f = &c->top[i].flow;
 			unsigned int s = f->initiator ? 1 : 0;
-			char a[FT_IPV6_STR_MAX + 10], b[FT_IPV6_STR_MAX + 10], pb[16];
+			char a[FT_IPV6_STR_MAX + 10], b[FT_IPV6_STR_MAX + 10], pb[32];
 
 			endpoint(a, &f->key, s);
 			endpoint(b, &f->key, s ^ 1);
 			fprintf(stderr,
 				"  %2u. %s -> %s %s %" PRIu64 " bytes %" PRIu64 " packets\n", i + 1,
-				a, b, proto_name(f->key.proto, pb, sizeof(pb)), c->top[i].bytes,
+				a, b, proto_name(&f->key, pb, sizeof(pb)), c->top[i].bytes,
 				c->top[i].packets);
 		}
 		n += c->top_len;
