@@ -38,6 +38,7 @@ check(const struct ft_config *c)
 	      c->dispatch_ring_size <= 1048576);
 	CHECK(pow2(c->ring_size) && c->ring_size >= 1024 && c->ring_size <= 16777216);
 	CHECK(c->stats_topk <= 1000);
+	CHECK((c->tunnels & ~FT_TUNNEL_ALL) == 0);
 	CHECK(c->port_count <= FT_CFG_MAX_PORTS);
 	for (unsigned i = 0; i < c->port_count; i++) {
 		const struct ft_port_config *p = &c->ports[i];
