@@ -522,7 +522,8 @@ process_records(struct collector *c, struct ft_seq_tracker *seq, const struct rt
 			uint32_t idx = rec->match.rule_index;
 
 			count_record(c, seq, rec);
-			p += ft_json_match(p, rec, idx < c->rule_count ? &c->rules[idx] : NULL);
+			p += ft_json_match(p, rec, idx < c->rule_count ? &c->rules[idx] : NULL,
+					   c->cfg->community_seed);
 			break;
 		}
 		default:

@@ -125,10 +125,13 @@ size_t ft_community_id(const struct ft_flow_key *key, unsigned src, uint8_t icmp
  * @param rule
  *   The rule of the event in the segment's rule table (for its name), or NULL
  *   when the event's rule_index is outside the table (no name is written).
+ * @param community_seed
+ *   Add the flow's "community_id" with this seed (0-65535); -1: not.
  * @return
  *   Length of the line including the newline, excluding the NUL.
  */
-size_t ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule);
+size_t ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule,
+		     int community_seed);
 
 /**
  * Write a fixed-size, possibly unterminated C string as a JSON string literal

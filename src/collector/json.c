@@ -515,7 +515,8 @@ put_flow_match(char *p, const struct ft_flow_match *m)
 }
 
 size_t
-ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule)
+ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info *rule,
+	      int community_seed)
 {
 	const struct ft_match_record *m = &rec->match;
 	char *p = buf;
@@ -551,6 +552,12 @@ ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info 
 	PUT(p, "\",\"ts_ns\":");
 	p = put_u64(p, m->ts_ns);
 	p = put_tuple(p, &m->key, m->initiator ? 1 : 0);
+	if (community_seed >= 0) {
+		PUT(p, ",\"community_id\":\"");
+		p += ft_community_id(&m->key, m->initiator ? 1 : 0, m->icmp_type, m->icmp_code,
+				     (uint16_t)community_seed, p);
+		*p++ = '"';
+	}
 	PUT(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - buf);

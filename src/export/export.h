@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 15
+#define FT_EXPORT_LAYOUT_VERSION 16
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -307,7 +307,9 @@ struct ft_match_record {
 	uint8_t dir;		/* 88  0 fwd (initiator to responder), 1 rev */
 	uint8_t initiator;	/* 89  key endpoint (0 or 1) that initiated the flow */
 	uint8_t flags;		/* 90  FT_MATCH_EV_F_* */
-	uint8_t reserved[5];	/* 91  zero */
+	uint8_t icmp_type;	/* 91  the flow's (as its record's; its Community ID) */
+	uint8_t icmp_code;	/* 92  */
+	uint8_t reserved[3];	/* 93  zero */
 };
 static_assert(sizeof(struct ft_match_record) == 96, "match record layout");
 

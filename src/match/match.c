@@ -204,6 +204,8 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to, unsign
 	ev.dir = m->cur.dir;
 	ev.initiator = (flow->flags & FT_FLOW_E_INITIATOR_HI) ? 1 : 0;
 	ev.flags = m->cur.ev_flags | (r->som ? FT_MATCH_EV_F_SOM : 0);
+	ev.icmp_type = flow->icmp_type;
+	ev.icmp_code = flow->icmp_code;
 	memset(ev.reserved, 0, sizeof(ev.reserved));
 	m->p.emit(m->p.emit_ctx, &ev);
 	return 0;

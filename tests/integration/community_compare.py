@@ -8,7 +8,7 @@ tshark (--enable-protocol communityid, seed SEED, default 0) gives every frame
 the Community ID v1 of its flow; every flow line of FLOWS.jsonl (written with
 --community-id[=SEED]) must carry one, and the set of flowtap's IDs must equal
 the set of tshark's over the capture's frames: the same flows, hashed alike,
-each of them reported.
+each of them reported. Match lines (with rules) must carry their flow's.
 """
 import json
 import subprocess
@@ -22,10 +22,14 @@ def main():
     flows_path, pcap = sys.argv[1], sys.argv[2]
     seed = sys.argv[3] if len(sys.argv) == 4 else "0"
     ours, problems, nflows = set(), [], 0
+    by_flow, matches = {}, []
     for line in open(flows_path):
         r = json.loads(line)
+        if r["type"] == "match":
+            matches.append(r)
         if r["type"] != "flow":
             continue
+        by_flow[(r["worker"], r["flow_id"])] = r.get("community_id")
         nflows += 1
         if "community_id" not in r:
             problems.append(f"flow {r['flow_id']}: no community_id")
@@ -41,8 +45,13 @@ def main():
         problems.append(f"flowtap {x}: no frame tshark hashes so")
     for x in sorted(theirs - ours):
         problems.append(f"tshark {x}: no flowtap flow hashes so")
+    for m in matches:
+        want = by_flow.get((m["worker"], m["flow_id"]))
+        if m.get("community_id") != want:
+            problems.append(f"match of flow {m['flow_id']}: community_id "
+                            f"{m.get('community_id')}, its flow's {want}")
     print(f"{pcap}: {nflows} flows, {len(ours)} community IDs, tshark {len(theirs)}, "
-          f"{len(problems)} differences")
+          f"{len(matches)} match lines, {len(problems)} differences")
     for p in problems[:30]:
         print("  " + p)
     return 1 if problems else 0

@@ -382,7 +382,7 @@ test_json_longest_line_fits(void **state)
 		struct ft_rule_info rule;
 
 		memset(&rule, 0x01, sizeof(rule)); /* control characters: 6 bytes each */
-		n = ft_json_match(buf, &r, &rule);
+		n = ft_json_match(buf, &r, &rule, -1);
 		assert_true(n + 1 <= FT_JSON_MATCH_MAX);
 		assert_int_equal(strlen(buf), n);
 	}
@@ -392,7 +392,7 @@ static const char *
 match_line(const struct ft_record *r, const struct ft_rule_info *rule)
 {
 	static char buf[FT_JSON_MATCH_MAX];
-	size_t n = ft_json_match(buf, r, rule);
+	size_t n = ft_json_match(buf, r, rule, -1);
 
 	assert_int_equal(n, strlen(buf));
 	assert_int_equal(buf[n - 1], '\n');
@@ -1780,6 +1780,17 @@ test_community_id(void **state)
 					    "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\","
 					    "\"start\":"));
 		ft_json_flow(buf, &r, -1);
+		assert_null(strstr(buf, "community_id"));
+
+		/* A match line: its flow's ID, the flow's ICMP type included. */
+		memset(&r, 0, sizeof(r));
+		r.type = FT_RECORD_MATCH;
+		community_key(&r.match.key, 4, "192.168.0.89", "192.168.0.1", 1, 0, 0);
+		r.match.icmp_type = 8;
+		ft_json_match(buf, &r, NULL, 0);
+		assert_non_null(
+			strstr(buf, ",\"community_id\":\"1:X0snYXpgwiv9TZtqg64sgzUn6Dk=\"}"));
+		ft_json_match(buf, &r, NULL, -1);
 		assert_null(strstr(buf, "community_id"));
 	}
 }
