@@ -117,11 +117,11 @@ encap_write(uint8_t *frame, const struct ft_pktgen_hdr *h, uint32_t total)
 		ip[9] = h->ip_version == 4 ? 4 : 41;
 		break;
 	default: {
-		/* UDP: the source port a sender's hash could give, per direction. */
-		uint16_t sport =
-			(uint16_t)(49152 +
-				   ((h->src_port * 31u + h->dst_port + (rev ? 0x1234u : 0)) &
-				    0x3fff));
+		/* UDP: a source port from a hash of the inner flow, the same both
+		 * ways, as Linux's VXLAN and Geneve derive it (skb_get_hash()). */
+		uint16_t lo = h->src_port < h->dst_port ? h->src_port : h->dst_port;
+		uint16_t hi = h->src_port < h->dst_port ? h->dst_port : h->src_port;
+		uint16_t sport = (uint16_t)(49152 + ((lo * 31u + hi) & 0x3fff));
 		uint8_t *u = t + 8;
 
 		ip[9] = 17;

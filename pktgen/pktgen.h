@@ -77,8 +77,8 @@ uint32_t ft_pktgen_crc32c(uint32_t crc, const void *data, size_t len);
  *   vxlan   UDP to 4789, VNI 4242, carrying the Ethernet frame
  *   geneve  UDP to 6081, VNI 4242, no options, carrying the Ethernet frame
  *   gtp     UDP to 2152, a GTP-U G-PDU (TEID 0x1000 forward, 0x2000 back)
- * The UDP source port differs between the two directions (as a sender's hash
- * of the inner packet may); every checksum is set. IP-carrying tunnels (gre,
+ * The UDP source port is a hash of the inner flow, the same both ways (as
+ * Linux's VXLAN and Geneve derive it); every checksum is set. IP-carrying tunnels (gre,
  * ipip, gtp) take no VLAN tags.
  */
 enum ft_pktgen_encap {
