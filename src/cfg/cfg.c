@@ -426,6 +426,17 @@ resolve_file(const char *base_dir, const char *v, char *out, size_t out_len, cha
 	return 0;
 }
 
+/* choices[] as "a, b, c" into list (cut to its size), for messages. */
+static void
+join_choices(const char *const *choices, char *list, size_t len)
+{
+	list[0] = '\0';
+	for (int i = 0; choices[i] != NULL; i++) {
+		strncat(list, i ? ", " : "", len - strlen(list) - 1);
+		strncat(list, choices[i], len - strlen(list) - 1);
+	}
+}
+
 /* A set of choices: names separated by commas (and blanks), or "none". */
 static int
 parse_set(const char *v, const char *const *choices, unsigned *out, char *why, size_t why_len)
@@ -450,12 +461,9 @@ parse_set(const char *v, const char *const *choices, unsigned *out, char *why, s
 			if (strlen(choices[i]) == n && strncmp(p, choices[i], n) == 0)
 				break;
 		if (n == 0 || choices[i] == NULL) {
-			char list[128] = "";
+			char list[128];
 
-			for (int j = 0; choices[j] != NULL; j++) {
-				strncat(list, j ? ", " : "", sizeof(list) - strlen(list) - 1);
-				strncat(list, choices[j], sizeof(list) - strlen(list) - 1);
-			}
+			join_choices(choices, list, sizeof(list));
 			snprintf(why, why_len, "'%.*s' is not one of: %s (or none, alone)",
 				 (int)(n < 64 ? n : 64), p, list);
 			return -1;
@@ -617,12 +625,9 @@ set_value(const struct key_spec *spec, void *base, const char *v, const char *ba
 			}
 		}
 		{
-			char list[128] = "";
+			char list[128];
 
-			for (int i = 0; spec->choices[i] != NULL; i++) {
-				strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
-				strncat(list, spec->choices[i], sizeof(list) - strlen(list) - 1);
-			}
+			join_choices(spec->choices, list, sizeof(list));
 			snprintf(why, why_len, "'%s' is not one of: %s", v, list);
 		}
 		return -1;

@@ -456,6 +456,17 @@ put_tuple(char *p, const struct ft_flow_key *k, unsigned int src)
 	return p;
 }
 
+/* ,"community_id":"1:..." of a flow (ft_community_id()). */
+static char *
+put_community_id(char *p, const struct ft_flow_key *k, uint8_t initiator, uint8_t icmp_type,
+		 uint8_t icmp_code, int seed)
+{
+	PUT(p, ",\"community_id\":\"");
+	p += ft_community_id(k, initiator ? 1 : 0, icmp_type, icmp_code, (uint16_t)seed, p);
+	*p++ = '"';
+	return p;
+}
+
 /* One direction of a flow's match summary. */
 static char *
 put_match_dir(char *p, const struct ft_flow_match *m, unsigned int d)
@@ -552,12 +563,9 @@ ft_json_match(char *buf, const struct ft_record *rec, const struct ft_rule_info 
 	PUT(p, "\",\"ts_ns\":");
 	p = put_u64(p, m->ts_ns);
 	p = put_tuple(p, &m->key, m->initiator ? 1 : 0);
-	if (community_seed >= 0) {
-		PUT(p, ",\"community_id\":\"");
-		p += ft_community_id(&m->key, m->initiator ? 1 : 0, m->icmp_type, m->icmp_code,
-				     (uint16_t)community_seed, p);
-		*p++ = '"';
-	}
+	if (community_seed >= 0)
+		p = put_community_id(p, &m->key, m->initiator, m->icmp_type, m->icmp_code,
+				     community_seed);
 	PUT(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - buf);
@@ -577,12 +585,9 @@ ft_json_flow(char *buf, const struct ft_record *rec, int community_seed)
 	PUT(p, ",\"input_port\":");
 	p = put_u64(p, f->input_port);
 	p = put_tuple(p, k, f->initiator ? 1 : 0);
-	if (community_seed >= 0) {
-		PUT(p, ",\"community_id\":\"");
-		p += ft_community_id(k, f->initiator ? 1 : 0, f->icmp_type, f->icmp_code,
-				     (uint16_t)community_seed, p);
-		*p++ = '"';
-	}
+	if (community_seed >= 0)
+		p = put_community_id(p, k, f->initiator, f->icmp_type, f->icmp_code,
+				     community_seed);
 	PUT(p, ",\"start\":\"");
 	p = put_rfc3339(p, f->first_ns);
 	PUT(p, "\",\"end\":\"");
