@@ -164,7 +164,7 @@ drop(struct ft_defrag *d, struct dgram *g, enum ft_defrag_reason reason)
 	}
 	d->stats.held_bytes -= g->bytes;
 	d->stats.in_use--;
-	g->id.used = 0;
+	ft_frag_dgram_clear(&g->id);
 }
 
 /* Give a datagram up (invalid, or no memory); the context stays to take its
@@ -197,7 +197,7 @@ find(struct ft_defrag *d, const struct ft_pkt *p)
 	for (unsigned w = 0; w < d->ways; w++) {
 		struct dgram *g = &set[w];
 
-		if (g->id.used && expired(d, g, p->ts_ns))
+		if (ft_frag_dgram_used(&g->id) && expired(d, g, p->ts_ns))
 			drop(d, g, FT_DEFRAG_TIMEOUT);
 		if (ft_frag_dgram_is(&g->id, p))
 			return g;
@@ -205,14 +205,14 @@ find(struct ft_defrag *d, const struct ft_pkt *p)
 	for (unsigned w = 0; w < d->ways; w++) {
 		struct dgram *g = &set[w];
 
-		if (!g->id.used) {
+		if (!ft_frag_dgram_used(&g->id)) {
 			victim = g;
 			break;
 		}
 		if (victim == NULL || (int64_t)(g->created_ns - victim->created_ns) < 0)
 			victim = g;
 	}
-	if (victim->id.used)
+	if (ft_frag_dgram_used(&victim->id))
 		drop(d, victim, FT_DEFRAG_EVICTED);
 	memset(victim, 0, offsetof(struct dgram, piece));
 	ft_frag_dgram_set(&victim->id, p);
@@ -485,7 +485,7 @@ ft_defrag_fragment(struct ft_defrag *d, const struct ft_pkt *p, const uint8_t *d
 	d->stats.overlap_bytes += g->bytes - out->pkt.payload_len;
 	d->stats.held_bytes -= g->bytes;
 	d->stats.in_use--;
-	g->id.used = 0;
+	ft_frag_dgram_clear(&g->id);
 	return 1;
 
 invalid:
@@ -508,7 +508,7 @@ ft_defrag_expire(struct ft_defrag *d, uint64_t now_ns, unsigned budget)
 		struct dgram *g = &d->g[d->cursor];
 
 		d->cursor = (d->cursor + 1) & mask;
-		if (g->id.used && expired(d, g, now_ns)) {
+		if (ft_frag_dgram_used(&g->id) && expired(d, g, now_ns)) {
 			drop(d, g, FT_DEFRAG_TIMEOUT);
 			n++;
 		}
@@ -520,6 +520,6 @@ void
 ft_defrag_flush(struct ft_defrag *d)
 {
 	for (uint32_t i = 0; i < (d->set_mask + 1) * d->ways; i++)
-		if (d->g[i].id.used)
+		if (ft_frag_dgram_used(&d->g[i].id))
 			drop(d, &d->g[i], FT_DEFRAG_END);
 }

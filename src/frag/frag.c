@@ -83,7 +83,7 @@ ft_frag_table_packet(struct ft_frag_table *t, struct ft_pkt *p)
 		for (unsigned w = 0; w < WAYS; w++) {
 			struct entry *e = &set[w];
 
-			if (ft_frag_dgram_is(&e->id, p) || !e->id.used ||
+			if (ft_frag_dgram_is(&e->id, p) || !ft_frag_dgram_used(&e->id) ||
 			    (int64_t)(now - e->seen_ns) > (int64_t)t->timeout_ns) {
 				victim = e;
 				break;

@@ -31,18 +31,32 @@
 
 /*
  * What identifies a datagram among fragments (RFC 791: addresses, protocol,
- * identification; RFC 8200: addresses and identification), with the VLANs and
- * the direction against the key's sorted endpoints. Shared with src/frag/defrag.
+ * identification; RFC 8200: addresses and identification), with the VLANs, the
+ * tunnel it came in (a datagram inside a tunnel is not one with the same
+ * addresses outside it) and the direction against the key's sorted endpoints.
+ * Shared with src/frag/defrag.
  */
 struct ft_frag_dgram {
 	uint8_t addr[2][16]; /* as in struct ft_flow_key: sorted endpoints */
 	uint32_t frag_id;
 	uint16_t vlan[2];
 	uint8_t proto;
-	uint8_t family;
+	uint8_t family; /* 4 or 6; 0: the entry holding it is free */
 	uint8_t dir;
-	uint8_t used;
+	uint8_t tunnel; /* enum ft_tunnel, as in the key */
 };
+
+static inline bool
+ft_frag_dgram_used(const struct ft_frag_dgram *d)
+{
+	return d->family != 0;
+}
+
+static inline void
+ft_frag_dgram_clear(struct ft_frag_dgram *d)
+{
+	d->family = 0;
+}
 
 /*
  * The protocol in a fragment's datagram identity: IPv4's; none for IPv6, whose
@@ -65,13 +79,15 @@ ft_frag_dgram_hash(const struct ft_pkt *p)
 				  ft_flow_key_pair_hash(&p->key));
 }
 
-/* Is d (in use) the datagram of fragment p? */
+/* Is d the datagram of fragment p? */
 static inline bool
 ft_frag_dgram_is(const struct ft_frag_dgram *d, const struct ft_pkt *p)
 {
-	return d->used && d->frag_id == p->frag_id && d->proto == ft_frag_dgram_proto(p) &&
-	       d->family == p->key.family && d->dir == p->dir && d->vlan[0] == p->key.vlan[0] &&
-	       d->vlan[1] == p->key.vlan[1] && memcmp(d->addr, p->key.addr, sizeof(d->addr)) == 0;
+	/* family is never 0 in a packet: a free entry is no datagram's */
+	return d->frag_id == p->frag_id && d->proto == ft_frag_dgram_proto(p) &&
+	       d->family == p->key.family && d->dir == p->dir && d->tunnel == p->key.tunnel &&
+	       d->vlan[0] == p->key.vlan[0] && d->vlan[1] == p->key.vlan[1] &&
+	       memcmp(d->addr, p->key.addr, sizeof(d->addr)) == 0;
 }
 
 /* Make d (marked in use) the datagram of fragment p. */
@@ -85,7 +101,7 @@ ft_frag_dgram_set(struct ft_frag_dgram *d, const struct ft_pkt *p)
 	d->proto = ft_frag_dgram_proto(p);
 	d->family = p->key.family;
 	d->dir = p->dir;
-	d->used = 1;
+	d->tunnel = p->key.tunnel;
 }
 
 /* Later fragments a worker holds at most while they wait for their first

@@ -107,6 +107,33 @@ test_attribution(void **state)
 	ft_frag_table_free(t);
 }
 
+/* A datagram inside a tunnel is not the one with the same addresses and id
+ * outside it. One set of four ways, so the hash cannot tell them apart. */
+static void
+test_attribution_tunnel(void **state)
+{
+	struct ft_frag_table *t = table(4, 30 * SEC);
+	struct ft_pkt first = frag(7, 1, SEC, 0), p;
+
+	(void)state;
+	assert_int_equal(ft_frag_table_packet(t, &first), FT_FRAG_NONE);
+	p = frag(7, 0, 2 * SEC, 0);
+	p.key.tunnel = FT_TUNNEL_VXLAN;
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_UNATTRIBUTED);
+	/* Its own first fragment, in the tunnel, gives it its ports. */
+	first.key.tunnel = FT_TUNNEL_VXLAN;
+	first.key.port[0] = 2222;
+	assert_int_equal(ft_frag_table_packet(t, &first), FT_FRAG_NONE);
+	p = frag(7, 0, 2 * SEC, 0);
+	p.key.tunnel = FT_TUNNEL_VXLAN;
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
+	assert_int_equal(p.key.port[0], 2222);
+	p = frag(7, 0, 2 * SEC, 0);
+	assert_int_equal(ft_frag_table_packet(t, &p), FT_FRAG_ATTRIBUTED);
+	assert_int_equal(p.key.port[0], 1111);
+	ft_frag_table_free(t);
+}
+
 /* The protocol is part of an IPv4 datagram's identity, not of an IPv6 one's
  * (RFC 8200): an IPv6 first fragment with a destination options header after
  * its fragment header is UDP, while its later fragments' header names the
@@ -970,6 +997,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_attribution_protocol),
+		cmocka_unit_test(test_attribution_tunnel),
 		cmocka_unit_test(test_crowding),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_defrag_orders),
