@@ -61,6 +61,8 @@ struct ft_worker {
 	struct pacer pace[FT_WORKER_MAX_SOURCES];
 	struct frag_wait wait[FT_FRAG_WAIT_MAX]; /* in arrival order */
 	unsigned nwait;
+	uint64_t wait_until; /* earliest deadline in wait[] (not always wait[0]'s:
+				packet times of several sources interleave) */
 	uint64_t rx_ns; /* rx clock: latest burst's last packet time (capture or arrival) */
 	/* Pattern matching (NULL without rules), and the burst being accounted:
 	 * a flow that ends inside update_burst() first gets the burst's earlier
@@ -451,6 +453,8 @@ frag_hold(struct ft_worker *w, unsigned si, struct rte_mbuf *mb, const struct ft
 	w->wait[w->nwait].m = mb;
 	w->wait[w->nwait].deadline_ns = pkt->ts_ns + w->p.frag_wait_ns;
 	w->wait[w->nwait].src = si;
+	w->wait_until = w->nwait == 0 ? w->wait[0].deadline_ns
+				      : RTE_MIN(w->wait_until, w->wait[w->nwait].deadline_ns);
 	w->nwait++;
 	return true;
 }
@@ -467,12 +471,14 @@ frag_release(struct ft_worker *w, uint64_t now_ns, struct rte_mbuf **local, unsi
 {
 	unsigned kept = 0;
 
+	w->wait_until = UINT64_MAX;
 	for (unsigned k = 0; k < w->nwait; k++) {
 		struct frag_wait *f = &w->wait[k];
 		struct ft_pkt *pkt = pkt_of(f->m);
 		enum ft_frag_result fr = ft_frag_table_packet(w->frags, pkt);
 
 		if (fr != FT_FRAG_ATTRIBUTED && f->deadline_ns >= now_ns) {
+			w->wait_until = RTE_MIN(w->wait_until, f->deadline_ns);
 			w->wait[kept++] = *f;
 			continue;
 		}
@@ -493,7 +499,7 @@ frag_expire(struct ft_worker *w, uint64_t now_ns)
 {
 	struct rte_mbuf *local[FT_FRAG_WAIT_MAX];
 
-	if (w->nwait == 0 || (now_ns != UINT64_MAX && w->wait[0].deadline_ns >= now_ns))
+	if (w->nwait == 0 || (now_ns != UINT64_MAX && w->wait_until >= now_ns))
 		return;
 	process(w, local, frag_release(w, now_ns, local, 0));
 }

@@ -78,11 +78,14 @@ def packets(with_server):
     return [f for client, f in out if client or with_server]
 
 
-def write_pcap(path, frames):
+def write_pcap(path, frames, times_us=None):
+    """Frames 1 ms apart from 1700000000 s, or at times_us (microseconds after it)."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i, fr in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000, 1000 * i, len(fr), len(fr)) + fr)
+            us = times_us[i] if times_us is not None else 1000 * i
+            f.write(struct.pack("<IIII", 1700000000 + us // 1000000, us % 1000000, len(fr),
+                                len(fr)) + fr)
 
 
 def replay_lines(cmd, out):
