@@ -15,7 +15,7 @@ PACKAGES=(
 	# tests: unit, sanitizers and fuzzing (clang's ASan/libFuzzer runtime)
 	libcmocka-dev clang llvm libclang-rt-14-dev
 	# tests: independent tools and real peers
-	tshark wireshark-common tcpreplay nfdump libfixbuf-tools jq python3
+	tshark wireshark-common tcpdump tcpreplay nfdump libfixbuf-tools jq python3
 	iproute2 procps util-linux
 )
 

@@ -145,6 +145,7 @@ static const struct key_spec port_keys[] = {
 	{"rx_descriptors", T_U16, PORT(rx_descriptors), 64, 16384, NULL},
 	{"promiscuous", T_BOOL, PORT(promiscuous), 0, 0, NULL},
 	{"clock", T_ENUM, PORT(clock), 0, 0, clock_choices},
+	{"filter", T_STRING, PORT(filter), 0, 0, NULL},
 	{NULL},
 };
 
@@ -762,6 +763,11 @@ assign(struct parse_ctx *ctx, const char *key, const char *value, char *err, siz
 		snprintf(ctx->port->origin.file, sizeof(ctx->port->origin.file), "%s", ctx->file);
 		ctx->port->origin.line = ctx->line;
 	}
+	if (ctx->port != NULL && strcmp(key, "filter") == 0) {
+		snprintf(ctx->port->filter_origin.file, sizeof(ctx->port->filter_origin.file), "%s",
+			 ctx->file);
+		ctx->port->filter_origin.line = ctx->line;
+	}
 	return 0;
 }
 
@@ -896,6 +902,25 @@ ft_config_set_pcap(struct ft_config *cfg, const char *path, char *err, size_t er
 	port->kind = FT_PORT_PCAP;
 	snprintf(port->origin.file, sizeof(port->origin.file), "command line (--pcap)");
 	cfg->port_count = 1;
+	return 0;
+}
+
+int
+ft_config_set_filter(struct ft_config *cfg, const char *expr, char *err, size_t err_len)
+{
+	if (strlen(expr) >= FT_CFG_FILTER_LEN) {
+		snprintf(err, err_len, "command line: --filter: longer than %d characters",
+			 FT_CFG_FILTER_LEN - 1);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->port_count; i++) {
+		struct ft_port_config *p = &cfg->ports[i];
+
+		snprintf(p->filter, sizeof(p->filter), "%s", expr);
+		snprintf(p->filter_origin.file, sizeof(p->filter_origin.file),
+			 "command line (--filter)");
+		p->filter_origin.line = 0;
+	}
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #define FT_CFG_MAX_PORTS  FT_EXPORT_MAX_PORTS
 #define FT_CFG_NAME_LEN	  FT_EXPORT_NAME_LEN
 #define FT_CFG_DEVARGS_LEN 512
+#define FT_CFG_FILTER_LEN  1024
 #define FT_CFG_ERR_LEN	  (PATH_MAX + 512)
 
 enum ft_port_kind {
@@ -81,6 +82,8 @@ struct ft_port_config {
 	bool promiscuous;
 	enum ft_clock_mode clock;
 	struct ft_cfg_origin origin; /* of the pcap/device key */
+	char filter[FT_CFG_FILTER_LEN];	    /* pcap-filter(7) expression, "" for none */
+	struct ft_cfg_origin filter_origin; /* of the filter key */
 };
 
 struct ft_config {
@@ -173,6 +176,14 @@ int ft_config_set(struct ft_config *cfg, const char *assignment, char *err, size
  * @return 0, or -1 with err filled (file missing or unreadable)
  */
 int ft_config_set_pcap(struct ft_config *cfg, const char *path, char *err, size_t err_len);
+
+/*
+ * Give every configured port the capture filter expr (flowtap --filter EXPR,
+ * as tcpdump's expression). Compiled, per port's link type, by ft_port_plan().
+ *
+ * @return 0, or -1 with err filled (too long)
+ */
+int ft_config_set_filter(struct ft_config *cfg, const char *expr, char *err, size_t err_len);
 
 /*
  * Checks across keys, once everything is loaded (at least one port, ...).

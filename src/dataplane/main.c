@@ -107,6 +107,8 @@ usage(FILE *out)
 		"\n"
 		"  -c, --config FILE        configuration (INI; see config/flowtap.ini)\n"
 		"  -r, --pcap FILE          replay a capture instead of the configured ports\n"
+		"  -f, --filter EXPR        capture filter (pcap-filter(7), as tcpdump's) for\n"
+		"                           every port: = [port.NAME] filter = EXPR\n"
 		"  -s, --set SECTION.KEY=VALUE\n"
 		"                           override one key (repeatable), e.g.\n"
 		"                           --set flow.capacity=1000000\n"
@@ -313,7 +315,8 @@ memory_needed_mb(const struct ft_config *cfg, struct ft_port *ports, unsigned wo
 struct app_args {
 	const char *config;
 	const char *pcap;
-	const char *sets[64];
+	const char *filter;
+	const char *sets[128]; /* room for flowtap-replay's 64 and its own */
 	unsigned nsets;
 	bool check;
 };
@@ -322,22 +325,30 @@ static int
 parse_app_args(int argc, char **argv, struct app_args *a)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},   {"pcap", required_argument, NULL, 'r'},
-		{"set", required_argument, NULL, 's'},	    {"instance", required_argument, NULL, 'i'},
-		{"check", no_argument, NULL, 'C'},	    {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"pcap", required_argument, NULL, 'r'},
+		{"filter", required_argument, NULL, 'f'},
+		{"set", required_argument, NULL, 's'},
+		{"instance", required_argument, NULL, 'i'},
+		{"check", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	static char instance_set[FT_CFG_NAME_LEN + 32];
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:r:s:i:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:f:s:i:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			a->config = optarg;
 			break;
 		case 'r':
 			a->pcap = optarg;
+			break;
+		case 'f':
+			a->filter = optarg;
 			break;
 		case 's':
 		case 'i':
@@ -387,6 +398,8 @@ load_config(const struct app_args *a, struct ft_config *cfg)
 		if (ft_config_set(cfg, a->sets[i], err, sizeof(err)) != 0)
 			goto fail;
 	if (a->pcap != NULL && ft_config_set_pcap(cfg, a->pcap, err, sizeof(err)) != 0)
+		goto fail;
+	if (a->filter != NULL && ft_config_set_filter(cfg, a->filter, err, sizeof(err)) != 0)
 		goto fail;
 	if (ft_config_validate(cfg, err, sizeof(err)) != 0)
 		goto fail;
@@ -757,6 +770,7 @@ main(int argc, char **argv)
 				.cut_len = p->cfg->kind == FT_PORT_PCAP ? p->file.cut_caplen : 0,
 				.uncut_max = p->file.max_len,
 				.live = p->cfg->kind == FT_PORT_DEVICE,
+				.filter = p->has_filter ? p->filter.bf_insns : NULL,
 			};
 
 			ft_worker_add_source(workers[owner], &src);
@@ -898,6 +912,7 @@ out_eal:
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
 out_config:
+	ft_port_free_filters(ports, cfg.port_count);
 	ft_match_db_free(mdb);
 	ft_rules_free(rules);
 	free(rinfo);

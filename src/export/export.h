@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define FT_EXPORT_MAGIC		 0x00504154574f4c46ULL /* "FLOWTAP\0" in memory order */
-#define FT_EXPORT_LAYOUT_VERSION 16
+#define FT_EXPORT_LAYOUT_VERSION 17
 #define FT_EXPORT_MAX_WORKERS	 32
 #define FT_EXPORT_MAX_PORTS	 16
 #define FT_EXPORT_NAME_LEN	 32
@@ -70,6 +70,7 @@ enum ft_discard {
 	FT_DISCARD_TCP_BAD_OFFSET,  /* TCP data offset < 5 */
 	FT_DISCARD_FLOW_TABLE_FULL, /* new flow refused: no free entry in this worker's table */
 	FT_DISCARD_DISPATCH_FULL,   /* software dispatch ring to the owning worker was full */
+	FT_DISCARD_FILTERED,	    /* the port's capture filter ([port.NAME] filter) refused it */
 	FT_DISCARD_MAX
 };
 
@@ -87,6 +88,7 @@ static const char *const ft_discard_names[FT_DISCARD_MAX] = {
 	[FT_DISCARD_TCP_BAD_OFFSET] = "tcp_bad_offset",
 	[FT_DISCARD_FLOW_TABLE_FULL] = "flow_table_full",
 	[FT_DISCARD_DISPATCH_FULL] = "dispatch_full",
+	[FT_DISCARD_FILTERED] = "filtered",
 };
 
 /* Why a flow record was written. */

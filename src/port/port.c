@@ -124,9 +124,79 @@ port_fail(char *err, size_t err_len, const struct ft_port_config *pc, const char
 	return -1;
 }
 
-int
-ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv, int *eal_argc,
-	     int eal_argv_max, bool *pci_wanted, char *err, size_t err_len)
+/*
+ * Compile a port's capture filter for its link type with libpcap (optimised,
+ * as tcpdump does): the worker runs it with bpf_filter(), libpcap's own
+ * interpreter, so a filter means exactly what it means to tcpdump. A capture
+ * file's filter is compiled on the file opened, as tcpdump -r does: a BSD
+ * loopback header is in the byte order of the machine that wrote the file,
+ * which libpcap then knows. No netmask is known, so 'ip broadcast' is refused,
+ * as by tcpdump -i any.
+ */
+static int
+filter_compile(struct ft_port *p, const struct ft_port_config *pc, char *err, size_t err_len)
+{
+	const struct ft_cfg_origin *o = &pc->filter_origin;
+	char where[PATH_MAX + 64];
+	pcap_t *pd;
+	int rc;
+
+	if (o->line > 0)
+		snprintf(where, sizeof(where), "%s:%u: [port.%s] filter", o->file, o->line,
+			 pc->name);
+	else
+		snprintf(where, sizeof(where), "%s: [port.%s] filter", o->file, pc->name);
+	if (pc->kind == FT_PORT_PCAP) {
+		char errbuf[PCAP_ERRBUF_SIZE];
+
+		pd = pcap_open_offline(pc->pcap, errbuf);
+		if (pd == NULL) {
+			snprintf(err, err_len, "%s: cannot read capture '%s': %s", where, pc->pcap,
+				 errbuf);
+			return -1;
+		}
+	} else {
+		/* Devices deliver Ethernet frames. */
+		pd = pcap_open_dead(DLT_EN10MB, FT_PORT_FILTER_SNAPLEN);
+		if (pd == NULL) {
+			snprintf(err, err_len, "%s: out of memory", where);
+			return -1;
+		}
+	}
+	rc = pcap_compile(pd, &p->filter, pc->filter, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: '%s': %s (link type %s)", where, pc->filter,
+			 pcap_geterr(pd),
+			 pcap_datalink_val_to_name(pcap_datalink(pd)) ?: "unknown");
+	} else if (p->filter.bf_len == 1 && p->filter.bf_insns[0].code == (BPF_RET | BPF_K) &&
+		   p->filter.bf_insns[0].k == 0) {
+		/* As tcpdump: almost certainly not what was meant (e.g. tcp[13]
+		 * on IPv6, which libpcap cannot index). */
+		snprintf(err, err_len, "%s: '%s': expression rejects all packets (link type %s)",
+			 where, pc->filter,
+			 pcap_datalink_val_to_name(pcap_datalink(pd)) ?: "unknown");
+		pcap_freecode(&p->filter);
+		rc = -1;
+	} else {
+		p->has_filter = true;
+	}
+	pcap_close(pd);
+	return rc == 0 ? 0 : -1;
+}
+
+void
+ft_port_free_filters(struct ft_port *ports, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (ports[i].has_filter)
+			pcap_freecode(&ports[i].filter);
+		ports[i].has_filter = false;
+	}
+}
+
+static int
+plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv, int *eal_argc,
+     int eal_argv_max, bool *pci_wanted, char *err, size_t err_len)
 {
 	static char args[FT_CFG_MAX_PORTS][PATH_MAX + 128];
 	int clock_packet = -1;
@@ -212,8 +282,21 @@ ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv
 					 "flows need one clock: set clock = tsc on the file ports");
 		clock_packet = packet_clock;
 		p->packet_clock = packet_clock;
+		if (pc->filter[0] != '\0' && filter_compile(p, pc, err, err_len) != 0)
+			return -1;
 	}
 	return 0;
+}
+
+int
+ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv, int *eal_argc,
+	     int eal_argv_max, bool *pci_wanted, char *err, size_t err_len)
+{
+	memset(ports, 0, cfg->port_count * sizeof(*ports));
+	if (plan(cfg, ports, eal_argv, eal_argc, eal_argv_max, pci_wanted, err, err_len) == 0)
+		return 0;
+	ft_port_free_filters(ports, cfg->port_count);
+	return -1;
 }
 
 uint32_t

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pcap/pcap.h>
 #include <rte_mempool.h>
 
 #include "cfg/cfg.h"
@@ -68,6 +69,8 @@ struct ft_port {
 	bool is_file;	   /* finite capture file (not looping) */
 	enum ft_link_type link;
 	struct ft_pcap_info file; /* for capture-file ports */
+	struct bpf_program filter; /* [port.NAME] filter, compiled for link (has_filter) */
+	bool has_filter;
 	struct rte_mempool *pool;
 	uint16_t queue_worker[FT_PORT_MAX_QUEUES]; /* worker that polls each queue */
 };
@@ -83,7 +86,8 @@ int ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t 
 
 /*
  * Everything that must happen before EAL: scan capture files, check link types
- * and the clock mode, and append the device arguments EAL needs to eal_argv
+ * and the clock mode, compile capture filters (ft_port_free_filters() frees
+ * them), and append the device arguments EAL needs to eal_argv
  * (strings owned by ports[]; *eal_argc grows).
  *
  * @param pci_wanted  out: true if some port is a PCI device
@@ -91,6 +95,13 @@ int ft_pcap_scan(const char *path, struct ft_pcap_info *info, char *err, size_t 
  */
 int ft_port_plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv,
 		 int *eal_argc, int eal_argv_max, bool *pci_wanted, char *err, size_t err_len);
+
+/* Snap length capture filters are compiled for (as tcpdump's default). */
+#define FT_PORT_FILTER_SNAPLEN 262144
+
+/* Free what ft_port_plan() compiled (capture filters); ports stay usable
+ * otherwise. Safe to call twice. */
+void ft_port_free_filters(struct ft_port *ports, unsigned count);
 
 /* Mbufs a port's pool needs for `workers` workers (config mbufs = 0: auto). */
 uint32_t ft_port_pool_size(const struct ft_config *cfg, const struct ft_port *port,

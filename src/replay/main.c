@@ -34,7 +34,9 @@
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 #define EXIT_UNACCOUNTED 3
-#define MAX_ARGS	128
+#define MAX_SETS	 64
+/* flowtap's arguments: two per --set, and fewer than 32 others. */
+#define MAX_ARGS (2 * MAX_SETS + 32)
 
 static volatile sig_atomic_t got_signal;
 
@@ -52,6 +54,8 @@ usage(FILE *out)
 		"\n"
 		"  -c, --config FILE      flowtap configuration (its ports are replaced by PCAP)\n"
 		"  -r, --rules FILE       pattern rules (= --set match.rules=FILE)\n"
+		"  -f, --filter EXPR      capture filter, as tcpdump's (pcap-filter(7)); what it\n"
+		"                         refuses is counted in discards.filtered\n"
 		"  -o, --output FILE      JSON lines output (default: standard output)\n"
 		"  -w, --workers N        worker lcores (default 1)\n"
 		"  -s, --set SECTION.KEY=VALUE   override a configuration key (repeatable)\n"
@@ -188,6 +192,7 @@ main(int argc, char **argv)
 		{"set", required_argument, NULL, 's'},
 		{"summary", required_argument, NULL, 'S'},
 		{"speed", required_argument, NULL, 'X'},
+		{"filter", required_argument, NULL, 'f'},
 		{"stats-interval", required_argument, NULL, 'I'},
 		{"top", required_argument, NULL, 'T'},
 		{"community-id", optional_argument, NULL, 'C'},
@@ -195,10 +200,11 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *rules = NULL, *output = "-", *summary_copy = NULL;
+	const char *config = NULL, *rules = NULL, *output = "-", *summary_copy = NULL,
+		   *filter = NULL;
 	const char *stats_interval = "1", *top = NULL;
 	char community[48] = "";
-	const char *sets[64];
+	const char *sets[MAX_SETS];
 	unsigned nsets = 0;
 	long workers = 1, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	bool quiet = false;
@@ -212,10 +218,13 @@ main(int argc, char **argv)
 	const char *pcap;
 	char shm_path[128], run_dir[192], telemetry_sock[256];
 
-	while ((c = getopt_long(argc, argv, "c:r:o:w:s:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:f:o:w:s:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'f':
+			filter = optarg;
 			break;
 		case 'r':
 			rules = optarg;
@@ -235,7 +244,7 @@ main(int argc, char **argv)
 			break;
 		}
 		case 's':
-			if (nsets == sizeof(sets) / sizeof(sets[0])) {
+			if (nsets == MAX_SETS) {
 				fprintf(stderr, "flowtap-replay: too many --set options\n");
 				return EXIT_USAGE;
 			}
@@ -251,7 +260,7 @@ main(int argc, char **argv)
 			break;
 		case 'X':
 			snprintf(speed_set, sizeof(speed_set), "dataplane.replay_speed=%s", optarg);
-			if (nsets == sizeof(sets) / sizeof(sets[0])) {
+			if (nsets == MAX_SETS) {
 				fprintf(stderr, "flowtap-replay: too many --set options\n");
 				return EXIT_USAGE;
 			}
@@ -371,6 +380,10 @@ main(int argc, char **argv)
 	dp_argv[ndp++] = "export.linger=30s";
 	dp_argv[ndp++] = "--pcap";
 	dp_argv[ndp++] = (char *)pcap;
+	if (filter != NULL) {
+		dp_argv[ndp++] = "--filter";
+		dp_argv[ndp++] = (char *)filter;
+	}
 	dp_argv[ndp] = NULL;
 
 	signal(SIGINT, on_signal);

@@ -519,6 +519,7 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 	const bool ippair = w->p.dispatch_ippair;
 	const unsigned tunnels = w->p.tunnels;
 	const uint32_t cut_len = s->cut_len;
+	const struct bpf_insn *const filter = s->filter;
 	unsigned n, nl = 0;
 	uint64_t arrival_ns = 0, rx_bytes = 0;
 
@@ -552,6 +553,13 @@ poll_source(struct ft_worker *w, unsigned si, bool release_all)
 			/* Headers may straddle segments: parse a linear copy. */
 			len = RTE_MIN(chain_bytes(mb), (uint32_t)LINEAR_MAX);
 			data = rte_pktmbuf_read(mb, 0, len, w->linear);
+		}
+		/* libpcap's interpreter: what tcpdump would keep (a length test sees
+		 * the captured length; a load past what is here refuses). */
+		if (filter != NULL && bpf_filter(filter, data, mb->pkt_len, len) == 0) {
+			count_discard(w, FT_DISCARD_FILTERED, mb->pkt_len);
+			rte_pktmbuf_free(mb);
+			continue;
 		}
 		if (unlikely(ft_parse(data, len, link, tunnels, pkt) != 0)) {
 			count_discard(w, pkt->discard, mb->pkt_len);

@@ -63,6 +63,9 @@ struct ft_worker_source {
 	 * frame: a crafted IP length does not count past it). */
 	uint32_t cut_len;
 	uint32_t uncut_max;
+	/* Capture filter (libpcap's compiled program, shared read-only), NULL for
+	 * none: a frame it refuses is counted as FT_DISCARD_FILTERED before parsing. */
+	const struct bpf_insn *filter;
 };
 
 struct ft_worker_params {

@@ -138,7 +138,7 @@ check_flows_exact() { # check_flows_exact "OUT..." "EXPECT..."
 	fi
 }
 
-discard_names="non_ip,l2_truncated,l2_too_deep,ip_bad_version,ipv4_truncated,ipv4_bad_ihl,ipv4_bad_length,ipv6_truncated,ipv6_bad_ext,l4_truncated,tcp_bad_offset,flow_table_full,dispatch_full"
+discard_names="non_ip,l2_truncated,l2_too_deep,ip_bad_version,ipv4_truncated,ipv4_bad_ihl,ipv4_bad_length,ipv6_truncated,ipv6_bad_ext,l4_truncated,tcp_bad_offset,flow_table_full,dispatch_full,filtered"
 rfc3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$'
 
 # Summary numbers against the producer's totals.

@@ -85,4 +85,27 @@ mbuf_size = 192
 pcap = $pcap
 pcap_loop = true
 "
+# A capture filter libpcap cannot compile: file, line, the expression and
+# libpcap's own message; one that makes no sense on the port's link type
+# (a capture of Ethernet frames has no 802.11 header); one from --filter.
+expect bad-filter "$f/bad-filter.ini:3: [port.a] filter: 'tcp port': can't parse filter expression: syntax error" \
+	"[port.a]
+pcap = $pcap
+filter = tcp port
+"
+expect filter-link-type "$f/filter-link-type.ini:3: [port.a] filter: 'wlan type mgt': 802.11 link-layer types supported only on 802.11 (link type EN10MB)" \
+	"[port.a]
+pcap = $pcap
+filter = wlan type mgt
+"
+expect bad-filter-option "command line (--filter): [port.a] filter: 'port 99999': illegal port number 99999 > 65535" \
+	"[port.a]
+pcap = $pcap
+" --filter 'port 99999'
+# One that can never match, which tcpdump refuses too.
+expect filter-rejects-all "[port.a] filter: 'ip and ip6': expression rejects all packets" \
+	"[port.a]
+pcap = $pcap
+filter = ip and ip6
+"
 exit $fail

@@ -8,9 +8,12 @@
 # kernel fanout that rolls packets over to the other queue when one is full,
 # so flowtap must spread them over the workers in software (no flow split).
 #
-#   live.sh af_packet|af_packet_2q|af_xdp FLOWTAP COLLECTOR PKTGEN SCENARIO
+# With FILTER, the port has that capture filter: what tcpdump keeps of the
+# scenario is in flows (or a parser's discard), the rest in discards.filtered.
+#
+#   live.sh af_packet|af_packet_2q|af_xdp FLOWTAP COLLECTOR PKTGEN SCENARIO [FILTER]
 set -uo pipefail
-mode=$1 flowtap=$2 collector=$3 pktgen=$4 scenario=$5
+mode=$1 flowtap=$2 collector=$3 pktgen=$4 scenario=$5 filter=${6:-}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (veth, netns)"; exit 77; }
 command -v tcpreplay >/dev/null || { echo "SKIP: tcpreplay not installed"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +35,25 @@ af_xdp) dev="net_af_xdp0,iface=$a,start_queue=0,queue_count=1" ;;
 esac
 
 fail=0
+if [ -n "$filter" ]; then
+	command -v tcpdump >/dev/null || { echo "SKIP: tcpdump not installed"; exit 77; }
+	live_run 5000 "$tmp/in.pcap" "$lcores" "$workers" "$flowtap" "$collector" \
+		--set port.veth.device="$dev" --set port.veth.filter="$filter"
+	kept=$(tcpdump -r "$tmp/in.pcap" "$filter" 2>/dev/null | wc -l)
+	read -r rx flowp disc filtered acc < <(jq -r '[.rx.packets, .flows.packets,
+		([.discards[].packets] | add) - .discards.filtered.packets,
+		.discards.filtered.packets, .accounted.packets] | @tsv' "$tmp/summary.json")
+	if [ "$rx" != "$sent" ] || [ "$filtered" != $((sent - kept)) ] ||
+		[ $((flowp + disc)) != "$kept" ] || [ "$kept" = 0 ] || [ "$kept" = "$sent" ] ||
+		[ "$acc" != true ]; then
+		echo "FAIL: sent $sent, tcpdump keeps $kept of them with '$filter'; flowtap received" \
+			"$rx, filtered $filtered, flows $flowp + other discards $disc, accounted $acc"
+		exit 1
+	fi
+	echo "ok   $mode with filter '$filter': tcpreplay sent $sent, tcpdump keeps $kept;" \
+		"flowtap: $filtered filtered, $flowp in flows + $disc discarded"
+	exit 0
+fi
 live_run 5000 "$tmp/in.pcap" "$lcores" "$workers" "$flowtap" "$collector" \
 	--set port.veth.device="$dev"
 read -r rx flowp disc acc < <(jq -r '[.rx.packets, .flows.packets, ([.discards[].packets] | add),
