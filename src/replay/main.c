@@ -50,7 +50,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"usage: flowtap-replay PCAP [options]\n"
+		"usage: flowtap-replay PCAP [options] [FILTER EXPRESSION]\n"
 		"\n"
 		"  -c, --config FILE      flowtap configuration (its ports are replaced by PCAP)\n"
 		"  -r, --rules FILE       pattern rules (= --set match.rules=FILE)\n"
@@ -211,6 +211,7 @@ main(int argc, char **argv)
 	char dataplane[PATH_MAX], collector[PATH_MAX];
 	char instance[64], prefix[96], lcores[512], summary_path[PATH_MAX], rules_set[PATH_MAX + 32];
 	char inst_set[96], speed_set[96];
+	static char filter_words[4096];
 	static char summary[65536];
 	char *dp_argv[MAX_ARGS], *col_argv[MAX_ARGS];
 	int ndp = 0, ncol = 0, c, dp_rc, col_rc, rc;
@@ -283,13 +284,35 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "flowtap-replay: %s\n",
-			optind == argc ? "which capture? (flowtap-replay PCAP)" : "one capture only");
+	if (optind == argc) {
+		fprintf(stderr, "flowtap-replay: which capture? (flowtap-replay PCAP)\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	pcap = argv[optind];
+	/* Words after the capture are a filter expression, as tcpdump's. */
+	if (optind + 1 < argc) {
+		size_t off = 0;
+
+		if (filter != NULL) {
+			fprintf(stderr, "flowtap-replay: a filter both with -f and after the "
+					"capture\n");
+			return EXIT_USAGE;
+		}
+		for (int i = optind + 1; i < argc; i++) {
+			size_t n = strlen(argv[i]);
+
+			if (off + n + 2 > sizeof(filter_words)) {
+				fprintf(stderr, "flowtap-replay: filter expression too long\n");
+				return EXIT_USAGE;
+			}
+			if (off > 0)
+				filter_words[off++] = ' ';
+			memcpy(filter_words + off, argv[i], n + 1);
+			off += n;
+		}
+		filter = filter_words;
+	}
 	if (access(pcap, R_OK) != 0) {
 		fprintf(stderr, "flowtap-replay: %s: %s\n", pcap, strerror(errno));
 		return EXIT_USAGE;

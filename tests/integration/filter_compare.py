@@ -6,7 +6,7 @@ keeps with the same expression, and accounts for what it refuses.
 
 For each case (a public capture and an expression), run
 
-  A: flowtap-replay CAPTURE -f EXPR
+  A: flowtap-replay CAPTURE -f EXPR (with 2 workers: CAPTURE EXPR, as tcpdump)
   B: tcpdump -r CAPTURE -w KEPT.pcap EXPR, then flowtap-replay KEPT.pcap
 
 and check:
@@ -49,8 +49,11 @@ CASES = [
 
 def replay(binary, workers, pcap, out, filt=None):
     cmd = [binary, pcap, "-q", "-w", str(workers), "-o", out]
-    if filt is not None:
+    # Both ways of giving it: -f EXPR, and words after the capture (tcpdump's).
+    if filt is not None and workers == 1:
         cmd += ["-f", filt]
+    elif filt is not None:
+        cmd += filt.split()
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stdout))
