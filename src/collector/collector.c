@@ -284,7 +284,7 @@ endpoint(char *buf, const struct ft_flow_key *k, unsigned int i)
 /* ---------------------------------------------------------------- statistics */
 
 struct live_counters {
-	uint64_t rx_packets, rx_bytes, active, created, ended, discards, ring_drops;
+	uint64_t rx_packets, rx_bytes, active, created, ended, discards, filtered, ring_drops;
 };
 
 static void
@@ -304,6 +304,7 @@ live_counters_read(const struct ft_segment *seg, struct live_counters *lc)
 		lc->ring_drops += FT_SHM_LOAD(&wc->ring_drop_records);
 		for (d = 0; d < FT_DISCARD_MAX; d++)
 			lc->discards += FT_SHM_LOAD(&wc->discard_packets[d]);
+		lc->filtered += FT_SHM_LOAD(&wc->discard_packets[FT_DISCARD_FILTERED]);
 	}
 }
 
@@ -384,6 +385,10 @@ stats_print(struct collector *c, uint64_t mono)
 		(double)(lc.created - c->last_created) / dt,
 		(double)(lc.ended - c->last_ended) / dt, c->flows.records,
 		(double)(c->flows.records - c->last_records) / dt, lc.discards, lc.ring_drops);
+	/* A capture filter may refuse most of the traffic: say how much of the
+	 * discards it is, apart from malformed and lost packets. */
+	if (lc.filtered > 0)
+		fprintf(stderr, " | filtered %" PRIu64, lc.filtered);
 	if (c->rule_count > 0)
 		fprintf(stderr, " | matches %" PRIu64, c->flows.by_type[FT_RECORD_MATCH]);
 	fputc('\n', stderr);
