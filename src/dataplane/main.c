@@ -608,9 +608,14 @@ main(int argc, char **argv)
 	if (exit_code != 0)
 		goto out_config;
 	if (app.check) {
-		printf("flowtap: configuration %s is valid (%u port(s)%s)\n",
+		unsigned filters = 0;
+
+		for (unsigned i = 0; i < cfg.port_count; i++)
+			filters += ports[i].has_filter;
+		printf("flowtap: configuration %s is valid (%u port(s)%s%s)\n",
 		       cfg.source[0] ? cfg.source : "(defaults)", cfg.port_count,
-		       rules != NULL ? ", rules compiled" : "");
+		       rules != NULL ? ", rules compiled" : "",
+		       filters > 0 ? ", capture filters compiled" : "");
 		goto out_config;
 	}
 	all_finite = ft_config_all_finite(&cfg);

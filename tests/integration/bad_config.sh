@@ -102,6 +102,14 @@ expect bad-filter-option "command line (--filter): [port.a] filter: 'port 99999'
 	"[port.a]
 pcap = $pcap
 " --filter 'port 99999'
+# A good one passes --check, which says it compiled it.
+printf '[port.a]\npcap = %s\nfilter = udp port 53 or (vlan and tcp)\n' "$pcap" >"$tmp/good-filter.ini"
+out=$("$flowtap" -l 0-1 --in-memory -- -c "$tmp/good-filter.ini" -i "$inst" --check 2>&1)
+if [ $? -ne 0 ] || ! grep -q "is valid (1 port(s), capture filters compiled)" <<<"$out"; then
+	echo "FAIL good-filter: $out"; fail=1
+else
+	echo "ok   good-filter: $out"
+fi
 # One that can never match, which tcpdump refuses too.
 expect filter-rejects-all "[port.a] filter: 'ip and ip6': expression rejects all packets" \
 	"[port.a]
