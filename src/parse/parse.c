@@ -496,6 +496,25 @@ struct inner {
 	uint8_t type;	    /* enum ft_tunnel */
 };
 
+/*
+ * A link-layer header of hdr_len bytes at base whose ethertype is type_off
+ * bytes into it (Ethernet, Linux SLL and SLL2, an Ethernet frame inside a
+ * tunnel), then follow_ethertype() from its end.
+ */
+static inline int
+link_ethertype(const uint8_t *data, uint32_t len, uint32_t base, uint32_t hdr_len,
+	       uint32_t type_off, uint32_t *off, struct ft_pkt *pkt, unsigned *ntags,
+	       uint8_t *reason)
+{
+	if (unlikely(len - base < hdr_len)) {
+		*reason = FT_DISCARD_L2_TRUNCATED;
+		return L3_NONE;
+	}
+	*off = base + hdr_len;
+	return follow_ethertype(data, len, off, load_be16(data + base + type_off), pkt, ntags,
+				reason);
+}
+
 /* IP by its version nibble at o (GTP-U, which does not say). */
 static inline int
 ip_by_version(const uint8_t *data, uint32_t end, uint32_t o)
@@ -748,11 +767,7 @@ decap(const uint8_t *data, uint32_t end, uint32_t len_end, uint32_t l4, uint8_t 
 	o = in.off;
 	kind = in.kind;
 	if (kind == L3_ETHER) {
-		if (end - o < ETHER_HDR_LEN)
-			return -1;
-		o += ETHER_HDR_LEN;
-		kind = follow_ethertype(data, end, &o, load_be16(data + o - 2), &sub, &tags,
-					&reason);
+		kind = link_ethertype(data, end, o, ETHER_HDR_LEN, 12, &o, &sub, &tags, &reason);
 	} else if (kind == L3_ETHERTYPE) {
 		kind = follow_ethertype(data, end, &o, in.ethertype, &sub, &tags, &reason);
 	}
@@ -1031,22 +1046,13 @@ ft_parse_generic(const uint8_t *data, uint32_t len, enum ft_link_type link, unsi
 
 	switch (link) {
 	case FT_LINK_ETHERNET:
-		if (unlikely(len < ETHER_HDR_LEN))
-			goto l2_truncated;
-		off = ETHER_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data + 12), pkt, &tags, &reason);
+		kind = link_ethertype(data, len, 0, ETHER_HDR_LEN, 12, &off, pkt, &tags, &reason);
 		break;
 	case FT_LINK_LINUX_SLL:
-		if (unlikely(len < SLL_HDR_LEN))
-			goto l2_truncated;
-		off = SLL_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data + 14), pkt, &tags, &reason);
+		kind = link_ethertype(data, len, 0, SLL_HDR_LEN, 14, &off, pkt, &tags, &reason);
 		break;
 	case FT_LINK_LINUX_SLL2:
-		if (unlikely(len < SLL2_HDR_LEN))
-			goto l2_truncated;
-		off = SLL2_HDR_LEN;
-		kind = follow_ethertype(data, len, &off, load_be16(data), pkt, &tags, &reason);
+		kind = link_ethertype(data, len, 0, SLL2_HDR_LEN, 0, &off, pkt, &tags, &reason);
 		break;
 	case FT_LINK_NULL:
 		if (unlikely(len < NULL_HDR_LEN))
