@@ -107,20 +107,27 @@ is_vdev(const char *devargs)
 	return 0;
 }
 
+/* "FILE:LINE: [port.NAME]" (no line for the command line). */
+static void
+origin_prefix(char *buf, size_t len, const struct ft_cfg_origin *o, const char *port)
+{
+	if (o->line > 0)
+		snprintf(buf, len, "%s:%u: [port.%s]", o->file, o->line, port);
+	else
+		snprintf(buf, len, "%s: [port.%s]", o->file, port);
+}
+
 static int __attribute__((format(printf, 4, 5)))
 port_fail(char *err, size_t err_len, const struct ft_port_config *pc, const char *fmt, ...)
 {
-	char why[PATH_MAX + 256];
+	char why[PATH_MAX + 256], where[PATH_MAX + 64];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (pc->origin.line > 0)
-		snprintf(err, err_len, "%s:%u: [port.%s]: %s", pc->origin.file, pc->origin.line,
-			 pc->name, why);
-	else
-		snprintf(err, err_len, "%s: [port.%s]: %s", pc->origin.file, pc->name, why);
+	origin_prefix(where, sizeof(where), &pc->origin, pc->name);
+	snprintf(err, err_len, "%s: %s", where, why);
 	return -1;
 }
 
@@ -136,45 +143,40 @@ port_fail(char *err, size_t err_len, const struct ft_port_config *pc, const char
 static int
 filter_compile(struct ft_port *p, const struct ft_port_config *pc, char *err, size_t err_len)
 {
-	const struct ft_cfg_origin *o = &pc->filter_origin;
 	char where[PATH_MAX + 64];
 	pcap_t *pd;
 	int rc;
 
-	if (o->line > 0)
-		snprintf(where, sizeof(where), "%s:%u: [port.%s] filter", o->file, o->line,
-			 pc->name);
-	else
-		snprintf(where, sizeof(where), "%s: [port.%s] filter", o->file, pc->name);
+	origin_prefix(where, sizeof(where), &pc->filter_origin, pc->name);
 	if (pc->kind == FT_PORT_PCAP) {
 		char errbuf[PCAP_ERRBUF_SIZE];
 
 		pd = pcap_open_offline(pc->pcap, errbuf);
 		if (pd == NULL) {
-			snprintf(err, err_len, "%s: cannot read capture '%s': %s", where, pc->pcap,
-				 errbuf);
+			snprintf(err, err_len, "%s filter: cannot read capture '%s': %s", where,
+				 pc->pcap, errbuf);
 			return -1;
 		}
 	} else {
 		/* Devices deliver Ethernet frames. */
 		pd = pcap_open_dead(DLT_EN10MB, FT_PORT_FILTER_SNAPLEN);
 		if (pd == NULL) {
-			snprintf(err, err_len, "%s: out of memory", where);
+			snprintf(err, err_len, "%s filter: out of memory", where);
 			return -1;
 		}
 	}
 	rc = pcap_compile(pd, &p->filter, pc->filter, 1, PCAP_NETMASK_UNKNOWN);
 	if (rc != 0) {
-		snprintf(err, err_len, "%s: '%s': %s (link type %s)", where, pc->filter,
+		snprintf(err, err_len, "%s filter: '%s': %s (link type %s)", where, pc->filter,
 			 pcap_geterr(pd),
 			 pcap_datalink_val_to_name(pcap_datalink(pd)) ?: "unknown");
 	} else if (p->filter.bf_len == 1 && p->filter.bf_insns[0].code == (BPF_RET | BPF_K) &&
 		   p->filter.bf_insns[0].k == 0) {
 		/* As tcpdump: almost certainly not what was meant (e.g. tcp[13]
 		 * on IPv6, which libpcap cannot index). */
-		snprintf(err, err_len, "%s: '%s': expression rejects all packets (link type %s)",
-			 where, pc->filter,
-			 pcap_datalink_val_to_name(pcap_datalink(pd)) ?: "unknown");
+		snprintf(err, err_len,
+			 "%s filter: '%s': expression rejects all packets (link type %s)", where,
+			 pc->filter, pcap_datalink_val_to_name(pcap_datalink(pd)) ?: "unknown");
 		pcap_freecode(&p->filter);
 		rc = -1;
 	} else {
@@ -208,8 +210,7 @@ plan(const struct ft_config *cfg, struct ft_port *ports, char **eal_argv, int *e
 		char why[PATH_MAX + 256];
 		bool packet_clock;
 
-		memset(p, 0, sizeof(*p));
-		p->cfg = pc;
+		p->cfg = pc; /* ft_port_plan() zeroed ports[] */
 		p->link = FT_LINK_ETHERNET;
 		if (*eal_argc + 2 >= eal_argv_max)
 			return port_fail(err, err_len, pc, "too many EAL arguments");
