@@ -333,6 +333,22 @@ ip_length_end(const uint8_t *data, uint32_t len, uint32_t off, uint32_t family)
 	return off + IPV6_HDR_LEN + n;
 }
 
+/* IP by its version nibble at o (MPLS and GTP-U, which do not say). */
+static inline int
+ip_by_version(const uint8_t *data, uint32_t end, uint32_t o)
+{
+	if (end - o < 1)
+		return L3_NONE;
+	switch (data[o] >> 4) {
+	case 4:
+		return L3_IPV4;
+	case 6:
+		return L3_IPV6;
+	default:
+		return L3_NONE;
+	}
+}
+
 /*
  * Follow an ethertype through VLAN tags, PPPoE and MPLS to IP. *off is the
  * offset just past the ethertype; on L3_IPV4/L3_IPV6 it is the L3 offset.
@@ -344,6 +360,7 @@ follow_ethertype(const uint8_t *data, uint32_t len, uint32_t *off, uint16_t type
 	uint32_t o = *off;
 	unsigned int tags = *ntags;
 	unsigned int labels;
+	int l3;
 
 	for (;;) {
 		switch (type) {
@@ -417,17 +434,12 @@ follow_ethertype(const uint8_t *data, uint32_t len, uint32_t *off, uint16_t type
 				return L3_NONE;
 			}
 			*off = o;
-			/* MPLS does not say what it carries; a pseudowire control
-			 * word (nibble 0) or Ethernet-over-MPLS is not IP here. */
-			switch (data[o] >> 4) {
-			case 4:
-				return L3_IPV4;
-			case 6:
-				return L3_IPV6;
-			default:
+			/* A pseudowire control word (nibble 0) or Ethernet over
+			 * MPLS is not IP here. */
+			l3 = ip_by_version(data, len, o);
+			if (l3 == L3_NONE)
 				*reason = FT_DISCARD_NON_IP;
-				return L3_NONE;
-			}
+			return l3;
 		default:
 			/* 802.3 length frames, ARP, LLDP, ... */
 			*reason = FT_DISCARD_NON_IP;
@@ -513,22 +525,6 @@ link_ethertype(const uint8_t *data, uint32_t len, uint32_t base, uint32_t hdr_le
 	*off = base + hdr_len;
 	return follow_ethertype(data, len, off, load_be16(data + base + type_off), pkt, ntags,
 				reason);
-}
-
-/* IP by its version nibble at o (GTP-U, which does not say). */
-static inline int
-ip_by_version(const uint8_t *data, uint32_t end, uint32_t o)
-{
-	if (end - o < 1)
-		return L3_NONE;
-	switch (data[o] >> 4) {
-	case 4:
-		return L3_IPV4;
-	case 6:
-		return L3_IPV6;
-	default:
-		return L3_NONE;
-	}
 }
 
 /* GRE (RFC 2784, 2890; version 1: RFC 2637) at o, end - o bytes. */
